@@ -1,0 +1,349 @@
+#include "buffer.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- writer ------------------------------------------------------------------------- */
+
+void kk_writer_init(kk_writer_t *w) {
+    w->data = NULL;
+    w->len = 0;
+    w->cap = 0;
+    w->failed = false;
+}
+
+void kk_writer_free(kk_writer_t *w) {
+    free(w->data);
+    kk_writer_init(w);
+}
+
+void kk_writer_reset(kk_writer_t *w) {
+    w->len = 0;
+    w->failed = false;
+}
+
+bool kk_writer_reserve(kk_writer_t *w, size_t n) {
+    if (w->failed)
+        return false;
+    if (n <= w->cap - w->len)
+        return true;
+    if (n > SIZE_MAX / 2 - w->len) {
+        w->failed = true;
+        return false;
+    }
+    size_t need = w->len + n;
+    size_t cap = w->cap ? w->cap : 256;
+    while (cap < need)
+        cap *= 2;
+    uint8_t *grown = realloc(w->data, cap);
+    if (!grown) {
+        w->failed = true;
+        return false;
+    }
+    w->data = grown;
+    w->cap = cap;
+    return true;
+}
+
+uint8_t *kk_writer_detach(kk_writer_t *w, size_t *len) {
+    uint8_t *data = w->data;
+    if (len)
+        *len = w->len;
+    kk_writer_init(w);
+    return data;
+}
+
+void kk_write_raw(kk_writer_t *w, const void *src, size_t n) {
+    if (n == 0 || !kk_writer_reserve(w, n))
+        return;
+    memcpy(w->data + w->len, src, n);
+    w->len += n;
+}
+
+static void write_be(kk_writer_t *w, uint64_t v, int bytes) {
+    if (!kk_writer_reserve(w, (size_t)bytes))
+        return;
+    for (int i = bytes - 1; i >= 0; i--) {
+        w->data[w->len + (size_t)i] = (uint8_t)(v & 0xff);
+        v >>= 8;
+    }
+    w->len += (size_t)bytes;
+}
+
+void kk_write_i8(kk_writer_t *w, int8_t v) { write_be(w, (uint8_t)v, 1); }
+void kk_write_i16(kk_writer_t *w, int16_t v) { write_be(w, (uint16_t)v, 2); }
+void kk_write_i32(kk_writer_t *w, int32_t v) { write_be(w, (uint32_t)v, 4); }
+void kk_write_u32(kk_writer_t *w, uint32_t v) { write_be(w, v, 4); }
+void kk_write_i64(kk_writer_t *w, int64_t v) { write_be(w, (uint64_t)v, 8); }
+void kk_write_bool(kk_writer_t *w, bool v) { write_be(w, v ? 1 : 0, 1); }
+
+static void write_uvarlong(kk_writer_t *w, uint64_t v) {
+    uint8_t tmp[10];
+    size_t n = 0;
+    while (v >= 0x80) {
+        tmp[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    tmp[n++] = (uint8_t)v;
+    kk_write_raw(w, tmp, n);
+}
+
+void kk_write_uvarint(kk_writer_t *w, uint32_t v) { write_uvarlong(w, v); }
+
+void kk_write_varint(kk_writer_t *w, int32_t v) {
+    write_uvarlong(w, ((uint32_t)v << 1) ^ (uint32_t)(v >> 31));
+}
+
+void kk_write_varlong(kk_writer_t *w, int64_t v) {
+    write_uvarlong(w, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
+}
+
+void kk_write_string_n(kk_writer_t *w, const char *s, size_t n) {
+    if (!s) {
+        kk_write_i16(w, -1);
+        return;
+    }
+    if (n > INT16_MAX) {
+        w->failed = true;
+        return;
+    }
+    kk_write_i16(w, (int16_t)n);
+    kk_write_raw(w, s, n);
+}
+
+void kk_write_string(kk_writer_t *w, const char *s) {
+    kk_write_string_n(w, s, s ? strlen(s) : 0);
+}
+
+void kk_write_bytes(kk_writer_t *w, const void *b, size_t n) {
+    if (!b) {
+        kk_write_i32(w, -1);
+        return;
+    }
+    if (n > INT32_MAX) {
+        w->failed = true;
+        return;
+    }
+    kk_write_i32(w, (int32_t)n);
+    kk_write_raw(w, b, n);
+}
+
+void kk_write_compact_bytes(kk_writer_t *w, const void *b, size_t n) {
+    if (!b) {
+        kk_write_uvarint(w, 0);
+        return;
+    }
+    if (n >= UINT32_MAX) {
+        w->failed = true;
+        return;
+    }
+    kk_write_uvarint(w, (uint32_t)n + 1);
+    kk_write_raw(w, b, n);
+}
+
+void kk_write_compact_string(kk_writer_t *w, const char *s) {
+    kk_write_compact_bytes(w, s, s ? strlen(s) : 0);
+}
+
+void kk_write_array_len(kk_writer_t *w, int32_t n) { kk_write_i32(w, n < 0 ? -1 : n); }
+
+void kk_write_compact_array_len(kk_writer_t *w, int32_t n) {
+    kk_write_uvarint(w, n < 0 ? 0 : (uint32_t)n + 1);
+}
+
+void kk_write_empty_tags(kk_writer_t *w) { kk_write_uvarint(w, 0); }
+
+void kk_write_str_v(kk_writer_t *w, const char *s, bool flexible) {
+    if (flexible)
+        kk_write_compact_string(w, s);
+    else
+        kk_write_string(w, s);
+}
+
+void kk_write_array_len_v(kk_writer_t *w, int32_t n, bool flexible) {
+    if (flexible)
+        kk_write_compact_array_len(w, n);
+    else
+        kk_write_array_len(w, n);
+}
+
+size_t kk_writer_slot_i32(kk_writer_t *w) {
+    size_t pos = w->len;
+    kk_write_i32(w, 0);
+    return pos;
+}
+
+void kk_writer_patch_i32(kk_writer_t *w, size_t pos, int32_t v) {
+    if (w->failed || pos + 4 > w->len)
+        return;
+    uint32_t u = (uint32_t)v;
+    w->data[pos] = (uint8_t)(u >> 24);
+    w->data[pos + 1] = (uint8_t)(u >> 16);
+    w->data[pos + 2] = (uint8_t)(u >> 8);
+    w->data[pos + 3] = (uint8_t)u;
+}
+
+/* ---- reader ------------------------------------------------------------------------- */
+
+void kk_reader_init(kk_reader_t *r, const void *data, size_t len) {
+    r->data = data;
+    r->len = data ? len : 0;
+    r->pos = 0;
+    r->failed = false;
+}
+
+void kk_reader_fail(kk_reader_t *r) { r->failed = true; }
+
+const uint8_t *kk_read_raw(kk_reader_t *r, size_t n) {
+    if (r->failed || n > r->len - r->pos) {
+        r->failed = true;
+        return NULL;
+    }
+    const uint8_t *p = r->data + r->pos;
+    r->pos += n;
+    return p;
+}
+
+void kk_read_skip(kk_reader_t *r, size_t n) { (void)kk_read_raw(r, n); }
+
+static uint64_t read_be(kk_reader_t *r, size_t bytes) {
+    const uint8_t *p = kk_read_raw(r, bytes);
+    if (!p)
+        return 0;
+    uint64_t v = 0;
+    for (size_t i = 0; i < bytes; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+int8_t kk_read_i8(kk_reader_t *r) { return (int8_t)(uint8_t)read_be(r, 1); }
+int16_t kk_read_i16(kk_reader_t *r) { return (int16_t)(uint16_t)read_be(r, 2); }
+int32_t kk_read_i32(kk_reader_t *r) { return (int32_t)(uint32_t)read_be(r, 4); }
+uint32_t kk_read_u32(kk_reader_t *r) { return (uint32_t)read_be(r, 4); }
+int64_t kk_read_i64(kk_reader_t *r) { return (int64_t)read_be(r, 8); }
+bool kk_read_bool(kk_reader_t *r) { return read_be(r, 1) != 0; }
+
+/* Reads at most max_bytes groups of 7 bits; a longer encoding is malformed. */
+static uint64_t read_uvarlong(kk_reader_t *r, int max_bytes) {
+    uint64_t v = 0;
+    for (int i = 0; i < max_bytes; i++) {
+        const uint8_t *p = kk_read_raw(r, 1);
+        if (!p)
+            return 0;
+        v |= (uint64_t)(*p & 0x7f) << (7 * i);
+        if (!(*p & 0x80))
+            return v;
+    }
+    r->failed = true;
+    return 0;
+}
+
+uint32_t kk_read_uvarint(kk_reader_t *r) {
+    uint64_t v = read_uvarlong(r, 5);
+    if (v > UINT32_MAX) {
+        r->failed = true;
+        return 0;
+    }
+    return (uint32_t)v;
+}
+
+int32_t kk_read_varint(kk_reader_t *r) {
+    uint32_t u = kk_read_uvarint(r);
+    return (int32_t)((u >> 1) ^ (~(u & 1) + 1));
+}
+
+int64_t kk_read_varlong(kk_reader_t *r) {
+    uint64_t u = read_uvarlong(r, 10);
+    return (int64_t)((u >> 1) ^ (~(u & 1) + 1));
+}
+
+static kk_slice_t read_sized(kk_reader_t *r, int64_t len) {
+    kk_slice_t s = {NULL, -1};
+    if (r->failed)
+        return s;
+    if (len < 0) {
+        if (len != -1)
+            r->failed = true;
+        return s;
+    }
+    s.ptr = kk_read_raw(r, (size_t)len);
+    if (!s.ptr)
+        return (kk_slice_t){NULL, -1};
+    s.len = (int32_t)len;
+    return s;
+}
+
+kk_slice_t kk_read_string(kk_reader_t *r) { return read_sized(r, kk_read_i16(r)); }
+kk_slice_t kk_read_bytes(kk_reader_t *r) { return read_sized(r, kk_read_i32(r)); }
+
+kk_slice_t kk_read_compact_bytes(kk_reader_t *r) {
+    uint32_t n = kk_read_uvarint(r);
+    if (n > INT32_MAX) {
+        r->failed = true;
+        return (kk_slice_t){NULL, -1};
+    }
+    return read_sized(r, (int64_t)n - 1);
+}
+
+kk_slice_t kk_read_compact_string(kk_reader_t *r) { return kk_read_compact_bytes(r); }
+
+kk_slice_t kk_read_str_v(kk_reader_t *r, bool flexible) {
+    return flexible ? kk_read_compact_string(r) : kk_read_string(r);
+}
+
+static int32_t check_count(kk_reader_t *r, int64_t n, size_t min_element_size) {
+    if (r->failed)
+        return 0;
+    if (n < -1) {
+        r->failed = true;
+        return 0;
+    }
+    if (n > 0 && min_element_size > 0 &&
+        (uint64_t)n > kk_reader_remaining(r) / min_element_size) {
+        r->failed = true;
+        return 0;
+    }
+    return (int32_t)n;
+}
+
+int32_t kk_read_array_len(kk_reader_t *r, size_t min_element_size) {
+    return check_count(r, kk_read_i32(r), min_element_size);
+}
+
+int32_t kk_read_compact_array_len(kk_reader_t *r, size_t min_element_size) {
+    uint32_t n = kk_read_uvarint(r);
+    if (n > INT32_MAX) {
+        r->failed = true;
+        return 0;
+    }
+    return check_count(r, (int64_t)n - 1, min_element_size);
+}
+
+int32_t kk_read_array_len_v(kk_reader_t *r, bool flexible, size_t min_element_size) {
+    return flexible ? kk_read_compact_array_len(r, min_element_size)
+                    : kk_read_array_len(r, min_element_size);
+}
+
+void kk_read_skip_tags(kk_reader_t *r) {
+    uint32_t count = kk_read_uvarint(r);
+    for (uint32_t i = 0; i < count && !r->failed; i++) {
+        (void)kk_read_uvarint(r); /* tag */
+        uint32_t size = kk_read_uvarint(r);
+        kk_read_skip(r, size);
+    }
+}
+
+char *kk_slice_strdup(kk_slice_t s, bool *oom) {
+    if (s.len < 0)
+        return NULL;
+    char *out = malloc((size_t)s.len + 1);
+    if (!out) {
+        if (oom)
+            *oom = true;
+        return NULL;
+    }
+    if (s.len > 0)
+        memcpy(out, s.ptr, (size_t)s.len);
+    out[s.len] = '\0';
+    return out;
+}

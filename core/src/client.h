@@ -1,0 +1,45 @@
+/* The client's private parts, shared by the modules built on it (producer, consumer). */
+#ifndef KK_CLIENT_H
+#define KK_CLIENT_H
+
+#include "connection.h"
+#include "kafkette.h"
+
+typedef struct kk_seed {
+    char host[256];
+    int port;
+} kk_seed_t;
+
+/* A connection to one broker of the cluster, by node id. */
+typedef struct kk_broker_conn {
+    int32_t node_id;
+    kk_conn_t conn;
+} kk_broker_conn_t;
+
+struct kk_client {
+    char *bootstrap_servers;
+    char *client_id;
+    kk_seed_t *seeds;
+    size_t seed_count;
+    kk_conn_options_t conn_opts;
+    int16_t version_caps[KK_API__COUNT];
+    bool allow_auto_topic_creation;
+    kk_log_cb log_cb;
+    void *log_opaque;
+    kk_waker_t waker;
+
+    kk_conn_t bootstrap; /* the seed we negotiated with; closed until connected */
+    kk_broker_conn_t *brokers;
+    size_t broker_count;
+};
+
+/* Sends a log line to the callback, if any. */
+void kk_log(const kk_client_t *client, kk_log_level_t level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The (opened, negotiated) connection to a broker node, using the host and port in md.
+ * Reconnects a dropped connection. The pointer stays owned by the client. */
+int kk_client_broker_conn(kk_client_t *client, const kk_metadata_t *md, int32_t node_id,
+                          kk_conn_t **out, kk_error_t *err);
+
+#endif

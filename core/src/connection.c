@@ -1,0 +1,486 @@
+#include "connection.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "protocol.h"
+
+/* ---- waker ------------------------------------------------------------------------------ */
+
+static int set_nonblocking_cloexec(int fd) {
+    int flags = fcntl(fd, F_GETFL, 0);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+        return -1;
+    return fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+
+int kk_waker_init(kk_waker_t *waker, kk_error_t *err) {
+    int fds[2];
+    atomic_init(&waker->interrupted, false);
+    waker->read_fd = waker->write_fd = -1;
+    if (pipe(fds) != 0)
+        return kk_error_set(err, KK_ERR_IO, "cannot create wake-up pipe: %s", strerror(errno));
+    if (set_nonblocking_cloexec(fds[0]) != 0 || set_nonblocking_cloexec(fds[1]) != 0) {
+        int saved = errno;
+        close(fds[0]);
+        close(fds[1]);
+        return kk_error_set(err, KK_ERR_IO, "cannot configure wake-up pipe: %s", strerror(saved));
+    }
+    waker->read_fd = fds[0];
+    waker->write_fd = fds[1];
+    return KK_OK;
+}
+
+void kk_waker_destroy(kk_waker_t *waker) {
+    if (waker->read_fd >= 0)
+        close(waker->read_fd);
+    if (waker->write_fd >= 0)
+        close(waker->write_fd);
+    waker->read_fd = waker->write_fd = -1;
+}
+
+void kk_waker_wake(kk_waker_t *waker) {
+    atomic_store(&waker->interrupted, true);
+    /* A full pipe already wakes every poller, so a failed write loses nothing. */
+    ssize_t ignored = write(waker->write_fd, "x", 1);
+    (void)ignored;
+}
+
+void kk_waker_clear(kk_waker_t *waker) {
+    char drain[64];
+    atomic_store(&waker->interrupted, false);
+    while (read(waker->read_fd, drain, sizeof(drain)) > 0) {
+    }
+}
+
+static int64_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits for events on fd (or only for the deadline when fd < 0). Returns 0 when ready,
+ * KK_ERR_TIMED_OUT or KK_ERR_INTERRUPTED. */
+static int wait_until(kk_waker_t *waker, int fd, short events, int64_t deadline) {
+    for (;;) {
+        if (waker && atomic_load(&waker->interrupted))
+            return KK_ERR_INTERRUPTED;
+        int64_t left = deadline - now_ms();
+        if (left <= 0)
+            return KK_ERR_TIMED_OUT;
+        struct pollfd pfds[2];
+        nfds_t n = 0;
+        if (fd >= 0)
+            pfds[n++] = (struct pollfd){.fd = fd, .events = events};
+        if (waker)
+            pfds[n++] = (struct pollfd){.fd = waker->read_fd, .events = POLLIN};
+        int rc = poll(pfds, n, left > 1000000 ? 1000000 : (int)left);
+        if (rc < 0 && errno != EINTR)
+            return KK_ERR_IO;
+        if (rc > 0 && fd >= 0 && pfds[0].revents)
+            return KK_OK;
+        /* woken, timed out or EINTR: loop re-checks the flag and the deadline */
+    }
+}
+
+int kk_waker_sleep(kk_waker_t *waker, int ms) {
+    int rc = wait_until(waker, -1, 0, now_ms() + ms);
+    return rc == KK_ERR_TIMED_OUT ? KK_OK : rc;
+}
+
+/* ---- addresses --------------------------------------------------------------------------- */
+
+int kk_parse_host_port(const char *text, size_t text_len, char *host, size_t host_size, int *port,
+                       kk_error_t *err) {
+    const char *end = text + text_len;
+    while (text < end && (*text == ' ' || *text == '\t'))
+        text++;
+    while (end > text && (end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    const char *host_start = text, *host_end, *colon;
+    if (text < end && *text == '[') {
+        host_start = text + 1;
+        host_end = memchr(host_start, ']', (size_t)(end - host_start));
+        if (!host_end || host_end + 1 >= end || host_end[1] != ':')
+            return kk_error_set(err, KK_ERR_INVALID_ARG, "bad broker address \"%.*s\"",
+                                (int)(end - text), text);
+        colon = host_end + 1;
+    } else {
+        colon = NULL;
+        for (const char *p = text; p < end; p++)
+            if (*p == ':')
+                colon = p;
+        host_end = colon;
+    }
+    if (!colon || host_end == host_start)
+        return kk_error_set(err, KK_ERR_INVALID_ARG,
+                            "bad broker address \"%.*s\": expected host:port", (int)(end - text),
+                            text);
+    size_t host_len = (size_t)(host_end - host_start);
+    if (host_len >= host_size)
+        return kk_error_set(err, KK_ERR_INVALID_ARG, "broker host name is too long");
+    long value = 0;
+    const char *p = colon + 1;
+    if (p == end)
+        value = -1;
+    for (; p < end; p++) {
+        if (*p < '0' || *p > '9' || value > 65535) {
+            value = -1;
+            break;
+        }
+        value = value * 10 + (*p - '0');
+    }
+    if (value < 1 || value > 65535)
+        return kk_error_set(err, KK_ERR_INVALID_ARG, "bad port in broker address \"%.*s\"",
+                            (int)(end - text), text);
+    memcpy(host, host_start, host_len);
+    host[host_len] = '\0';
+    *port = (int)value;
+    return KK_OK;
+}
+
+/* ---- connection -------------------------------------------------------------------------- */
+
+void kk_conn_init(kk_conn_t *c, const char *host, int port, const kk_conn_options_t *opts) {
+    memset(c, 0, sizeof(*c));
+    c->fd = -1;
+    snprintf(c->host, sizeof(c->host), "%s", host);
+    c->port = port;
+    if (strchr(c->host, ':'))
+        snprintf(c->label, sizeof(c->label), "[%s]:%d", c->host, port);
+    else
+        snprintf(c->label, sizeof(c->label), "%s:%d", c->host, port);
+    c->opts = *opts;
+    c->next_correlation_id = 1;
+    for (int i = 0; i < KK_API__COUNT; i++)
+        c->versions[i] = -1;
+    kk_writer_init(&c->request);
+}
+
+void kk_conn_close(kk_conn_t *c) {
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+}
+
+void kk_conn_destroy(kk_conn_t *c) {
+    kk_conn_close(c);
+    kk_writer_free(&c->request);
+    free(c->response);
+    c->response = NULL;
+    c->response_cap = c->response_len = 0;
+}
+
+/* Closes the connection and returns the error, prefixed with the broker's address. */
+static int fail(kk_conn_t *c, kk_error_t *err, int code, const char *what) {
+    kk_conn_close(c);
+    switch (code) {
+    case KK_ERR_TIMED_OUT:
+        return kk_error_set(err, code, "%s: %s timed out", c->label, what);
+    case KK_ERR_INTERRUPTED:
+        return kk_error_set(err, code, "%s: %s interrupted", c->label, what);
+    default:
+        return kk_error_set(err, code, "%s: %s failed", c->label, what);
+    }
+}
+
+static int connect_one(kk_conn_t *c, const struct addrinfo *ai, int64_t deadline, int *sock_errno) {
+    int fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+    if (fd < 0) {
+        *sock_errno = errno;
+        return KK_ERR_IO;
+    }
+    if (set_nonblocking_cloexec(fd) != 0) {
+        *sock_errno = errno;
+        close(fd);
+        return KK_ERR_IO;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+        if (errno != EINPROGRESS) {
+            *sock_errno = errno;
+            close(fd);
+            return errno == ECONNREFUSED ? KK_ERR_CONNECTION_REFUSED : KK_ERR_IO;
+        }
+        int rc = wait_until(c->opts.waker, fd, POLLOUT, deadline);
+        if (rc != KK_OK) {
+            *sock_errno = 0;
+            close(fd);
+            return rc;
+        }
+        int so_error = 0;
+        socklen_t len = sizeof(so_error);
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &len);
+        if (so_error != 0) {
+            *sock_errno = so_error;
+            close(fd);
+            return so_error == ECONNREFUSED ? KK_ERR_CONNECTION_REFUSED : KK_ERR_IO;
+        }
+    }
+    c->fd = fd;
+    return KK_OK;
+}
+
+static int connect_socket(kk_conn_t *c, kk_error_t *err) {
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    struct addrinfo *addrs = NULL;
+    char port_text[16];
+    snprintf(port_text, sizeof(port_text), "%d", c->port);
+    int gai = getaddrinfo(c->host, port_text, &hints, &addrs);
+    if (gai != 0)
+        return kk_error_set(err, KK_ERR_RESOLVE, "%s: cannot resolve host \"%s\": %s", c->label,
+                            c->host, gai_strerror(gai));
+    int64_t deadline = now_ms() + c->opts.connect_timeout_ms;
+    int rc = KK_ERR_IO, sock_errno = 0;
+    for (struct addrinfo *ai = addrs; ai; ai = ai->ai_next) {
+        rc = connect_one(c, ai, deadline, &sock_errno);
+        if (rc == KK_OK || rc == KK_ERR_INTERRUPTED || rc == KK_ERR_TIMED_OUT)
+            break;
+    }
+    freeaddrinfo(addrs);
+    switch (rc) {
+    case KK_OK:
+        return KK_OK;
+    case KK_ERR_TIMED_OUT:
+        return kk_error_set(err, rc, "%s: connect timed out after %d ms", c->label,
+                            c->opts.connect_timeout_ms);
+    case KK_ERR_INTERRUPTED:
+        return kk_error_set(err, rc, "%s: connect interrupted", c->label);
+    case KK_ERR_CONNECTION_REFUSED:
+        return kk_error_set(err, rc, "%s: connection refused (is the broker running?)", c->label);
+    default:
+        return kk_error_set(err, rc, "%s: connect failed: %s", c->label,
+                            sock_errno ? strerror(sock_errno) : "unknown error");
+    }
+}
+
+kk_writer_t *kk_conn_begin(kk_conn_t *c, int api_key, int16_t version) {
+    kk_writer_reset(&c->request);
+    (void)kk_writer_slot_i32(&c->request);
+    kk_encode_request_header(&c->request, api_key, version, c->next_correlation_id, c->opts.client_id);
+    return &c->request;
+}
+
+static int send_all(kk_conn_t *c, const uint8_t *data, size_t len, int64_t deadline,
+                    kk_error_t *err) {
+    size_t sent = 0;
+    while (sent < len) {
+        ssize_t n = send(c->fd, data + sent, len - sent, MSG_NOSIGNAL);
+        if (n > 0) {
+            sent += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            int rc = wait_until(c->opts.waker, c->fd, POLLOUT, deadline);
+            if (rc != KK_OK)
+                return fail(c, err, rc, "sending request");
+            continue;
+        }
+        int code = (errno == EPIPE || errno == ECONNRESET) ? KK_ERR_CONNECTION_CLOSED : KK_ERR_IO;
+        int saved = errno;
+        kk_conn_close(c);
+        return kk_error_set(err, code, "%s: sending request failed: %s", c->label, strerror(saved));
+    }
+    return KK_OK;
+}
+
+static int recv_all(kk_conn_t *c, uint8_t *data, size_t len, int64_t deadline, kk_error_t *err) {
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = recv(c->fd, data + got, len - got, 0);
+        if (n > 0) {
+            got += (size_t)n;
+            continue;
+        }
+        if (n == 0) {
+            kk_conn_close(c);
+            return kk_error_set(err, KK_ERR_CONNECTION_CLOSED,
+                                "%s: broker closed the connection %s", c->label,
+                                got == 0 && data != c->response ? "before responding"
+                                                                : "in the middle of a response");
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            int rc = wait_until(c->opts.waker, c->fd, POLLIN, deadline);
+            if (rc != KK_OK)
+                return fail(c, err, rc, "waiting for response");
+            continue;
+        }
+        int code = errno == ECONNRESET ? KK_ERR_CONNECTION_CLOSED : KK_ERR_IO;
+        int saved = errno;
+        kk_conn_close(c);
+        return kk_error_set(err, code, "%s: receiving response failed: %s", c->label,
+                            strerror(saved));
+    }
+    return KK_OK;
+}
+
+static int send_request(kk_conn_t *c, int64_t deadline, kk_error_t *err) {
+    if (c->fd < 0)
+        return kk_error_set(err, KK_ERR_NOT_CONNECTED, "%s: not connected", c->label);
+    if (c->request.failed)
+        return kk_error_set(err, KK_ERR_NO_MEMORY, "%s: could not encode request (out of memory "
+                                                   "or a field over its size limit)", c->label);
+    kk_writer_patch_i32(&c->request, 0, (int32_t)(c->request.len - 4));
+    return send_all(c, c->request.data, c->request.len, deadline, err);
+}
+
+int kk_conn_send_only(kk_conn_t *c, kk_error_t *err) {
+    int rc = send_request(c, now_ms() + c->opts.request_timeout_ms, err);
+    c->next_correlation_id++;
+    return rc;
+}
+
+int kk_conn_roundtrip(kk_conn_t *c, kk_reader_t *r, kk_error_t *err) {
+    int64_t deadline = now_ms() + c->opts.request_timeout_ms;
+    /* The header we wrote in kk_conn_begin: api key, version, correlation id. */
+    kk_reader_t header;
+    kk_reader_init(&header, c->request.data + 4, c->request.len >= 12 ? 8 : 0);
+    int api_key = kk_read_i16(&header);
+    int16_t version = kk_read_i16(&header);
+    int32_t correlation_id = kk_read_i32(&header);
+
+    int rc = send_request(c, deadline, err);
+    c->next_correlation_id++;
+    if (rc != KK_OK)
+        return rc;
+
+    uint8_t size_bytes[4];
+    rc = recv_all(c, size_bytes, sizeof(size_bytes), deadline, err);
+    if (rc != KK_OK)
+        return rc;
+    int32_t size = (int32_t)((uint32_t)size_bytes[0] << 24 | (uint32_t)size_bytes[1] << 16 |
+                             (uint32_t)size_bytes[2] << 8 | size_bytes[3]);
+    if (size < 4) {
+        kk_conn_close(c);
+        return kk_error_set(err, KK_ERR_MALFORMED, "%s: response length %d is too short",
+                            c->label, (int)size);
+    }
+    if (size > c->opts.max_response_bytes) {
+        kk_conn_close(c);
+        return kk_error_set(err, KK_ERR_RESPONSE_TOO_LARGE,
+                            "%s: response length %d is over the limit of %d bytes", c->label,
+                            (int)size, (int)c->opts.max_response_bytes);
+    }
+    if ((size_t)size > c->response_cap) {
+        uint8_t *grown = realloc(c->response, (size_t)size);
+        if (!grown) {
+            kk_conn_close(c);
+            return kk_error_set(err, KK_ERR_NO_MEMORY, "%s: no memory for a %d-byte response",
+                                c->label, (int)size);
+        }
+        c->response = grown;
+        c->response_cap = (size_t)size;
+    }
+    rc = recv_all(c, c->response, (size_t)size, deadline, err);
+    if (rc != KK_OK)
+        return rc;
+    c->response_len = (size_t)size;
+
+    kk_reader_init(r, c->response, c->response_len);
+    rc = kk_decode_response_header(r, kk_protocol_response_header_version(api_key, version),
+                                   correlation_id, err);
+    if (rc != KK_OK) {
+        kk_conn_close(c);
+        kk_error_prefix(err, "%s: ", c->label);
+        return rc;
+    }
+    return KK_OK;
+}
+
+/* One ApiVersions exchange; resp is filled on success. */
+static int api_versions_exchange(kk_conn_t *c, int16_t version, kk_api_versions_response_t *resp,
+                                 kk_error_t *err) {
+    kk_writer_t *w = kk_conn_begin(c, KK_API_API_VERSIONS, version);
+    kk_encode_api_versions_request(w, version);
+    kk_reader_t r;
+    int rc = kk_conn_roundtrip(c, &r, err);
+    if (rc != KK_OK)
+        return rc;
+    rc = kk_decode_api_versions_response(&r, version, resp, err);
+    if (rc != KK_OK) {
+        kk_conn_close(c);
+        kk_error_prefix(err, "%s: ", c->label);
+        return rc;
+    }
+    return KK_OK;
+}
+
+static int negotiate(kk_conn_t *c, kk_error_t *err) {
+    int16_t min_v, version;
+    kk_protocol_supported(KK_API_API_VERSIONS, &min_v, &version);
+    const int16_t *caps = c->opts.version_caps;
+    if (caps && caps[KK_API_API_VERSIONS] >= 0 && caps[KK_API_API_VERSIONS] < version)
+        version = caps[KK_API_API_VERSIONS];
+
+    kk_api_versions_response_t resp;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        int rc = api_versions_exchange(c, version, &resp, err);
+        if (rc == KK_ERR_CONNECTION_CLOSED && version > 0) {
+            /* Some brokers drop a connection on an ApiVersions version they do not know, and
+             * brokers older than 0.10 on ApiVersions itself: retry with v0, then assume. */
+            rc = connect_socket(c, err);
+            if (rc != KK_OK)
+                return rc;
+            version = 0;
+            continue;
+        }
+        if (rc == KK_ERR_CONNECTION_CLOSED) {
+            rc = connect_socket(c, err);
+            if (rc != KK_OK)
+                return rc;
+            kk_legacy_versions(c->versions);
+            c->legacy_broker = true;
+            return KK_OK;
+        }
+        if (rc != KK_OK)
+            return rc;
+        if (resp.error_code == 35 && attempt == 0) {
+            /* UNSUPPORTED_VERSION: the response lists the broker's own ApiVersions range. */
+            int16_t broker_max = 0;
+            for (size_t i = 0; i < resp.range_count; i++)
+                if (resp.ranges[i].api_key == KK_API_API_VERSIONS)
+                    broker_max = resp.ranges[i].max_version;
+            kk_api_versions_response_free(&resp);
+            version = broker_max < version ? broker_max : 0;
+            continue;
+        }
+        if (resp.error_code != 0) {
+            int16_t code = resp.error_code;
+            kk_api_versions_response_free(&resp);
+            kk_conn_close(c);
+            return kk_error_set(err, code, "%s: ApiVersions failed: %s (%d)", c->label,
+                                kk_err_name(code), code);
+        }
+        kk_negotiate_versions(&resp, caps, c->versions);
+        kk_api_versions_response_free(&resp);
+        return KK_OK;
+    }
+    kk_conn_close(c);
+    return kk_error_set(err, KK_ERR_UNSUPPORTED_VERSION,
+                        "%s: the broker accepts no ApiVersions version we speak", c->label);
+}
+
+int kk_conn_open(kk_conn_t *c, kk_error_t *err) {
+    kk_conn_close(c);
+    c->legacy_broker = false;
+    int rc = connect_socket(c, err);
+    if (rc != KK_OK)
+        return rc;
+    return negotiate(c, err);
+}

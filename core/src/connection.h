@@ -1,0 +1,82 @@
+/*
+ * One TCP connection to one broker: connect with a deadline, framed request/response
+ * round trips with correlation ids, ApiVersions negotiation, and a wake-up another thread
+ * can trigger to abort any wait.
+ */
+#ifndef KK_CONNECTION_H
+#define KK_CONNECTION_H
+
+#include <stdatomic.h>
+
+#include "buffer.h"
+#include "kafkette.h"
+
+/* Shared by a client and all its connections: a self-pipe that kk_client_interrupt()
+ * writes to, so a poll() in any connection wakes up. */
+typedef struct kk_waker {
+    int read_fd;
+    int write_fd;
+    atomic_bool interrupted;
+} kk_waker_t;
+
+int kk_waker_init(kk_waker_t *waker, kk_error_t *err);
+void kk_waker_destroy(kk_waker_t *waker);
+void kk_waker_wake(kk_waker_t *waker);
+void kk_waker_clear(kk_waker_t *waker);
+/* Sleeps up to ms milliseconds; returns KK_ERR_INTERRUPTED if woken. */
+int kk_waker_sleep(kk_waker_t *waker, int ms);
+
+typedef struct kk_conn_options {
+    const char *client_id;
+    int connect_timeout_ms;
+    int request_timeout_ms;
+    int32_t max_response_bytes;
+    const int16_t *version_caps; /* KK_API__COUNT entries, negative = no cap; may be NULL */
+    kk_waker_t *waker;           /* not owned; may be NULL */
+} kk_conn_options_t;
+
+typedef struct kk_conn {
+    int fd; /* -1 when closed */
+    char host[256];
+    int port;
+    char label[300]; /* "host:port" for messages */
+    kk_conn_options_t opts;
+    int32_t next_correlation_id;
+    int16_t versions[KK_API__COUNT]; /* negotiated; -1 = unsupported */
+    bool legacy_broker;              /* no ApiVersions: versions assumed */
+    kk_writer_t request;             /* reused for every request */
+    uint8_t *response;               /* the last response body, valid until the next call */
+    size_t response_cap;
+    size_t response_len;
+} kk_conn_t;
+
+void kk_conn_init(kk_conn_t *c, const char *host, int port, const kk_conn_options_t *opts);
+/* Closes the socket and frees buffers. The struct can be opened again. */
+void kk_conn_destroy(kk_conn_t *c);
+void kk_conn_close(kk_conn_t *c);
+static inline bool kk_conn_is_open(const kk_conn_t *c) { return c->fd >= 0; }
+
+/* Resolves, connects within connect_timeout_ms and negotiates API versions. */
+int kk_conn_open(kk_conn_t *c, kk_error_t *err);
+
+/* Starts a request: clears the request buffer and writes the size slot and header.
+ * The caller appends the body to the returned writer, then calls kk_conn_roundtrip(). */
+kk_writer_t *kk_conn_begin(kk_conn_t *c, int api_key, int16_t version);
+
+/* Sends the request begun with kk_conn_begin and waits for its response. On success r reads
+ * the response body (after the header), valid until the next request on c. On any failure
+ * the connection is closed, since its byte stream can no longer be trusted. */
+int kk_conn_roundtrip(kk_conn_t *c, kk_reader_t *r, kk_error_t *err);
+/* Sends the request and expects no response (Produce with acks=0). */
+int kk_conn_send_only(kk_conn_t *c, kk_error_t *err);
+
+/* The negotiated version for api_key, or -1. */
+static inline int16_t kk_conn_version(const kk_conn_t *c, int api_key) {
+    return (api_key >= 0 && api_key < KK_API__COUNT) ? c->versions[api_key] : -1;
+}
+
+/* Splits "host:port" or "[v6addr]:port" into host and port. */
+int kk_parse_host_port(const char *text, size_t text_len, char *host, size_t host_size, int *port,
+                       kk_error_t *err);
+
+#endif
