@@ -183,6 +183,11 @@ typedef struct kk_client_config {
     int16_t max_api_version[KK_API__COUNT];
     kk_log_cb log_cb;
     void *log_opaque;
+    /* Called on the waiting thread about every 100 ms while a call waits on the network;
+     * returning true aborts the call with KK_ERR_INTERRUPTED. Bindings use it to notice
+     * Ctrl-C between slices of a wait. NULL: never called. */
+    bool (*interrupt_check)(void *opaque);
+    void *interrupt_opaque;
 } kk_client_config_t;
 
 /* Fills a config with the defaults; set bootstrap_servers afterwards. Always call it first. */

@@ -112,6 +112,8 @@ kk_client_t *kk_client_new(const kk_client_config_t *cfg, kk_error_t *err) {
         .max_response_bytes = cfg->max_response_bytes ? cfg->max_response_bytes : 100 * 1024 * 1024,
         .version_caps = client->version_caps,
         .waker = &client->waker,
+        .interrupt_check = cfg->interrupt_check,
+        .interrupt_opaque = cfg->interrupt_opaque,
     };
     kk_conn_init(&client->bootstrap, client->seeds[0].host, client->seeds[0].port,
                  &client->conn_opts);

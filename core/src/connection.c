@@ -72,13 +72,18 @@ static int64_t now_ms(void) {
 
 /* Waits for events on fd (or only for the deadline when fd < 0). Returns 0 when ready,
  * KK_ERR_TIMED_OUT or KK_ERR_INTERRUPTED. */
-static int wait_until(kk_waker_t *waker, int fd, short events, int64_t deadline) {
+static int wait_until(const kk_conn_options_t *opts, int fd, short events, int64_t deadline) {
+    kk_waker_t *waker = opts->waker;
     for (;;) {
         if (waker && atomic_load(&waker->interrupted))
+            return KK_ERR_INTERRUPTED;
+        if (opts->interrupt_check && opts->interrupt_check(opts->interrupt_opaque))
             return KK_ERR_INTERRUPTED;
         int64_t left = deadline - now_ms();
         if (left <= 0)
             return KK_ERR_TIMED_OUT;
+        if (opts->interrupt_check && left > KK_INTERRUPT_CHECK_MS)
+            left = KK_INTERRUPT_CHECK_MS;
         struct pollfd pfds[2];
         nfds_t n = 0;
         if (fd >= 0)
@@ -94,8 +99,8 @@ static int wait_until(kk_waker_t *waker, int fd, short events, int64_t deadline)
     }
 }
 
-int kk_waker_sleep(kk_waker_t *waker, int ms) {
-    int rc = wait_until(waker, -1, 0, now_ms() + ms);
+int kk_conn_sleep(const kk_conn_options_t *opts, int ms) {
+    int rc = wait_until(opts, -1, 0, now_ms() + ms);
     return rc == KK_ERR_TIMED_OUT ? KK_OK : rc;
 }
 
@@ -214,7 +219,7 @@ static int connect_one(kk_conn_t *c, const struct addrinfo *ai, int64_t deadline
             close(fd);
             return errno == ECONNREFUSED ? KK_ERR_CONNECTION_REFUSED : KK_ERR_IO;
         }
-        int rc = wait_until(c->opts.waker, fd, POLLOUT, deadline);
+        int rc = wait_until(&c->opts, fd, POLLOUT, deadline);
         if (rc != KK_OK) {
             *sock_errno = 0;
             close(fd);
@@ -285,7 +290,7 @@ static int send_all(kk_conn_t *c, const uint8_t *data, size_t len, int64_t deadl
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            int rc = wait_until(c->opts.waker, c->fd, POLLOUT, deadline);
+            int rc = wait_until(&c->opts, c->fd, POLLOUT, deadline);
             if (rc != KK_OK)
                 return fail(c, err, rc, "sending request");
             continue;
@@ -316,7 +321,7 @@ static int recv_all(kk_conn_t *c, uint8_t *data, size_t len, int64_t deadline, k
         if (errno == EINTR)
             continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            int rc = wait_until(c->opts.waker, c->fd, POLLIN, deadline);
+            int rc = wait_until(&c->opts, c->fd, POLLIN, deadline);
             if (rc != KK_OK)
                 return fail(c, err, rc, "waiting for response");
             continue;
@@ -452,12 +457,12 @@ static int negotiate(kk_conn_t *c, kk_error_t *err) {
             return rc;
         if (resp.error_code == 35 && attempt == 0) {
             /* UNSUPPORTED_VERSION: the response lists the broker's own ApiVersions range. */
-            int16_t broker_max = 0;
+            int16_t broker_max = 0; /* v0 when the response does not say */
             for (size_t i = 0; i < resp.range_count; i++)
                 if (resp.ranges[i].api_key == KK_API_API_VERSIONS)
                     broker_max = resp.ranges[i].max_version;
             kk_api_versions_response_free(&resp);
-            version = broker_max < version ? broker_max : 0;
+            version = broker_max >= 0 && broker_max < version ? broker_max : 0;
             continue;
         }
         if (resp.error_code != 0) {

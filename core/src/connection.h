@@ -23,8 +23,10 @@ int kk_waker_init(kk_waker_t *waker, kk_error_t *err);
 void kk_waker_destroy(kk_waker_t *waker);
 void kk_waker_wake(kk_waker_t *waker);
 void kk_waker_clear(kk_waker_t *waker);
-/* Sleeps up to ms milliseconds; returns KK_ERR_INTERRUPTED if woken. */
-int kk_waker_sleep(kk_waker_t *waker, int ms);
+/* Sleeps up to ms milliseconds; returns KK_ERR_INTERRUPTED if woken or if the options'
+ * interrupt_check says so. */
+struct kk_conn_options;
+int kk_conn_sleep(const struct kk_conn_options *opts, int ms);
 
 typedef struct kk_conn_options {
     const char *client_id;
@@ -33,7 +35,11 @@ typedef struct kk_conn_options {
     int32_t max_response_bytes;
     const int16_t *version_caps; /* KK_API__COUNT entries, negative = no cap; may be NULL */
     kk_waker_t *waker;           /* not owned; may be NULL */
+    bool (*interrupt_check)(void *opaque); /* polled every KK_INTERRUPT_CHECK_MS; may be NULL */
+    void *interrupt_opaque;
 } kk_conn_options_t;
+
+#define KK_INTERRUPT_CHECK_MS 100
 
 typedef struct kk_conn {
     int fd; /* -1 when closed */

@@ -15,9 +15,9 @@ typedef struct api_spec {
 
 static const api_spec_t *api_spec(int api_key) {
     static const api_spec_t specs[KK_API__COUNT] = {
-        [KK_API_PRODUCE] = {-1, -1, 9},
-        [KK_API_FETCH] = {-1, -1, 12},
-        [KK_API_LIST_OFFSETS] = {-1, -1, 6},
+        [KK_API_PRODUCE] = {0, 11, 9},
+        [KK_API_FETCH] = {0, 12, 12},
+        [KK_API_LIST_OFFSETS] = {0, 7, 6},
         [KK_API_METADATA] = {0, 12, 9},
         [KK_API_OFFSET_COMMIT] = {-1, -1, 8},
         [KK_API_OFFSET_FETCH] = {-1, -1, 6},
@@ -27,9 +27,9 @@ static const api_spec_t *api_spec(int api_key) {
         [KK_API_LEAVE_GROUP] = {-1, -1, 4},
         [KK_API_SYNC_GROUP] = {-1, -1, 4},
         [KK_API_API_VERSIONS] = {0, 3, 3},
-        [KK_API_CREATE_TOPICS] = {-1, -1, 5},
-        [KK_API_DELETE_TOPICS] = {-1, -1, 4},
-        [KK_API_DELETE_RECORDS] = {-1, -1, 2},
+        [KK_API_CREATE_TOPICS] = {0, 7, 5},
+        [KK_API_DELETE_TOPICS] = {0, 6, 4},
+        [KK_API_DELETE_RECORDS] = {0, 2, 2},
     };
     if (api_key < 0 || api_key >= KK_API__COUNT || specs[api_key].first_flexible == 0)
         return NULL;
@@ -125,9 +125,16 @@ int kk_decode_api_versions_response(kk_reader_t *r, int16_t version,
     out->error_code = kk_read_i16(r);
     if (r->failed)
         return kk_error_set(err, KK_ERR_MALFORMED, "ApiVersions response is empty");
-    /* KIP-511: a broker that does not speak our version answers in the v0 layout. */
-    int16_t layout = out->error_code == 35 ? 0 : version;
-    int rc = decode_api_versions_body(r, layout, out, err);
+    if (out->error_code == 35) {
+        /* KIP-511: a broker that does not speak our version answers in the v0 layout, listing
+         * at least its own ApiVersions range. Some implementations write something else
+         * (librdkafka's mock cluster); the error code alone is enough to retry with v0. */
+        kk_error_t ignored;
+        if (decode_api_versions_body(r, 0, out, &ignored) != KK_OK)
+            kk_api_versions_response_free(out);
+        return KK_OK;
+    }
+    int rc = decode_api_versions_body(r, version, out, err);
     if (rc != KK_OK)
         kk_api_versions_response_free(out);
     return rc;

@@ -389,6 +389,37 @@ static void test_interrupt_from_another_thread(void **state) {
     kk_client_free(client);
 }
 
+static bool abort_after_three_checks(void *opaque) {
+    int *calls = opaque;
+    return ++*calls > 3;
+}
+
+/* Bindings poll for Ctrl-C through interrupt_check: it must be called in slices while a
+ * request waits, and its "abort" must end the wait. */
+static void test_interrupt_check_polled_while_waiting(void **state) {
+    (void)state;
+    fake_broker_t *fb = fake_broker_start(NEVER_ANSWER);
+    char bootstrap[64];
+    snprintf(bootstrap, sizeof(bootstrap), "127.0.0.1:%d", fb->port);
+    int calls = 0;
+    kk_client_config_t cfg;
+    kk_client_config_init(&cfg);
+    cfg.bootstrap_servers = bootstrap;
+    cfg.request_timeout_ms = 20000;
+    cfg.interrupt_check = abort_after_three_checks;
+    cfg.interrupt_opaque = &calls;
+    kk_error_t err;
+    kk_client_t *client = kk_client_new(&cfg, &err);
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    kk_metadata_t *md = NULL;
+    assert_int_equal(kk_client_metadata(client, NULL, 0, &md, &err), KK_ERR_INTERRUPTED);
+    assert_true(seconds_since(&start) < 2.0);
+    assert_int_equal(calls, 4);
+    kk_client_free(client);
+    fake_broker_stop(fb);
+}
+
 static void test_host_port_parsing(void **state) {
     (void)state;
     char host[256];
@@ -435,6 +466,7 @@ int main(void) {
         cmocka_unit_test(test_refused_port_fails_fast),
         cmocka_unit_test(test_unresolvable_host),
         cmocka_unit_test(test_interrupt_from_another_thread),
+        cmocka_unit_test(test_interrupt_check_polled_while_waiting),
         cmocka_unit_test(test_host_port_parsing),
         cmocka_unit_test(test_bad_client_config),
     };
