@@ -56,6 +56,8 @@ typedef enum kk_err {
     KK_ERR_COMPRESSION = -115,        /* a codec failed or is not built in */
     KK_ERR_UNKNOWN_BROKER = -116,     /* a node id the metadata does not know */
     KK_ERR_STATE = -117,              /* an object used after close, or out of order */
+    KK_ERR_INVALID_PARTITION = -118,  /* no such partition, or the partitioner chose none */
+    KK_ERR_PARTIAL_FAILURE = -119,    /* a send delivered some messages but not all */
 } kk_err_t;
 
 /* Room for the message is part of the struct, so filling it never allocates. */
@@ -218,6 +220,233 @@ KK_API const char *kk_client_bootstrap_broker(const kk_client_t *client);
  * Safe from any thread. The interruption is sticky until kk_client_clear_interrupt(). */
 KK_API void kk_client_interrupt(kk_client_t *client);
 KK_API void kk_client_clear_interrupt(kk_client_t *client);
+
+/* ------------------------------------------------------------------------------------------
+ * Compression and partitioning choices
+ * ---------------------------------------------------------------------------------------- */
+typedef enum kk_codec {
+    KK_CODEC_NONE = 0, /* values are the codec bits of a batch's attributes */
+    KK_CODEC_GZIP = 1,
+    KK_CODEC_SNAPPY = 2,
+    KK_CODEC_LZ4 = 3,
+    KK_CODEC_ZSTD = 4,
+} kk_codec_t;
+
+/* "none", "gzip", "snappy", "lz4", "zstd" (any case) -> codec; KK_ERR_INVALID_ARG otherwise. */
+KK_API int kk_codec_from_name(const char *name, kk_codec_t *out);
+/* The codec's lower-case name, or "unknown". Static string. */
+KK_API const char *kk_codec_name(kk_codec_t codec);
+
+typedef enum kk_partitioner_kind {
+    KK_PARTITIONER_MURMUR2 = 0,  /* the Java client's rule (also kafka-python, librdkafka murmur2_random) */
+    KK_PARTITIONER_CRC32 = 1,    /* Poseidon's rule (also librdkafka's default, consistent_random) */
+    KK_PARTITIONER_CALLBACK = 2, /* the producer config's partitioner_cb decides */
+} kk_partitioner_kind_t;
+
+/* Returns the partition for a key, in [0, partition_count); anything else (negative: the
+ * callback's own failure) fails the message with KK_ERR_INVALID_PARTITION. */
+typedef int32_t (*kk_partitioner_cb)(void *opaque, const void *key, size_t key_len,
+                                     int32_t partition_count);
+
+/* ------------------------------------------------------------------------------------------
+ * Producer: synchronous sends of message batches.
+ * ---------------------------------------------------------------------------------------- */
+typedef struct kk_producer kk_producer_t;
+
+typedef struct kk_producer_config {
+    kk_client_config_t client;        /* bootstrap list, client id, timeouts, logging */
+    int16_t required_acks;            /* 0, 1 or -1 (all); default -1 */
+    int32_t ack_timeout_ms;           /* how long the broker may wait for replicas; 1500 */
+    int max_send_retries;             /* retries after the first try; default 3 */
+    int retry_backoff_ms;             /* sleep before each retry; default 100 */
+    int metadata_refresh_interval_ms; /* metadata older than this is refreshed; 600000 */
+    kk_codec_t compression;           /* default none */
+    /* Compress only these topics (NULL = all topics when compression is set). Copied. */
+    const char *const *compressed_topics;
+    size_t compressed_topic_count;
+    kk_partitioner_kind_t partitioner;/* for keyed messages; default murmur2 */
+    kk_partitioner_cb partitioner_cb; /* with KK_PARTITIONER_CALLBACK */
+    void *partitioner_opaque;
+    int32_t max_request_bytes;        /* a larger request is split; default 1048576 */
+    /* Wait this long for an auto-created topic's leader before failing its messages. */
+    int topic_wait_ms;                /* default 10000 */
+} kk_producer_config_t;
+
+KK_API void kk_producer_config_init(kk_producer_config_t *cfg);
+
+typedef struct kk_header {
+    const char *key;
+    size_t key_len;
+    const void *value; /* NULL = null */
+    size_t value_len;
+} kk_header_t;
+
+/* One message to send, and what became of it. The library reads the input fields and the
+ * memory they point to only during kk_producer_send(). */
+typedef struct kk_message {
+    /* in */
+    const char *topic;
+    const void *key; /* NULL = no key */
+    size_t key_len;
+    const void *value; /* NULL = null value */
+    size_t value_len;
+    const kk_header_t *headers;
+    size_t header_count;
+    int32_t partition;    /* in: a partition, or -1 to let the partitioner choose */
+    int64_t timestamp_ms; /* 0 = now */
+    /* out */
+    int32_t result_partition; /* where it went (-1 if it never got that far) */
+    int64_t offset;           /* its offset; -1 with required_acks 0 or on failure */
+    int error;                /* 0, or why this message was not delivered */
+} kk_message_t;
+
+/* Creates a producer (does not connect yet). NULL with err filled on bad configuration.
+ * Free with kk_producer_free(). */
+KK_API kk_producer_t *kk_producer_new(const kk_producer_config_t *cfg, kk_error_t *err);
+KK_API void kk_producer_free(kk_producer_t *producer);
+
+/* Sends messages[0..count): groups them by leader into one Produce request per broker,
+ * retries retriable errors (refreshing metadata first) up to max_send_retries times, and
+ * fills every message's out fields. Returns 0 when every message was delivered; otherwise
+ * the error of the first failed message, with err saying how many failed and why. Messages
+ * that did not fail were delivered (a partial failure is never all-or-nothing). */
+KK_API int kk_producer_send(kk_producer_t *producer, kk_message_t *messages, size_t count,
+                            kk_error_t *err);
+
+/* The producer's client, for kk_client_interrupt() and metadata. Owned by the producer. */
+KK_API kk_client_t *kk_producer_client(kk_producer_t *producer);
+
+/* ------------------------------------------------------------------------------------------
+ * Topic administration
+ * ---------------------------------------------------------------------------------------- */
+typedef struct kk_topic_config {
+    const char *name;
+    const char *value;
+} kk_topic_config_t;
+
+/* Creates a topic and waits (up to timeout_ms) until every partition has a leader.
+ * partitions / replication_factor -1 mean the broker's defaults. TOPIC_ALREADY_EXISTS (36)
+ * when it exists. */
+KK_API int kk_client_create_topic(kk_client_t *client, const char *topic, int32_t partitions,
+                                  int16_t replication_factor, const kk_topic_config_t *configs,
+                                  size_t config_count, int timeout_ms, kk_error_t *err);
+/* Deletes a topic; UNKNOWN_TOPIC_OR_PARTITION (3) when there is none. */
+KK_API int kk_client_delete_topic(kk_client_t *client, const char *topic, int timeout_ms,
+                                  kk_error_t *err);
+/* Deletes a partition's records before `offset` (-1 = all of them); *low_watermark (may be
+ * NULL) gets the new log start offset. */
+KK_API int kk_client_delete_records(kk_client_t *client, const char *topic, int32_t partition,
+                                    int64_t offset, int timeout_ms, int64_t *low_watermark,
+                                    kk_error_t *err);
+
+/* ------------------------------------------------------------------------------------------
+ * Partition consumer: fetches one partition of one topic from its leader, following the
+ * leader when it moves.
+ * ---------------------------------------------------------------------------------------- */
+typedef struct kk_consumer kk_consumer_t;
+
+typedef enum kk_offset_kind {
+    KK_OFFSET_AT = 0,          /* value is the offset (>= 0) */
+    KK_OFFSET_EARLIEST = 1,    /* the log start */
+    KK_OFFSET_LATEST = 2,      /* the end: only records produced from now on */
+    KK_OFFSET_FROM_LATEST = 3, /* value records before the end (Poseidon's negative offsets) */
+    KK_OFFSET_AT_TIME = 4,     /* the first record with a timestamp >= value (ms) */
+} kk_offset_kind_t;
+
+typedef struct kk_offset_spec {
+    kk_offset_kind_t kind;
+    int64_t value;
+} kk_offset_spec_t;
+
+/* What to do when the broker says the next offset is out of range (deleted or beyond the end). */
+typedef enum kk_offset_reset {
+    KK_RESET_EARLIEST = 0, /* default */
+    KK_RESET_LATEST = 1,
+    KK_RESET_ERROR = 2,    /* fail the fetch with OFFSET_OUT_OF_RANGE (1) */
+} kk_offset_reset_t;
+
+typedef struct kk_consumer_config {
+    kk_client_config_t client; /* bootstrap list: the seeds used to find the leader */
+    const char *topic;         /* copied */
+    int32_t partition;
+    kk_offset_spec_t offset;   /* default: earliest */
+    int32_t max_bytes;         /* per fetch; default 1048576 (grown for a bigger record) */
+    int32_t min_bytes;         /* default 1 */
+    int32_t max_wait_ms;       /* how long the broker may wait for min_bytes; default 100 */
+    bool read_committed;       /* isolation level; default false (read uncommitted) */
+    kk_offset_reset_t offset_reset;
+    int failover_tries;        /* leader lookups after a failure before giving up; default 5 */
+    int retry_backoff_ms;      /* default 200 */
+} kk_consumer_config_t;
+
+KK_API void kk_consumer_config_init(kk_consumer_config_t *cfg);
+
+typedef struct kk_fetched_header {
+    const char *key;
+    size_t key_len;
+    const void *value; /* NULL = null */
+    size_t value_len;
+} kk_fetched_header_t;
+
+typedef struct kk_fetched_message {
+    int64_t offset;
+    int64_t timestamp;      /* ms; -1 when the record carries none */
+    int8_t timestamp_type;  /* 0 create time, 1 log-append time, -1 none */
+    const void *key;        /* NULL = null key */
+    size_t key_len;
+    const void *value;      /* NULL = null value */
+    size_t value_len;
+    const kk_fetched_header_t *headers;
+    size_t header_count;
+} kk_fetched_message_t;
+
+/* The messages of one fetch. All pointers point into memory the batch owns: it stays valid
+ * until kk_fetch_batch_free(). */
+typedef struct kk_fetch_batch {
+    const kk_fetched_message_t *messages;
+    size_t count;
+    int64_t high_watermark;
+    int64_t last_stable_offset; /* -1 when the broker does not report it */
+    int64_t log_start_offset;   /* -1 when the broker does not report it */
+} kk_fetch_batch_t;
+
+KK_API void kk_fetch_batch_free(kk_fetch_batch_t *batch);
+
+/* Per-call overrides of the config (negative = keep the configured value). */
+typedef struct kk_fetch_options {
+    int32_t max_bytes;
+    int32_t min_bytes;
+    int32_t max_wait_ms;
+} kk_fetch_options_t;
+
+#define KK_FETCH_OPTIONS_DEFAULT ((kk_fetch_options_t){-1, -1, -1})
+
+/* Creates a consumer. Does not connect yet: the first fetch (or kk_consumer_connect) finds the
+ * partition's leader through the seeds and resolves the starting offset. */
+KK_API kk_consumer_t *kk_consumer_new(const kk_consumer_config_t *cfg, kk_error_t *err);
+KK_API void kk_consumer_free(kk_consumer_t *consumer);
+/* Finds the leader and resolves the starting offset now (fails like fetch would). */
+KK_API int kk_consumer_connect(kk_consumer_t *consumer, kk_error_t *err);
+
+/* Fetches the next messages (possibly none, after max_wait_ms) and advances next_offset past
+ * them. On success *out is a new batch the caller frees with kk_fetch_batch_free(). */
+KK_API int kk_consumer_fetch(kk_consumer_t *consumer, const kk_fetch_options_t *options,
+                             kk_fetch_batch_t **out, kk_error_t *err);
+
+/* The offset the next fetch starts at (-1 before it is resolved). */
+KK_API int64_t kk_consumer_next_offset(const kk_consumer_t *consumer);
+/* The partition's high watermark from the last fetch (-1 before the first). */
+KK_API int64_t kk_consumer_highwater_mark(const kk_consumer_t *consumer);
+KK_API int64_t kk_consumer_last_stable_offset(const kk_consumer_t *consumer);
+KK_API int64_t kk_consumer_log_start_offset(const kk_consumer_t *consumer);
+/* The node id of the leader being fetched from (-1 when unknown). */
+KK_API int32_t kk_consumer_leader(const kk_consumer_t *consumer);
+/* Resolves an offset spec for (topic, partition) through ListOffsets on the leader; -1 in
+ * *offset when there is no such record (KK_OFFSET_AT_TIME past the last record). */
+KK_API int kk_consumer_resolve_offset(kk_consumer_t *consumer, kk_offset_spec_t spec,
+                                      int64_t *offset, kk_error_t *err);
+/* The consumer's client, for kk_client_interrupt(). Owned by the consumer. */
+KK_API kk_client_t *kk_consumer_client(kk_consumer_t *consumer);
 
 #ifdef __cplusplus
 }

@@ -124,8 +124,10 @@ void kk_client_free(kk_client_t *client) {
     if (!client)
         return;
     kk_conn_destroy(&client->bootstrap);
-    for (size_t i = 0; i < client->broker_count; i++)
-        kk_conn_destroy(&client->brokers[i].conn);
+    for (size_t i = 0; i < client->broker_count; i++) {
+        kk_conn_destroy(&client->brokers[i]->conn);
+        free(client->brokers[i]);
+    }
     free(client->brokers);
     kk_waker_destroy(&client->waker);
     free(client->seeds);
@@ -242,15 +244,18 @@ int kk_client_broker_conn(kk_client_t *client, const kk_metadata_t *md, int32_t 
                             (int)node_id);
     kk_broker_conn_t *slot = NULL;
     for (size_t i = 0; i < client->broker_count; i++)
-        if (client->brokers[i].node_id == node_id)
-            slot = &client->brokers[i];
+        if (client->brokers[i]->node_id == node_id)
+            slot = client->brokers[i];
     if (!slot) {
-        kk_broker_conn_t *grown =
+        kk_broker_conn_t **grown =
             realloc(client->brokers, (client->broker_count + 1) * sizeof(*grown));
         if (!grown)
             return kk_error_set(err, KK_ERR_NO_MEMORY, "out of memory");
         client->brokers = grown;
-        slot = &client->brokers[client->broker_count++];
+        slot = calloc(1, sizeof(*slot));
+        if (!slot)
+            return kk_error_set(err, KK_ERR_NO_MEMORY, "out of memory");
+        client->brokers[client->broker_count++] = slot;
         slot->node_id = node_id;
         kk_conn_init(&slot->conn, info->host, info->port, &client->conn_opts);
     } else if (strcmp(slot->conn.host, info->host) != 0 || slot->conn.port != info->port) {

@@ -29,7 +29,7 @@ struct kk_client {
     kk_waker_t waker;
 
     kk_conn_t bootstrap; /* the seed we negotiated with; closed until connected */
-    kk_broker_conn_t *brokers;
+    kk_broker_conn_t **brokers; /* each allocated once, so conn pointers stay valid */
     size_t broker_count;
 };
 

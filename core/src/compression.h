@@ -16,21 +16,7 @@
 
 #include "kafkette.h"
 
-/* Values are the codec bits (0-2) of a batch's attributes. */
-typedef enum kk_codec {
-    KK_CODEC_NONE = 0,
-    KK_CODEC_GZIP = 1,
-    KK_CODEC_SNAPPY = 2,
-    KK_CODEC_LZ4 = 3,
-    KK_CODEC_ZSTD = 4,
-} kk_codec_t;
-
-/* "none", "gzip", "snappy", "lz4", "zstd" (ASCII case ignored). Returns 0, or
- * KK_ERR_INVALID_ARG for any other name (or NULL), leaving *out untouched. */
-int kk_codec_from_name(const char *name, kk_codec_t *out);
-
-/* The lower-case name, or "unknown" for a value outside the enum. Static string. */
-const char *kk_codec_name(kk_codec_t codec);
+/* kk_codec_t, kk_codec_from_name and kk_codec_name are public (kafkette.h). */
 
 /* Compresses src into a new buffer: on success *out (malloc'ed, never NULL, freed by the
  * caller) holds *out_len bytes. KK_CODEC_NONE copies. Fails with KK_ERR_INVALID_ARG for an

@@ -352,7 +352,11 @@ int kk_conn_send_only(kk_conn_t *c, kk_error_t *err) {
 }
 
 int kk_conn_roundtrip(kk_conn_t *c, kk_reader_t *r, kk_error_t *err) {
-    int64_t deadline = now_ms() + c->opts.request_timeout_ms;
+    return kk_conn_roundtrip_within(c, c->opts.request_timeout_ms, r, err);
+}
+
+int kk_conn_roundtrip_within(kk_conn_t *c, int timeout_ms, kk_reader_t *r, kk_error_t *err) {
+    int64_t deadline = now_ms() + timeout_ms;
     /* The header we wrote in kk_conn_begin: api key, version, correlation id. */
     kk_reader_t header;
     kk_reader_init(&header, c->request.data + 4, c->request.len >= 12 ? 8 : 0);
@@ -406,6 +410,13 @@ int kk_conn_roundtrip(kk_conn_t *c, kk_reader_t *r, kk_error_t *err) {
         return rc;
     }
     return KK_OK;
+}
+
+uint8_t *kk_conn_take_response(kk_conn_t *c) {
+    uint8_t *buf = c->response;
+    c->response = NULL;
+    c->response_cap = c->response_len = 0;
+    return buf;
 }
 
 /* One ApiVersions exchange; resp is filled on success. */

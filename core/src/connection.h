@@ -73,6 +73,11 @@ kk_writer_t *kk_conn_begin(kk_conn_t *c, int api_key, int16_t version);
  * the response body (after the header), valid until the next request on c. On any failure
  * the connection is closed, since its byte stream can no longer be trusted. */
 int kk_conn_roundtrip(kk_conn_t *c, kk_reader_t *r, kk_error_t *err);
+/* The same with its own deadline (a Fetch may legitimately wait max_wait_ms first). */
+int kk_conn_roundtrip_within(kk_conn_t *c, int timeout_ms, kk_reader_t *r, kk_error_t *err);
+/* Takes ownership of the last response's buffer (the caller frees it), so that slices into
+ * it outlive the next request. */
+uint8_t *kk_conn_take_response(kk_conn_t *c);
 /* Sends the request and expects no response (Produce with acks=0). */
 int kk_conn_send_only(kk_conn_t *c, kk_error_t *err);
 

@@ -218,7 +218,9 @@
     X(CRC, false, "fetched data failed its checksum") \
     X(COMPRESSION, false, "a compression codec failed or is not available") \
     X(UNKNOWN_BROKER, true, "the broker id is not in the cluster metadata") \
-    X(STATE, false, "the object was used after close or out of order")
+    X(STATE, false, "the object was used after close or out of order") \
+    X(INVALID_PARTITION, false, "the partition does not exist or the partitioner chose none") \
+    X(PARTIAL_FAILURE, false, "some messages of the batch were not delivered")
 
 typedef struct kk_err_info {
     const char *name;

@@ -9,12 +9,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kafkette.h"
+
 /* Which partitioner a producer uses. (Moves to kafkette.h once the producer exposes it.) */
-typedef enum kk_partitioner_kind {
-    KK_PARTITIONER_MURMUR2 = 0,  /* Java client, kafka-python, librdkafka murmur2_random */
-    KK_PARTITIONER_CRC32 = 1,    /* Poseidon, librdkafka consistent(_random) */
-    KK_PARTITIONER_CALLBACK = 2, /* the user's function decides */
-} kk_partitioner_kind_t;
+/* kk_partitioner_kind_t is public (kafkette.h). */
 
 /* Kafka's murmur2 (org.apache.kafka.common.utils.Utils.murmur2): seed 0x9747b28c,
  * h = seed ^ len, bytes read as unsigned, little-endian 4-byte blocks. Returns the hash's

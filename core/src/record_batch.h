@@ -71,8 +71,11 @@ typedef struct kk_decode_options {
     bool read_committed;         /* drop records of aborted transactions */
     const kk_aborted_txn_t *aborted; /* from the Fetch response; may be NULL */
     size_t aborted_count;
-    size_t max_decompressed;     /* cap per compressed batch (decompression-bomb guard) */
+    size_t max_decompressed;     /* cap per compressed batch (decompression-bomb guard);
+                                  * 0 = KK_RECORDS_DEFAULT_MAX_DECOMPRESSED */
 } kk_decode_options_t;
+
+#define KK_RECORDS_DEFAULT_MAX_DECOMPRESSED ((size_t)256 << 20)
 
 /* The decoded records of one partition's record set. Slices point into the input buffer or
  * into buffers this struct owns (decompressed batches), so the input must outlive it. */
@@ -92,8 +95,9 @@ typedef struct kk_record_set {
     /* True when the input ended in a partial batch (normal for Fetch: the broker cuts at
      * max_bytes). */
     bool truncated;
-    /* Size the partial trailing batch announced (its full length), 0 if none: lets the
-     * consumer grow max_bytes when a single batch is bigger than it. */
+    /* Size the partial trailing batch announced (its full length: 12 + its length field),
+     * 0 if none or if fewer than its first 12 bytes arrived: lets the consumer grow
+     * max_bytes when a single batch is bigger than it. */
     size_t truncated_batch_size;
 } kk_record_set_t;
 
@@ -105,7 +109,8 @@ void kk_record_set_clear(kk_record_set_t *set); /* frees everything, ready for r
  * batch or after it appended), decompresses every codec, skips control batches, drops
  * aborted transactional records under read_committed, drops records below min_offset.
  * A partial trailing batch is not an error (set->truncated). Returns 0, KK_ERR_CRC,
- * KK_ERR_MALFORMED, KK_ERR_COMPRESSION or KK_ERR_NO_MEMORY. */
+ * KK_ERR_MALFORMED, KK_ERR_COMPRESSION or KK_ERR_NO_MEMORY.
+ * opts may be NULL: no min offset, read_uncommitted, the default decompression cap. */
 int kk_records_decode(kk_record_set_t *set, const uint8_t *data, size_t len,
                       const kk_decode_options_t *opts, kk_error_t *err);
 

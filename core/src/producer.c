@@ -1,0 +1,687 @@
+/*
+ * The synchronous producer: partition every message, group by leader, one Produce request
+ * per broker (split under max_request_bytes), retry what is retriable after refreshing
+ * metadata, and report per message.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "error.h"
+#include "partitioner.h"
+#include "protocol.h"
+#include "protocol_produce.h"
+#include "record_batch.h"
+
+/* A message's state during one kk_producer_send call. */
+enum {
+    MSG_PENDING = 0, /* not yet delivered, may be (re)tried */
+    MSG_DONE = 1,    /* delivered, or failed for good: see kk_message_t.error */
+};
+
+struct kk_producer {
+    kk_client_t *client;
+    kk_producer_config_t cfg;
+    char **compressed_topics; /* owned copies */
+    kk_metadata_t *metadata;
+    int64_t metadata_time_ms;
+    bool metadata_stale;
+    kk_round_robin_t round_robin;
+};
+
+/* One message's place in the send order: grouped by leader, topic, partition. */
+typedef struct routed {
+    int32_t leader;
+    int32_t topic_index; /* into the metadata's topics */
+    int32_t partition;
+    size_t message;
+} routed_t;
+
+static int64_t wall_clock_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t monotonic_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void kk_producer_config_init(kk_producer_config_t *cfg) {
+    memset(cfg, 0, sizeof(*cfg));
+    kk_client_config_init(&cfg->client);
+    cfg->required_acks = -1;
+    cfg->ack_timeout_ms = 1500;
+    cfg->max_send_retries = 3;
+    cfg->retry_backoff_ms = 100;
+    cfg->metadata_refresh_interval_ms = 600000;
+    cfg->compression = KK_CODEC_NONE;
+    cfg->partitioner = KK_PARTITIONER_MURMUR2;
+    cfg->max_request_bytes = 1048576;
+    cfg->topic_wait_ms = 10000;
+}
+
+kk_producer_t *kk_producer_new(const kk_producer_config_t *cfg, kk_error_t *err) {
+    kk_error_clear(err);
+    if (!cfg) {
+        kk_error_set(err, KK_ERR_INVALID_ARG, "producer config is NULL");
+        return NULL;
+    }
+    if (cfg->required_acks < -1 || cfg->required_acks > 1) {
+        kk_error_set(err, KK_ERR_INVALID_ARG, "required_acks must be 0, 1 or -1 (all), not %d",
+                     cfg->required_acks);
+        return NULL;
+    }
+    if (cfg->ack_timeout_ms < 0 || cfg->max_send_retries < 0 || cfg->retry_backoff_ms < 0 ||
+        cfg->metadata_refresh_interval_ms < 0 || cfg->topic_wait_ms < 0) {
+        kk_error_set(err, KK_ERR_INVALID_ARG, "producer timeouts and retry counts must not be negative");
+        return NULL;
+    }
+    if (cfg->max_request_bytes < 1024) {
+        kk_error_set(err, KK_ERR_INVALID_ARG, "max_request_bytes must be at least 1024");
+        return NULL;
+    }
+    if ((int)cfg->compression < KK_CODEC_NONE || cfg->compression > KK_CODEC_ZSTD) {
+        kk_error_set(err, KK_ERR_INVALID_ARG, "unknown compression codec %d", (int)cfg->compression);
+        return NULL;
+    }
+    if (cfg->partitioner == KK_PARTITIONER_CALLBACK && !cfg->partitioner_cb) {
+        kk_error_set(err, KK_ERR_INVALID_ARG, "the callback partitioner needs partitioner_cb");
+        return NULL;
+    }
+    if (cfg->partitioner < KK_PARTITIONER_MURMUR2 || cfg->partitioner > KK_PARTITIONER_CALLBACK) {
+        kk_error_set(err, KK_ERR_INVALID_ARG, "unknown partitioner %d", (int)cfg->partitioner);
+        return NULL;
+    }
+    kk_producer_t *p = calloc(1, sizeof(*p));
+    if (!p) {
+        kk_error_set(err, KK_ERR_NO_MEMORY, "out of memory");
+        return NULL;
+    }
+    p->cfg = *cfg;
+    p->client = kk_client_new(&cfg->client, err);
+    if (!p->client) {
+        free(p);
+        return NULL;
+    }
+    if (cfg->compressed_topic_count > 0) {
+        p->compressed_topics = calloc(cfg->compressed_topic_count, sizeof(char *));
+        for (size_t i = 0; p->compressed_topics && i < cfg->compressed_topic_count; i++)
+            p->compressed_topics[i] = cfg->compressed_topics[i] ? strdup(cfg->compressed_topics[i]) : NULL;
+        for (size_t i = 0; p->compressed_topics && i < cfg->compressed_topic_count; i++)
+            if (!p->compressed_topics[i]) {
+                kk_error_set(err, KK_ERR_INVALID_ARG, "compressed_topics holds a NULL or out of memory");
+                p->cfg.compressed_topic_count = i;
+                kk_producer_free(p);
+                return NULL;
+            }
+    }
+    p->cfg.compressed_topics = NULL; /* the caller's array is not kept */
+    kk_round_robin_init(&p->round_robin, (uint32_t)(monotonic_ms() ^ (uint64_t)getpid() * 2654435761u));
+    return p;
+}
+
+void kk_producer_free(kk_producer_t *p) {
+    if (!p)
+        return;
+    for (size_t i = 0; p->compressed_topics && i < p->cfg.compressed_topic_count; i++)
+        free(p->compressed_topics[i]);
+    free(p->compressed_topics);
+    kk_metadata_free(p->metadata);
+    kk_client_free(p->client);
+    free(p);
+}
+
+kk_client_t *kk_producer_client(kk_producer_t *p) { return p ? p->client : NULL; }
+
+static kk_codec_t codec_for_topic(const kk_producer_t *p, const char *topic) {
+    if (p->cfg.compression == KK_CODEC_NONE || !p->compressed_topics)
+        return p->cfg.compression;
+    for (size_t i = 0; i < p->cfg.compressed_topic_count; i++)
+        if (strcmp(p->compressed_topics[i], topic) == 0)
+            return p->cfg.compression;
+    return KK_CODEC_NONE;
+}
+
+/* Kafka's rule for topic names: 1..249 of [a-zA-Z0-9._-], and not "." or "..". */
+static bool valid_topic_name(const char *topic) {
+    if (!topic)
+        return false;
+    size_t n = strlen(topic);
+    if (n == 0 || n > 249 || strcmp(topic, ".") == 0 || strcmp(topic, "..") == 0)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = topic[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+static void finish(kk_message_t *m, uint8_t *state, int error) {
+    m->error = error;
+    *state = MSG_DONE;
+}
+
+/* Refreshes metadata for the topics of the still-pending messages. */
+static int refresh_metadata(kk_producer_t *p, const kk_message_t *msgs, const uint8_t *state,
+                            size_t count, kk_error_t *err) {
+    const char **topics = malloc(count * sizeof(*topics));
+    if (!topics)
+        return kk_error_set(err, KK_ERR_NO_MEMORY, "out of memory");
+    size_t n = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (state[i] != MSG_PENDING)
+            continue;
+        bool seen = false;
+        /* batches usually hold one or a few topics: compare with the last few added */
+        for (size_t j = n; j > 0 && j + 8 > n && !seen; j--)
+            seen = strcmp(topics[j - 1], msgs[i].topic) == 0;
+        for (size_t j = 0; j < n && !seen && n > 8; j++)
+            seen = strcmp(topics[j], msgs[i].topic) == 0;
+        if (!seen)
+            topics[n++] = msgs[i].topic;
+    }
+    kk_metadata_t *md = NULL;
+    int rc = n ? kk_client_metadata(p->client, topics, n, &md, err) : KK_OK;
+    free(topics);
+    if (rc != KK_OK)
+        return rc;
+    if (md) {
+        kk_metadata_free(p->metadata);
+        p->metadata = md;
+        p->metadata_time_ms = monotonic_ms();
+        p->metadata_stale = false;
+    }
+    return KK_OK;
+}
+
+static bool metadata_covers(const kk_producer_t *p, const kk_message_t *msgs, const uint8_t *state,
+                            size_t count) {
+    if (!p->metadata || p->metadata_stale ||
+        monotonic_ms() - p->metadata_time_ms > p->cfg.metadata_refresh_interval_ms)
+        return false;
+    const char *last = NULL;
+    for (size_t i = 0; i < count; i++) {
+        if (state[i] != MSG_PENDING || (last && strcmp(last, msgs[i].topic) == 0))
+            continue;
+        const kk_topic_info_t *t = kk_metadata_topic(p->metadata, msgs[i].topic);
+        if (!t || t->error_code != 0 || t->partition_count == 0)
+            return false;
+        last = msgs[i].topic;
+    }
+    return true;
+}
+
+/* Errors that mean "the topic is still being created": wait for it, within topic_wait_ms. */
+static bool topic_not_ready(int code) { return code == 3 || code == 5; }
+
+/* Picks the partition for a pending message and finds its leader. Returns 0 with *leader set,
+ * a final error (message done), or a retriable error (stays pending). */
+static int route(kk_producer_t *p, kk_message_t *m, int32_t *leader, int32_t *topic_index) {
+    const kk_topic_info_t *t = kk_metadata_topic(p->metadata, m->topic);
+    if (!t)
+        return 3; /* UNKNOWN_TOPIC_OR_PARTITION */
+    if (t->error_code != 0)
+        return t->error_code;
+    int32_t count = (int32_t)t->partition_count;
+    if (count == 0)
+        return 5; /* LEADER_NOT_AVAILABLE: partitions not there yet */
+    *topic_index = (int32_t)(t - p->metadata->topics);
+    int32_t partition = m->result_partition;
+    if (partition < 0) {
+        if (m->partition >= 0) {
+            partition = m->partition;
+        } else if (m->key) {
+            if (p->cfg.partitioner == KK_PARTITIONER_CALLBACK)
+                partition = p->cfg.partitioner_cb(p->cfg.partitioner_opaque, m->key, m->key_len, count);
+            else
+                partition = kk_partition_for_key(p->cfg.partitioner, m->key, m->key_len, count);
+            if (partition < 0 || partition >= count)
+                return KK_ERR_INVALID_PARTITION;
+        } else {
+            int32_t available[64];
+            size_t n = 0;
+            /* round-robin over partitions that have a leader (the first 64 suffice to spread) */
+            for (size_t i = 0; i < t->partition_count && n < 64; i++)
+                if (t->partitions[i].leader >= 0)
+                    available[n++] = t->partitions[i].partition;
+            partition = kk_round_robin_next(&p->round_robin, available, n);
+            if (partition < 0)
+                return 5;
+        }
+    }
+    if (partition >= count || partition < 0)
+        return KK_ERR_INVALID_PARTITION;
+    m->result_partition = partition; /* keep it for retries: a message never changes partition */
+    const kk_partition_info_t *info = &t->partitions[partition];
+    if (info->partition != partition)
+        return KK_ERR_INVALID_PARTITION;
+    if (info->leader < 0)
+        return info->error_code ? info->error_code : 5;
+    *leader = info->leader;
+    return KK_OK;
+}
+
+static int compare_routed(const void *a, const void *b) {
+    const routed_t *x = a, *y = b;
+    if (x->leader != y->leader)
+        return x->leader < y->leader ? -1 : 1;
+    if (x->topic_index != y->topic_index)
+        return x->topic_index < y->topic_index ? -1 : 1;
+    if (x->partition != y->partition)
+        return x->partition < y->partition ? -1 : 1;
+    return (x->message > y->message) - (x->message < y->message);
+}
+
+static int8_t magic_for_produce_version(int16_t version) {
+    return version >= 3 ? 2 : version == 2 ? 1 : 0;
+}
+
+/* A chunk of consecutive routed entries (one topic-partition) encoded as one batch. */
+typedef struct chunk {
+    size_t first; /* index into routed */
+    size_t count;
+    kk_writer_t records;
+} chunk_t;
+
+typedef struct send_ctx {
+    kk_producer_t *p;
+    kk_message_t *msgs;
+    uint8_t *state;
+    int *last_error; /* per message: the error that keeps it pending */
+    routed_t *routed;
+} send_ctx_t;
+
+static int encode_chunk(send_ctx_t *ctx, chunk_t *chunk, int8_t magic, kk_error_t *err) {
+    kk_record_in_t stack_records[64];
+    kk_record_in_t *records = chunk->count <= 64 ? stack_records : malloc(chunk->count * sizeof(*records));
+    if (!records)
+        return kk_error_set(err, KK_ERR_NO_MEMORY, "out of memory");
+    size_t header_total = 0;
+    for (size_t i = 0; i < chunk->count; i++)
+        header_total += ctx->msgs[ctx->routed[chunk->first + i].message].header_count;
+    kk_header_in_t *headers = header_total ? malloc(header_total * sizeof(*headers)) : NULL;
+    if (header_total && !headers) {
+        if (records != stack_records)
+            free(records);
+        return kk_error_set(err, KK_ERR_NO_MEMORY, "out of memory");
+    }
+    int64_t now = wall_clock_ms();
+    size_t h = 0;
+    for (size_t i = 0; i < chunk->count; i++) {
+        const kk_message_t *m = &ctx->msgs[ctx->routed[chunk->first + i].message];
+        records[i] = (kk_record_in_t){
+            .key = m->key,
+            .key_len = m->key ? m->key_len : 0,
+            .value = m->value,
+            .value_len = m->value ? m->value_len : 0,
+            .timestamp_ms = m->timestamp_ms > 0 ? m->timestamp_ms : now,
+            .headers = headers ? headers + h : NULL,
+            .header_count = m->header_count,
+        };
+        for (size_t j = 0; j < m->header_count; j++)
+            headers[h++] = (kk_header_in_t){m->headers[j].key, m->headers[j].key_len,
+                                            m->headers[j].value, m->headers[j].value_len};
+    }
+    const char *topic = ctx->msgs[ctx->routed[chunk->first].message].topic;
+    int rc = kk_records_encode(&chunk->records, magic, codec_for_topic(ctx->p, topic), records,
+                               chunk->count, err);
+    if (records != stack_records)
+        free(records);
+    free(headers);
+    return rc;
+}
+
+/* Splits routed[first, first+count) (one broker) into chunks per topic-partition, each at most
+ * max_bytes of uncompressed records (a single larger message gets a chunk of its own). */
+static chunk_t *plan_chunks(send_ctx_t *ctx, size_t first, size_t count, int8_t magic,
+                            size_t max_bytes, size_t *chunk_count) {
+    size_t cap = 8, n = 0;
+    chunk_t *chunks = malloc(cap * sizeof(*chunks));
+    if (!chunks)
+        return NULL;
+    size_t i = first, end = first + count;
+    while (i < end) {
+        size_t start = i, bytes = 0;
+        while (i < end && ctx->routed[i].topic_index == ctx->routed[start].topic_index &&
+               ctx->routed[i].partition == ctx->routed[start].partition) {
+            const kk_message_t *m = &ctx->msgs[ctx->routed[i].message];
+            kk_record_in_t r = {.key = m->key, .key_len = m->key ? m->key_len : 0,
+                                .value = m->value, .value_len = m->value ? m->value_len : 0,
+                                .header_count = 0};
+            size_t size = kk_record_encoded_size_bound(magic, &r) + 16;
+            for (size_t j = 0; j < m->header_count; j++)
+                size += m->headers[j].key_len + m->headers[j].value_len + 10;
+            if (i > start && bytes + size > max_bytes)
+                break;
+            bytes += size;
+            i++;
+        }
+        if (n == cap) {
+            chunk_t *grown = realloc(chunks, 2 * cap * sizeof(*chunks));
+            if (!grown) {
+                free(chunks);
+                return NULL;
+            }
+            chunks = grown;
+            cap *= 2;
+        }
+        chunks[n].first = start;
+        chunks[n].count = i - start;
+        kk_writer_init(&chunks[n].records);
+        n++;
+    }
+    *chunk_count = n;
+    return chunks;
+}
+
+/* Marks every message of the chunks as still pending with a retriable error, or final. */
+static void settle_chunk(send_ctx_t *ctx, const chunk_t *chunk, int error, int64_t base_offset,
+                         bool acks_none) {
+    bool retry = error != KK_OK && (kk_err_is_retriable(error) || error == KK_ERR_NOT_CONNECTED);
+    for (size_t i = 0; i < chunk->count; i++) {
+        size_t mi = ctx->routed[chunk->first + i].message;
+        kk_message_t *m = &ctx->msgs[mi];
+        if (error == KK_OK) {
+            m->offset = acks_none ? -1 : base_offset + (int64_t)i;
+            finish(m, &ctx->state[mi], KK_OK);
+        } else if (retry) {
+            ctx->last_error[mi] = error;
+        } else {
+            finish(m, &ctx->state[mi], error);
+        }
+    }
+}
+
+/* Sends one Produce request holding chunks[0..n) to conn and settles their messages. */
+static int send_request(send_ctx_t *ctx, kk_conn_t *conn, int16_t version, chunk_t *chunks, size_t n,
+                        kk_error_t *err) {
+    kk_producer_t *p = ctx->p;
+    /* Build the topic/partition arrays: chunks are sorted by topic, then partition. */
+    kk_produce_partition_in_t *parts = malloc(n * sizeof(*parts));
+    kk_produce_topic_in_t *topics = malloc(n * sizeof(*topics));
+    if (!parts || !topics) {
+        free(parts);
+        free(topics);
+        return kk_error_set(err, KK_ERR_NO_MEMORY, "out of memory");
+    }
+    size_t topic_count = 0;
+    for (size_t i = 0; i < n; i++) {
+        const routed_t *r = &ctx->routed[chunks[i].first];
+        parts[i] = (kk_produce_partition_in_t){r->partition, chunks[i].records.data, chunks[i].records.len};
+        const char *name = p->metadata->topics[r->topic_index].name;
+        if (topic_count == 0 || strcmp(topics[topic_count - 1].topic, name) != 0)
+            topics[topic_count++] = (kk_produce_topic_in_t){name, &parts[i], 0};
+        topics[topic_count - 1].partition_count++;
+    }
+    kk_writer_t *w = kk_conn_begin(conn, KK_API_PRODUCE, version);
+    kk_encode_produce_request(w, version, p->cfg.required_acks, p->cfg.ack_timeout_ms, topics, topic_count);
+    free(topics);
+    free(parts);
+
+    if (p->cfg.required_acks == 0) {
+        int rc = kk_conn_send_only(conn, err);
+        for (size_t i = 0; i < n; i++)
+            settle_chunk(ctx, &chunks[i], rc, -1, true);
+        return rc;
+    }
+    kk_reader_t r;
+    int rc = kk_conn_roundtrip(conn, &r, err);
+    if (rc != KK_OK) {
+        /* The request may or may not have been written: retrying may duplicate (at least once). */
+        for (size_t i = 0; i < n; i++)
+            settle_chunk(ctx, &chunks[i], rc, -1, false);
+        return rc;
+    }
+    kk_produce_response_t resp;
+    rc = kk_decode_produce_response(&r, version, &resp, err);
+    if (rc != KK_OK) {
+        kk_conn_close(conn);
+        for (size_t i = 0; i < n; i++)
+            settle_chunk(ctx, &chunks[i], rc, -1, false);
+        return rc;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const routed_t *rt = &ctx->routed[chunks[i].first];
+        const char *name = p->metadata->topics[rt->topic_index].name;
+        const kk_produce_partition_result_t *res = kk_produce_response_find(&resp, name, rt->partition);
+        if (!res) {
+            settle_chunk(ctx, &chunks[i], KK_ERR_MALFORMED, -1, false);
+            kk_log(p->client, KK_LOG_ERROR, "produce response lacks %s[%d]", name, (int)rt->partition);
+            continue;
+        }
+        if (res->error_code != 0) {
+            kk_log(p->client, KK_LOG_WARNING, "produce to %s[%d] failed: %s%s%s", name,
+                   (int)rt->partition, kk_err_name(res->error_code),
+                   res->error_message ? ": " : "", res->error_message ? res->error_message : "");
+            if (kk_err_is_retriable(res->error_code))
+                p->metadata_stale = true;
+        }
+        settle_chunk(ctx, &chunks[i], res->error_code, res->base_offset, false);
+    }
+    kk_produce_response_free(&resp);
+    return KK_OK;
+}
+
+static bool same_partition(const send_ctx_t *ctx, const chunk_t *a, const chunk_t *b) {
+    const routed_t *x = &ctx->routed[a->first], *y = &ctx->routed[b->first];
+    return x->partition == y->partition && x->topic_index == y->topic_index;
+}
+
+/* Sends everything routed to one broker: routed[first, first+count). */
+static void send_to_broker(send_ctx_t *ctx, int32_t leader, size_t first, size_t count) {
+    kk_producer_t *p = ctx->p;
+    kk_error_t err;
+    kk_error_clear(&err);
+    kk_conn_t *conn = NULL;
+    int rc = kk_client_broker_conn(p->client, p->metadata, leader, &conn, &err);
+    int16_t version = rc == KK_OK ? kk_conn_version(conn, KK_API_PRODUCE) : -1;
+    if (rc == KK_OK && version < 0)
+        rc = kk_error_set(&err, KK_ERR_UNSUPPORTED_VERSION, "broker %d supports no Produce version we speak",
+                          (int)leader);
+    int8_t magic = magic_for_produce_version(version);
+    size_t chunk_count = 0;
+    /* Leave room for the request envelope in every request. */
+    size_t max_bytes = (size_t)p->cfg.max_request_bytes - 512;
+    chunk_t *chunks = rc == KK_OK ? plan_chunks(ctx, first, count, magic, max_bytes, &chunk_count) : NULL;
+    if (rc == KK_OK && !chunks)
+        rc = kk_error_set(&err, KK_ERR_NO_MEMORY, "out of memory");
+    if (rc != KK_OK) {
+        kk_log(p->client, KK_LOG_WARNING, "cannot send to broker %d: %s", (int)leader, err.message);
+        p->metadata_stale = true;
+        chunk_t all = {first, count, {0}};
+        settle_chunk(ctx, &all, rc, -1, false);
+        return;
+    }
+    size_t i = 0;
+    while (i < chunk_count) {
+        /* Encode chunks until the request would pass the limit (always at least one). */
+        size_t start = i, bytes = 0;
+        while (i < chunk_count) {
+            /* a chunk left over from the previous request is encoded already */
+            if (chunks[i].records.len == 0 && encode_chunk(ctx, &chunks[i], magic, &err) != KK_OK) {
+                settle_chunk(ctx, &chunks[i], err.code, -1, false);
+                kk_writer_free(&chunks[i].records);
+                chunks[i].count = 0;
+                i++;
+                continue;
+            }
+            /* one batch per partition per request; and stay under the size limit */
+            if (i > start && (bytes + chunks[i].records.len > max_bytes ||
+                              same_partition(ctx, &chunks[i], &chunks[i - 1])))
+                break;
+            bytes += chunks[i].records.len;
+            i++;
+        }
+        /* drop chunks that failed to encode (count 0) from this request */
+        size_t kept = start;
+        for (size_t j = start; j < i; j++)
+            if (chunks[j].count > 0)
+                chunks[kept++] = chunks[j];
+        if (kept > start && send_request(ctx, conn, version, &chunks[start], kept - start, &err) != KK_OK) {
+            kk_log(p->client, KK_LOG_WARNING, "produce request to broker %d failed: %s", (int)leader,
+                   err.message);
+            p->metadata_stale = true;
+        }
+        for (size_t j = start; j < kept; j++)
+            kk_writer_free(&chunks[j].records);
+        if (kept < i) {
+            /* shift the not-yet-sent chunk (encoded, over the limit) into place */
+            memmove(&chunks[kept], &chunks[i], (chunk_count - i) * sizeof(*chunks));
+            chunk_count -= i - kept;
+            i = kept;
+        }
+        if (!kk_conn_is_open(conn)) {
+            /* the connection is gone: the rest waits for the next round */
+            for (size_t j = i; j < chunk_count; j++) {
+                settle_chunk(ctx, &chunks[j], KK_ERR_NOT_CONNECTED, -1, false);
+                kk_writer_free(&chunks[j].records);
+            }
+            break;
+        }
+    }
+    free(chunks);
+}
+
+int kk_producer_send(kk_producer_t *p, kk_message_t *msgs, size_t count, kk_error_t *err) {
+    kk_error_clear(err);
+    if (!p || (count && !msgs))
+        return kk_error_set(err, KK_ERR_INVALID_ARG, "kk_producer_send: NULL argument");
+    if (count == 0)
+        return KK_OK;
+    uint8_t *state = calloc(count, 1);
+    int *last_error = calloc(count, sizeof(int));
+    routed_t *routed = malloc(count * sizeof(*routed));
+    if (!state || !last_error || !routed) {
+        free(state);
+        free(last_error);
+        free(routed);
+        return kk_error_set(err, KK_ERR_NO_MEMORY, "out of memory for %zu messages", count);
+    }
+    for (size_t i = 0; i < count; i++) {
+        kk_message_t *m = &msgs[i];
+        m->result_partition = -1;
+        m->offset = -1;
+        m->error = 0;
+        if (!valid_topic_name(m->topic))
+            finish(m, &state[i], 17); /* INVALID_TOPIC_EXCEPTION */
+        else if (m->partition < -1)
+            finish(m, &state[i], KK_ERR_INVALID_PARTITION);
+        else if ((m->header_count && !m->headers) || (m->key_len && !m->key) || (m->value_len && !m->value))
+            finish(m, &state[i], KK_ERR_INVALID_ARG);
+    }
+    send_ctx_t ctx = {p, msgs, state, last_error, routed};
+    int64_t topic_deadline = monotonic_ms() + p->cfg.topic_wait_ms;
+    int attempt = 0;
+    int fatal = KK_OK;
+    kk_error_t fatal_err;
+    kk_error_clear(&fatal_err);
+    for (;;) {
+        size_t pending = 0;
+        for (size_t i = 0; i < count; i++)
+            pending += state[i] == MSG_PENDING;
+        if (pending == 0)
+            break;
+        if (!metadata_covers(p, msgs, state, count)) {
+            int rc = refresh_metadata(p, msgs, state, count, &fatal_err);
+            if (rc != KK_OK) {
+                if (rc == KK_ERR_INTERRUPTED || !kk_err_is_retriable(rc) || attempt >= p->cfg.max_send_retries) {
+                    fatal = rc;
+                    break;
+                }
+                attempt++;
+                kk_log(p->client, KK_LOG_WARNING, "metadata refresh failed (try %d): %s", attempt,
+                       fatal_err.message);
+                if (kk_conn_sleep(&p->client->conn_opts, p->cfg.retry_backoff_ms) != KK_OK) {
+                    fatal = kk_error_set(&fatal_err, KK_ERR_INTERRUPTED, "send interrupted");
+                    break;
+                }
+                continue;
+            }
+        }
+        size_t ready = 0;
+        bool waiting_for_topic = false;
+        for (size_t i = 0; i < count; i++) {
+            if (state[i] != MSG_PENDING)
+                continue;
+            int32_t leader = -1, topic_index = -1;
+            int rc = route(p, &msgs[i], &leader, &topic_index);
+            if (rc == KK_OK) {
+                routed[ready++] = (routed_t){leader, topic_index, msgs[i].result_partition, i};
+            } else if (topic_not_ready(rc) && monotonic_ms() < topic_deadline) {
+                last_error[i] = rc;
+                waiting_for_topic = true;
+            } else if (kk_err_is_retriable(rc)) {
+                last_error[i] = rc;
+            } else {
+                finish(&msgs[i], &state[i], rc);
+            }
+        }
+        if (ready > 0) {
+            qsort(routed, ready, sizeof(*routed), compare_routed);
+            size_t i = 0;
+            while (i < ready) {
+                size_t start = i;
+                while (i < ready && routed[i].leader == routed[start].leader)
+                    i++;
+                send_to_broker(&ctx, routed[start].leader, start, i - start);
+            }
+        }
+        pending = 0;
+        for (size_t i = 0; i < count; i++)
+            pending += state[i] == MSG_PENDING;
+        if (pending == 0)
+            break;
+        if (p->client->waker.interrupted) {
+            fatal = kk_error_set(&fatal_err, KK_ERR_INTERRUPTED, "send interrupted");
+            break;
+        }
+        bool retries_left = attempt < p->cfg.max_send_retries;
+        if (!retries_left && !(waiting_for_topic && monotonic_ms() < topic_deadline))
+            break;
+        if (ready > 0 || !waiting_for_topic)
+            attempt++;
+        p->metadata_stale = true;
+        kk_log(p->client, KK_LOG_INFO, "%zu message(s) pending, retrying (try %d of %d)", pending,
+               attempt, p->cfg.max_send_retries);
+        if (kk_conn_sleep(&p->client->conn_opts, p->cfg.retry_backoff_ms) != KK_OK) {
+            fatal = kk_error_set(&fatal_err, KK_ERR_INTERRUPTED, "send interrupted");
+            break;
+        }
+    }
+    /* Whatever is still pending failed with its last error (or the fatal one). */
+    size_t failed = 0, first_failed = count;
+    for (size_t i = 0; i < count; i++) {
+        if (state[i] == MSG_PENDING)
+            finish(&msgs[i], &state[i], fatal != KK_OK ? fatal : last_error[i] ? last_error[i] : KK_ERR_TIMED_OUT);
+        if (msgs[i].error != KK_OK) {
+            failed++;
+            if (first_failed == count)
+                first_failed = i;
+        }
+    }
+    free(state);
+    free(last_error);
+    free(routed);
+    if (failed == 0)
+        return KK_OK;
+    const kk_message_t *m = &msgs[first_failed];
+    int code = failed == count ? m->error : KK_ERR_PARTIAL_FAILURE;
+    char where[300];
+    if (m->result_partition >= 0)
+        snprintf(where, sizeof(where), "%s[%d]", m->topic ? m->topic : "(null)", (int)m->result_partition);
+    else
+        snprintf(where, sizeof(where), "%s", m->topic ? m->topic : "(null topic)");
+    if (fatal != KK_OK)
+        return kk_error_set(err, code, "%zu of %zu messages not delivered: %s", failed, count, fatal_err.message);
+    return kk_error_set(err, code, "%zu of %zu messages not delivered; first: message %zu to %s: %s (%s)",
+                        failed, count, first_failed, where, kk_err_name(m->error),
+                        kk_err_description(m->error));
+}

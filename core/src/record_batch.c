@@ -1,0 +1,1010 @@
+/*
+ * RecordBatch v2 and MessageSet v0/v1, both directions.
+ *
+ * Encoding writes each record straight into the writer's buffer (one reserve per record,
+ * sizes computed up front), so the producer's hot path makes no allocation per record.
+ * Decoding never copies keys, values or headers: slices point into the input or into a
+ * decompressed buffer the record set owns. Every count read off the wire is checked against
+ * the bytes that could hold it before anything is allocated for it.
+ */
+#include "record_batch.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zlib.h>
+
+#include "crc32c.h"
+#include "error.h"
+
+/* Entry framing common to every magic: offset int64, length int32. */
+#define LOG_OVERHEAD 12
+#define MAGIC_OFFSET 16
+
+/* v2 header field positions (from the start of the batch). */
+#define V2_CRC_OFFSET 17
+#define V2_ATTRIBUTES_OFFSET 21
+#define V2_HEADER_SIZE 61
+
+#define ATTR_CODEC_MASK 0x07
+#define ATTR_LOG_APPEND_TIME 0x08
+#define ATTR_TRANSACTIONAL 0x10
+#define ATTR_CONTROL 0x20
+
+/* The smallest v2 record: length, attributes, timestamp delta, offset delta, key length,
+ * value length and header count, one byte each. */
+#define V2_MIN_RECORD 7
+/* The smallest v2 header: key length and value length. */
+#define V2_MIN_HEADER 2
+
+/* Legacy message: crc, magic, attributes, [timestamp], key length, value length. */
+#define LEGACY_MIN_V0 14
+#define LEGACY_MIN_V1 22
+
+/* ---- small helpers ------------------------------------------------------------------- */
+
+static inline uint64_t get_be64(const uint8_t *p) {
+    return ((uint64_t)p[0] << 56) | ((uint64_t)p[1] << 48) | ((uint64_t)p[2] << 40) |
+           ((uint64_t)p[3] << 32) | ((uint64_t)p[4] << 24) | ((uint64_t)p[5] << 16) |
+           ((uint64_t)p[6] << 8) | (uint64_t)p[7];
+}
+
+static inline uint32_t get_be32(const uint8_t *p) {
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) |
+           (uint32_t)p[3];
+}
+
+static inline uint16_t get_be16(const uint8_t *p) {
+    return (uint16_t)(((unsigned)p[0] << 8) | (unsigned)p[1]);
+}
+
+static inline uint8_t *put_be64(uint8_t *p, uint64_t v) {
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t)v;
+        v >>= 8;
+    }
+    return p + 8;
+}
+
+static inline uint8_t *put_be32(uint8_t *p, uint32_t v) {
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+    return p + 4;
+}
+
+static inline uint8_t *put_be16(uint8_t *p, uint16_t v) {
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+    return p + 2;
+}
+
+static inline uint64_t zigzag64(int64_t v) {
+    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+
+static inline uint32_t zigzag32(int32_t v) {
+    return ((uint32_t)v << 1) ^ (uint32_t)(v >> 31);
+}
+
+static inline size_t uvarint_size(uint64_t v) {
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+static inline uint8_t *put_uvarint(uint8_t *p, uint64_t v) {
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v;
+    return p;
+}
+
+/* Offsets and timestamps off the wire (or from the caller) are arbitrary: add and subtract
+ * without signed overflow. */
+static inline int64_t add_wrap(int64_t a, int64_t b) {
+    return (int64_t)((uint64_t)a + (uint64_t)b);
+}
+
+static inline int64_t sub_wrap(int64_t a, int64_t b) {
+    return (int64_t)((uint64_t)a - (uint64_t)b);
+}
+
+/* ---- encoding ------------------------------------------------------------------------ */
+
+/* Size of a v2 varint-length-prefixed field: -1 (one byte) for NULL. */
+static inline size_t v2_field_size(const void *p, size_t len) {
+    return p ? uvarint_size(zigzag32((int32_t)len)) + len : 1;
+}
+
+static inline uint8_t *v2_put_field(uint8_t *p, const void *data, size_t len) {
+    if (!data) {
+        *p++ = 0x01; /* zigzag(-1) */
+        return p;
+    }
+    p = put_uvarint(p, zigzag32((int32_t)len));
+    if (len > 0) {
+        memcpy(p, data, len);
+        p += len;
+    }
+    return p;
+}
+
+/* The record body (everything after its length varint) for offset delta i. */
+static size_t v2_body_size(const kk_record_in_t *r, int64_t ts_delta, int32_t offset_delta) {
+    size_t n = 1 + uvarint_size(zigzag64(ts_delta)) + uvarint_size(zigzag32(offset_delta)) +
+               v2_field_size(r->key, r->key_len) + v2_field_size(r->value, r->value_len) +
+               uvarint_size(zigzag32((int32_t)r->header_count));
+    for (size_t h = 0; h < r->header_count; h++) {
+        const kk_header_in_t *hd = &r->headers[h];
+        n += uvarint_size(zigzag32((int32_t)hd->key_len)) + hd->key_len +
+             v2_field_size(hd->value, hd->value_len);
+    }
+    return n;
+}
+
+static int v2_write_records(kk_writer_t *w, const kk_record_in_t *records, size_t count,
+                            int64_t base_ts, kk_error_t *err) {
+    for (size_t i = 0; i < count; i++) {
+        const kk_record_in_t *r = &records[i];
+        int64_t ts_delta = sub_wrap(r->timestamp_ms, base_ts);
+        size_t body = v2_body_size(r, ts_delta, (int32_t)i);
+        if (body > INT32_MAX)
+            return kk_error_set(err, KK_ERR_INVALID_ARG, "record %zu is too large (%zu bytes)",
+                                i, body);
+        size_t total = uvarint_size(zigzag32((int32_t)body)) + body;
+        if (!kk_writer_reserve(w, total))
+            return kk_error_set(err, KK_ERR_NO_MEMORY, "cannot grow the record buffer");
+        uint8_t *p = w->data + w->len;
+        p = put_uvarint(p, zigzag32((int32_t)body));
+        *p++ = 0; /* record attributes: unused */
+        p = put_uvarint(p, zigzag64(ts_delta));
+        p = put_uvarint(p, zigzag32((int32_t)i));
+        p = v2_put_field(p, r->key, r->key_len);
+        p = v2_put_field(p, r->value, r->value_len);
+        p = put_uvarint(p, zigzag32((int32_t)r->header_count));
+        for (size_t h = 0; h < r->header_count; h++) {
+            const kk_header_in_t *hd = &r->headers[h];
+            p = put_uvarint(p, zigzag32((int32_t)hd->key_len));
+            if (hd->key_len > 0) {
+                memcpy(p, hd->key, hd->key_len);
+                p += hd->key_len;
+            }
+            p = v2_put_field(p, hd->value, hd->value_len);
+        }
+        w->len += total;
+    }
+    return 0;
+}
+
+/* Compresses scratch's content and appends it to w. */
+static int append_compressed(kk_writer_t *w, kk_codec_t codec, kk_writer_t *scratch,
+                             kk_error_t *err) {
+    if (scratch->failed)
+        return kk_error_set(err, KK_ERR_NO_MEMORY, "cannot grow the record buffer");
+    uint8_t *out = NULL;
+    size_t out_len = 0;
+    int rc = kk_compress(codec, scratch->data, scratch->len, &out, &out_len, err);
+    if (rc != 0)
+        return rc;
+    kk_write_raw(w, out, out_len);
+    free(out);
+    if (w->failed)
+        return kk_error_set(err, KK_ERR_NO_MEMORY, "cannot grow the record buffer");
+    return 0;
+}
+
+static int encode_v2(kk_writer_t *w, kk_codec_t codec, const kk_record_in_t *records,
+                     size_t count, kk_error_t *err) {
+    size_t start = w->len;
+    int64_t base_ts = records[0].timestamp_ms;
+    int64_t max_ts = -1; /* the Java producer starts from "no timestamp" too */
+    for (size_t i = 0; i < count; i++)
+        if (records[i].timestamp_ms > max_ts)
+            max_ts = records[i].timestamp_ms;
+
+    if (!kk_writer_reserve(w, V2_HEADER_SIZE))
+        return kk_error_set(err, KK_ERR_NO_MEMORY, "cannot grow the record buffer");
+    uint8_t *p = w->data + start;
+    p = put_be64(p, 0);                      /* baseOffset: the broker assigns it */
+    p = put_be32(p, 0);                      /* batchLength, patched below */
+    p = put_be32(p, UINT32_MAX);             /* partitionLeaderEpoch -1: set by the broker */
+    *p++ = 2;                                /* magic */
+    p = put_be32(p, 0);                      /* crc, patched below */
+    p = put_be16(p, (uint16_t)codec);        /* attributes: CreateTime, not transactional */
+    p = put_be32(p, (uint32_t)(count - 1));  /* lastOffsetDelta */
+    p = put_be64(p, (uint64_t)base_ts);
+    p = put_be64(p, (uint64_t)max_ts);
+    p = put_be64(p, UINT64_MAX);             /* producerId -1 */
+    p = put_be16(p, UINT16_MAX);             /* producerEpoch -1 */
+    p = put_be32(p, UINT32_MAX);             /* baseSequence -1 */
+    put_be32(p, (uint32_t)count);
+    w->len += V2_HEADER_SIZE;
+
+    int rc;
+    if (codec == KK_CODEC_NONE) {
+        rc = v2_write_records(w, records, count, base_ts, err);
+    } else {
+        kk_writer_t scratch;
+        kk_writer_init(&scratch);
+        rc = v2_write_records(&scratch, records, count, base_ts, err);
+        if (rc == 0)
+            rc = append_compressed(w, codec, &scratch, err);
+        kk_writer_free(&scratch);
+    }
+    if (rc != 0)
+        return rc;
+
+    size_t batch_len = w->len - start - LOG_OVERHEAD;
+    if (batch_len > INT32_MAX)
+        return kk_error_set(err, KK_ERR_INVALID_ARG, "record batch too large (%zu bytes)",
+                            batch_len);
+    put_be32(w->data + start + 8, (uint32_t)batch_len);
+    uint32_t crc = kk_crc32c(0, w->data + start + V2_ATTRIBUTES_OFFSET,
+                             w->len - start - V2_ATTRIBUTES_OFFSET);
+    put_be32(w->data + start + V2_CRC_OFFSET, crc);
+    return 0;
+}
+
+/* One v0/v1 message: offset, size, crc, magic, attributes, [timestamp], key, value. */
+static int legacy_write_message(kk_writer_t *w, int64_t offset, int8_t magic, uint8_t attributes,
+                                int64_t timestamp, const uint8_t *key, size_t key_len,
+                                const uint8_t *value, size_t value_len, kk_error_t *err) {
+    size_t key_size = key ? key_len : 0, value_size = value ? value_len : 0;
+    size_t size = 4 + 1 + 1 + (magic == 1 ? 8 : 0) + 4 + key_size + 4 + value_size;
+    if (size > INT32_MAX)
+        return kk_error_set(err, KK_ERR_INVALID_ARG, "message too large (%zu bytes)", size);
+    if (!kk_writer_reserve(w, LOG_OVERHEAD + size))
+        return kk_error_set(err, KK_ERR_NO_MEMORY, "cannot grow the record buffer");
+    uint8_t *start = w->data + w->len;
+    uint8_t *p = put_be64(start, (uint64_t)offset);
+    p = put_be32(p, (uint32_t)size);
+    uint8_t *crc_at = p;
+    p += 4;
+    *p++ = (uint8_t)magic;
+    *p++ = attributes;
+    if (magic == 1)
+        p = put_be64(p, (uint64_t)timestamp);
+    p = put_be32(p, key ? (uint32_t)key_len : UINT32_MAX);
+    if (key_size > 0) {
+        memcpy(p, key, key_size);
+        p += key_size;
+    }
+    p = put_be32(p, value ? (uint32_t)value_len : UINT32_MAX);
+    if (value_size > 0) {
+        memcpy(p, value, value_size);
+        p += value_size;
+    }
+    put_be32(crc_at, (uint32_t)crc32(0L, crc_at + 4, (uInt)(size - 4)));
+    w->len += LOG_OVERHEAD + size;
+    return 0;
+}
+
+static int legacy_write_set(kk_writer_t *w, int8_t magic, const kk_record_in_t *records,
+                            size_t count, kk_error_t *err) {
+    for (size_t i = 0; i < count; i++) {
+        const kk_record_in_t *r = &records[i];
+        int rc = legacy_write_message(w, (int64_t)i, magic, 0, r->timestamp_ms, r->key,
+                                      r->key_len, r->value, r->value_len, err);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int encode_legacy(kk_writer_t *w, int8_t magic, kk_codec_t codec,
+                         const kk_record_in_t *records, size_t count, kk_error_t *err) {
+    if (codec == KK_CODEC_NONE)
+        return legacy_write_set(w, magic, records, count, err);
+
+    /* The wrapper: its offset is the last inner one, its value the compressed inner set
+     * (inner offsets 0..n-1: relative for magic 1, absolute from base 0 for magic 0). */
+    int64_t max_ts = -1;
+    for (size_t i = 0; i < count; i++)
+        if (records[i].timestamp_ms > max_ts)
+            max_ts = records[i].timestamp_ms;
+    kk_writer_t scratch;
+    kk_writer_init(&scratch);
+    int rc = legacy_write_set(&scratch, magic, records, count, err);
+    uint8_t *out = NULL;
+    size_t out_len = 0;
+    if (rc == 0 && scratch.failed)
+        rc = kk_error_set(err, KK_ERR_NO_MEMORY, "cannot grow the record buffer");
+    if (rc == 0)
+        rc = kk_compress(codec, scratch.data, scratch.len, &out, &out_len, err);
+    kk_writer_free(&scratch);
+    if (rc != 0)
+        return rc;
+    rc = legacy_write_message(w, (int64_t)count - 1, magic, (uint8_t)codec, max_ts, NULL, 0, out,
+                              out_len, err);
+    free(out);
+    return rc;
+}
+
+static int check_record(int8_t magic, const kk_record_in_t *r, size_t i, kk_error_t *err) {
+    if ((r->key == NULL && r->key_len > 0) || (r->value == NULL && r->value_len > 0) ||
+        (r->headers == NULL && r->header_count > 0))
+        return kk_error_set(err, KK_ERR_INVALID_ARG, "record %zu: NULL pointer with a length", i);
+    if (r->key_len > INT32_MAX || r->value_len > INT32_MAX || r->header_count > INT32_MAX)
+        return kk_error_set(err, KK_ERR_INVALID_ARG, "record %zu: field too large", i);
+    if (r->header_count > 0 && magic < 2)
+        return kk_error_set(err, KK_ERR_INVALID_ARG,
+                            "record %zu: headers need magic 2 (this is magic %d)", i, magic);
+    for (size_t h = 0; h < r->header_count; h++) {
+        const kk_header_in_t *hd = &r->headers[h];
+        if ((hd->key == NULL && hd->key_len > 0) || (hd->value == NULL && hd->value_len > 0))
+            return kk_error_set(err, KK_ERR_INVALID_ARG,
+                                "record %zu header %zu: NULL pointer with a length", i, h);
+        if (hd->key_len > INT32_MAX || hd->value_len > INT32_MAX)
+            return kk_error_set(err, KK_ERR_INVALID_ARG, "record %zu header %zu: too large", i,
+                                h);
+    }
+    return 0;
+}
+
+int kk_records_encode(kk_writer_t *w, int8_t magic, kk_codec_t codec, const kk_record_in_t *records,
+                      size_t count, kk_error_t *err) {
+    if (w == NULL || (records == NULL && count > 0))
+        return kk_error_set(err, KK_ERR_INVALID_ARG, "kk_records_encode: NULL argument");
+    if (magic < 0 || magic > 2)
+        return kk_error_set(err, KK_ERR_INVALID_ARG, "unsupported magic %d", magic);
+    if ((unsigned)codec > KK_CODEC_ZSTD)
+        return kk_error_set(err, KK_ERR_INVALID_ARG, "unknown codec %d", (int)codec);
+    if (codec == KK_CODEC_ZSTD && magic < 2)
+        return kk_error_set(err, KK_ERR_INVALID_ARG, "zstd needs magic 2 (this is magic %d)",
+                            magic);
+    if (count > INT32_MAX)
+        return kk_error_set(err, KK_ERR_INVALID_ARG, "too many records (%zu)", count);
+    if (w->failed)
+        return kk_error_set(err, KK_ERR_NO_MEMORY, "the writer failed earlier");
+    if (count == 0)
+        return 0; /* an empty record set, as the Java client writes for no records */
+    for (size_t i = 0; i < count; i++) {
+        int rc = check_record(magic, &records[i], i, err);
+        if (rc != 0)
+            return rc;
+    }
+    size_t start = w->len;
+    int rc = magic == 2 ? encode_v2(w, codec, records, count, err)
+                        : encode_legacy(w, magic, codec, records, count, err);
+    if (rc == 0 && w->failed)
+        rc = kk_error_set(err, KK_ERR_NO_MEMORY, "cannot grow the record buffer");
+    if (rc != 0)
+        w->len = start; /* leave no half-written batch behind */
+    return rc;
+}
+
+size_t kk_record_encoded_size_bound(int8_t magic, const kk_record_in_t *r) {
+    if (r == NULL)
+        return 0;
+    size_t key = r->key ? r->key_len : 0, value = r->value ? r->value_len : 0;
+    if (magic == 0 || magic == 1)
+        return LOG_OVERHEAD + 4 + 1 + 1 + (magic == 1 ? 8 : 0) + 4 + key + 4 + value;
+    if (magic != 2)
+        return 0;
+    /* Timestamp and offset deltas depend on the record's place in the batch: count them at
+     * their widest (10 and 5 bytes). */
+    size_t body = 1 + 10 + 5 + v2_field_size(r->key, r->key_len) +
+                  v2_field_size(r->value, r->value_len) +
+                  uvarint_size(zigzag32((int32_t)r->header_count));
+    for (size_t h = 0; h < r->header_count; h++) {
+        const kk_header_in_t *hd = &r->headers[h];
+        body += uvarint_size(zigzag32((int32_t)hd->key_len)) + hd->key_len +
+                v2_field_size(hd->value, hd->value_len);
+    }
+    return uvarint_size(zigzag32((int32_t)body)) + body;
+}
+
+/* ---- decoding: the record set -------------------------------------------------------- */
+
+void kk_record_set_init(kk_record_set_t *set) {
+    memset(set, 0, sizeof *set);
+    set->next_offset = -1;
+}
+
+void kk_record_set_clear(kk_record_set_t *set) {
+    free(set->records);
+    free(set->headers);
+    for (size_t i = 0; i < set->owned_count; i++)
+        free(set->owned_buffers[i]);
+    free(set->owned_buffers);
+    kk_record_set_init(set);
+}
+
+/* Geometric growth; callers have bounded n by the bytes that must hold the items. */
+static bool grow_array(void **arr, size_t *cap, size_t count, size_t n, size_t elem) {
+    if (n <= *cap - count)
+        return true;
+    if (n > SIZE_MAX / elem - count)
+        return false;
+    size_t need = count + n;
+    size_t ncap = *cap < 16 ? 16 : *cap;
+    while (ncap < need)
+        ncap = ncap > SIZE_MAX / 2 / elem ? need : ncap * 2;
+    void *p = realloc(*arr, ncap * elem);
+    if (p == NULL)
+        return false;
+    *arr = p;
+    *cap = ncap;
+    return true;
+}
+
+static bool reserve_records(kk_record_set_t *set, size_t n) {
+    return grow_array((void **)&set->records, &set->cap, set->count, n, sizeof *set->records);
+}
+
+static bool reserve_headers(kk_record_set_t *set, size_t n) {
+    return grow_array((void **)&set->headers, &set->header_cap, set->header_count, n,
+                      sizeof *set->headers);
+}
+
+/* ---- decoding: state ----------------------------------------------------------------- */
+
+typedef struct decoder {
+    kk_record_set_t *set;
+    int64_t min_offset;
+    size_t max_decompressed;
+    bool read_committed;
+    kk_error_t *err;
+    /* read_committed: aborted transactions sorted by first offset, the next one not yet
+     * reached, and the producers whose aborted transaction is open at this point. */
+    kk_aborted_txn_t *aborted;
+    size_t aborted_count;
+    size_t aborted_next;
+    int64_t *open_aborts;
+    size_t open_abort_count;
+} decoder_t;
+
+static int cmp_aborted(const void *a, const void *b) {
+    int64_t x = ((const kk_aborted_txn_t *)a)->first_offset;
+    int64_t y = ((const kk_aborted_txn_t *)b)->first_offset;
+    return x < y ? -1 : x > y;
+}
+
+static bool is_open_abort(const decoder_t *d, int64_t pid) {
+    for (size_t i = 0; i < d->open_abort_count; i++)
+        if (d->open_aborts[i] == pid)
+            return true;
+    return false;
+}
+
+/* Every aborted transaction that starts at or before `offset` is now open. */
+static void open_aborts_up_to(decoder_t *d, int64_t offset) {
+    while (d->aborted_next < d->aborted_count &&
+           d->aborted[d->aborted_next].first_offset <= offset) {
+        int64_t pid = d->aborted[d->aborted_next++].producer_id;
+        if (!is_open_abort(d, pid))
+            d->open_aborts[d->open_abort_count++] = pid; /* room for aborted_count ids */
+    }
+}
+
+static void close_abort(decoder_t *d, int64_t pid) {
+    for (size_t i = 0; i < d->open_abort_count; i++) {
+        if (d->open_aborts[i] == pid) {
+            d->open_aborts[i] = d->open_aborts[--d->open_abort_count];
+            return;
+        }
+    }
+}
+
+static int malformed(decoder_t *d, int64_t offset, const char *what) {
+    return kk_error_set(d->err, KK_ERR_MALFORMED, "record batch at offset %" PRId64 ": %s",
+                        offset, what);
+}
+
+/* Takes ownership of buf (freeing it on failure). */
+static int own_buffer(decoder_t *d, uint8_t *buf) {
+    kk_record_set_t *set = d->set;
+    if (!grow_array((void **)&set->owned_buffers, &set->owned_cap, set->owned_count, 1,
+                    sizeof *set->owned_buffers)) {
+        free(buf);
+        return kk_error_set(d->err, KK_ERR_NO_MEMORY, "cannot grow the record set");
+    }
+    set->owned_buffers[set->owned_count++] = buf;
+    return 0;
+}
+
+static int decompress_batch(decoder_t *d, int64_t offset, kk_codec_t codec, const uint8_t *src,
+                            size_t src_len, const uint8_t **out, size_t *out_len) {
+    uint8_t *buf = NULL;
+    size_t buf_len = 0;
+    int rc = kk_decompress(codec, src, src_len, d->max_decompressed, &buf, &buf_len, d->err);
+    if (rc != 0) {
+        if (d->err != NULL)
+            kk_error_prefix(d->err, "record batch at offset %" PRId64 ": ", offset);
+        return rc;
+    }
+    rc = own_buffer(d, buf);
+    if (rc != 0)
+        return rc;
+    *out = buf;
+    *out_len = buf_len;
+    return 0;
+}
+
+/* ---- decoding: v2 -------------------------------------------------------------------- */
+
+/* A varint-length-prefixed field; -1 is null, anything else negative or past the end
+ * fails the reader. */
+static kk_slice_t read_v2_field(kk_reader_t *r) {
+    kk_slice_t s = {NULL, -1};
+    int32_t n = kk_read_varint(r);
+    if (n < -1) {
+        kk_reader_fail(r);
+        return s;
+    }
+    if (n == -1 || r->failed)
+        return s;
+    const uint8_t *p = kk_read_raw(r, (size_t)n);
+    if (p == NULL)
+        return s;
+    s.ptr = p;
+    s.len = n;
+    return s;
+}
+
+typedef struct v2_batch {
+    int64_t base_offset;
+    int64_t base_timestamp;
+    int64_t max_timestamp;
+    int32_t record_count;
+    bool log_append_time;
+} v2_batch_t;
+
+static int v2_parse_records(decoder_t *d, const v2_batch_t *b, const uint8_t *data, size_t len) {
+    kk_record_set_t *set = d->set;
+    if ((size_t)b->record_count > len / V2_MIN_RECORD)
+        return malformed(d, b->base_offset, "record count does not fit in the batch");
+    if (!reserve_records(set, (size_t)b->record_count))
+        return kk_error_set(d->err, KK_ERR_NO_MEMORY, "cannot grow the record set");
+
+    kk_reader_t r;
+    kk_reader_init(&r, data, len);
+    for (int32_t i = 0; i < b->record_count; i++) {
+        int32_t rec_len = kk_read_varint(&r);
+        if (rec_len < 0)
+            return malformed(d, b->base_offset, "bad record length");
+        const uint8_t *body = kk_read_raw(&r, (size_t)rec_len);
+        if (body == NULL)
+            return malformed(d, b->base_offset, "record length past the end of the batch");
+        kk_reader_t rr;
+        kk_reader_init(&rr, body, (size_t)rec_len);
+        (void)kk_read_i8(&rr); /* record attributes: unused */
+        int64_t ts_delta = kk_read_varlong(&rr);
+        int32_t offset_delta = kk_read_varint(&rr);
+        kk_slice_t key = read_v2_field(&rr);
+        kk_slice_t value = read_v2_field(&rr);
+        int32_t header_count = kk_read_varint(&rr);
+        if (rr.failed || header_count < 0 ||
+            (size_t)header_count > kk_reader_remaining(&rr) / V2_MIN_HEADER)
+            return malformed(d, b->base_offset, "bad record");
+
+        int64_t offset = add_wrap(b->base_offset, offset_delta);
+        bool keep = offset >= d->min_offset;
+        if (keep && !reserve_headers(set, (size_t)header_count))
+            return kk_error_set(d->err, KK_ERR_NO_MEMORY, "cannot grow the record set");
+        size_t header_index = set->header_count;
+        for (int32_t h = 0; h < header_count; h++) {
+            kk_slice_t hkey = read_v2_field(&rr);
+            kk_slice_t hvalue = read_v2_field(&rr);
+            if (rr.failed || hkey.len < 0)
+                return malformed(d, b->base_offset, "bad record header");
+            if (keep)
+                set->headers[set->header_count++] = (kk_header_out_t){hkey, hvalue};
+        }
+        if (rr.failed || kk_reader_remaining(&rr) != 0)
+            return malformed(d, b->base_offset, "record length does not match its content");
+        if (!keep)
+            continue;
+        kk_record_out_t *out = &set->records[set->count++];
+        out->offset = offset;
+        out->timestamp = b->log_append_time ? b->max_timestamp
+                                            : add_wrap(b->base_timestamp, ts_delta);
+        out->timestamp_type = b->log_append_time ? 1 : 0;
+        out->key = key;
+        out->value = value;
+        out->header_index = header_index;
+        out->header_count = (size_t)header_count;
+    }
+    if (kk_reader_remaining(&r) != 0)
+        return malformed(d, b->base_offset, "bytes left after the last record");
+    return 0;
+}
+
+/* The first record's key of a control batch says ABORT (type 0) or COMMIT (type 1). */
+static int v2_control_is_abort(decoder_t *d, int64_t offset, const uint8_t *data, size_t len,
+                               bool *is_abort) {
+    kk_reader_t r;
+    kk_reader_init(&r, data, len);
+    *is_abort = false;
+    if (len == 0)
+        return 0;
+    int32_t rec_len = kk_read_varint(&r);
+    const uint8_t *body = rec_len >= 0 ? kk_read_raw(&r, (size_t)rec_len) : NULL;
+    if (body == NULL)
+        return malformed(d, offset, "bad control record");
+    kk_reader_t rr;
+    kk_reader_init(&rr, body, (size_t)rec_len);
+    (void)kk_read_i8(&rr);
+    (void)kk_read_varlong(&rr);
+    (void)kk_read_varint(&rr);
+    kk_slice_t key = read_v2_field(&rr);
+    if (rr.failed || key.len < 4)
+        return malformed(d, offset, "bad control record key");
+    *is_abort = get_be16(key.ptr + 2) == 0; /* key: version int16, type int16 */
+    return 0;
+}
+
+static int decode_v2(decoder_t *d, const uint8_t *p, size_t size) {
+    kk_record_set_t *set = d->set;
+    int64_t base_offset = (int64_t)get_be64(p);
+    if (size < V2_HEADER_SIZE)
+        return malformed(d, base_offset, "batch shorter than the v2 header");
+    uint32_t stored = get_be32(p + V2_CRC_OFFSET);
+    uint32_t crc = kk_crc32c(0, p + V2_ATTRIBUTES_OFFSET, size - V2_ATTRIBUTES_OFFSET);
+    if (crc != stored)
+        return kk_error_set(d->err, KK_ERR_CRC,
+                            "record batch at offset %" PRId64
+                            ": CRC-32C mismatch (stored 0x%08" PRIx32 ", computed 0x%08" PRIx32
+                            ")",
+                            base_offset, stored, crc);
+    uint16_t attributes = get_be16(p + 21);
+    int32_t last_offset_delta = (int32_t)get_be32(p + 23);
+    v2_batch_t b = {
+        .base_offset = base_offset,
+        .base_timestamp = (int64_t)get_be64(p + 27),
+        .max_timestamp = (int64_t)get_be64(p + 35),
+        .record_count = (int32_t)get_be32(p + 57),
+        .log_append_time = (attributes & ATTR_LOG_APPEND_TIME) != 0,
+    };
+    int64_t producer_id = (int64_t)get_be64(p + 43);
+    int64_t last_offset = add_wrap(base_offset, last_offset_delta);
+    kk_codec_t codec = (kk_codec_t)(attributes & ATTR_CODEC_MASK);
+    bool control = (attributes & ATTR_CONTROL) != 0;
+    if (b.record_count < 0)
+        return malformed(d, base_offset, "negative record count");
+
+    const uint8_t *records = p + V2_HEADER_SIZE;
+    size_t records_len = size - V2_HEADER_SIZE;
+    bool decompressed = false;
+    size_t owned_before = set->owned_count;
+
+    /* Java's consumer does the same: aborted transactions open as the fetch reaches their
+     * first offset, an ABORT marker from the producer closes its transaction, and in
+     * between that producer's transactional batches are dropped. */
+    if (d->read_committed && producer_id >= 0) {
+        open_aborts_up_to(d, last_offset);
+        if (is_open_abort(d, producer_id)) {
+            if (control) {
+                if (codec != KK_CODEC_NONE) {
+                    int rc = decompress_batch(d, base_offset, codec, records, records_len,
+                                              &records, &records_len);
+                    if (rc != 0)
+                        return rc;
+                    decompressed = true;
+                }
+                bool is_abort;
+                int rc = v2_control_is_abort(d, base_offset, records, records_len, &is_abort);
+                if (rc != 0)
+                    return rc;
+                if (is_abort)
+                    close_abort(d, producer_id);
+            } else if (attributes & ATTR_TRANSACTIONAL) {
+                set->next_offset = add_wrap(last_offset, 1);
+                return 0;
+            }
+        }
+    }
+    if (control || last_offset < d->min_offset) {
+        /* Nothing to hand out: a decompressed control batch is not needed any more. */
+        while (set->owned_count > owned_before)
+            free(set->owned_buffers[--set->owned_count]);
+        set->next_offset = add_wrap(last_offset, 1);
+        return 0;
+    }
+    if (codec != KK_CODEC_NONE && !decompressed) {
+        int rc = decompress_batch(d, base_offset, codec, records, records_len, &records,
+                                  &records_len);
+        if (rc != 0)
+            return rc;
+    }
+    size_t count_before = set->count;
+    int rc = v2_parse_records(d, &b, records, records_len);
+    if (rc != 0)
+        return rc;
+    if (set->count == count_before) /* every record was below min_offset */
+        while (set->owned_count > owned_before)
+            free(set->owned_buffers[--set->owned_count]);
+    set->next_offset = add_wrap(last_offset, 1);
+    return 0;
+}
+
+/* ---- decoding: v0/v1 ----------------------------------------------------------------- */
+
+typedef struct legacy_msg {
+    int64_t offset;
+    int8_t magic;
+    uint8_t attributes;
+    int64_t timestamp; /* -1 for magic 0 */
+    kk_slice_t key;
+    kk_slice_t value;
+} legacy_msg_t;
+
+/* One message of exactly `size` bytes (LOG_OVERHEAD included) at p, CRC checked. */
+static int legacy_parse(decoder_t *d, const uint8_t *p, size_t size, legacy_msg_t *m) {
+    m->offset = (int64_t)get_be64(p);
+    m->magic = (int8_t)p[MAGIC_OFFSET];
+    if (m->magic != 0 && m->magic != 1)
+        return malformed(d, m->offset, "unknown magic inside a message set");
+    if (size < LOG_OVERHEAD + (size_t)(m->magic == 0 ? LEGACY_MIN_V0 : LEGACY_MIN_V1))
+        return malformed(d, m->offset, "message shorter than its header");
+    uint32_t stored = get_be32(p + LOG_OVERHEAD);
+    uint32_t crc = (uint32_t)crc32(0L, p + MAGIC_OFFSET, (uInt)(size - MAGIC_OFFSET));
+    if (crc != stored)
+        return kk_error_set(d->err, KK_ERR_CRC,
+                            "message at offset %" PRId64 ": CRC-32 mismatch (stored 0x%08" PRIx32
+                            ", computed 0x%08" PRIx32 ")",
+                            m->offset, stored, crc);
+    kk_reader_t r;
+    kk_reader_init(&r, p + MAGIC_OFFSET + 2, size - MAGIC_OFFSET - 2);
+    m->attributes = p[MAGIC_OFFSET + 1];
+    m->timestamp = m->magic == 1 ? kk_read_i64(&r) : -1;
+    m->key = kk_read_bytes(&r);
+    m->value = kk_read_bytes(&r);
+    if (r.failed || kk_reader_remaining(&r) != 0)
+        return malformed(d, m->offset, "message size does not match its content");
+    return 0;
+}
+
+static void legacy_append(kk_record_set_t *set, int64_t offset, int64_t timestamp,
+                          int8_t timestamp_type, const legacy_msg_t *m) {
+    kk_record_out_t *out = &set->records[set->count++];
+    out->offset = offset;
+    out->timestamp = timestamp;
+    out->timestamp_type = timestamp_type;
+    out->key = m->key;
+    out->value = m->value;
+    out->header_index = set->header_count;
+    out->header_count = 0;
+}
+
+/* Walks the inner message set of a compressed wrapper: pass 0 validates it and finds the
+ * last inner offset, pass 1 appends the records. */
+static int legacy_inner(decoder_t *d, const legacy_msg_t *wrapper, const uint8_t *data,
+                        size_t len) {
+    kk_record_set_t *set = d->set;
+    size_t n = 0;
+    int64_t last_inner = 0;
+    int64_t base = 0;
+    bool wrapper_log_append = wrapper->magic == 1 && (wrapper->attributes & ATTR_LOG_APPEND_TIME);
+    for (int pass = 0; pass < 2; pass++) {
+        size_t pos = 0;
+        while (pos < len) {
+            const uint8_t *p = data + pos;
+            if (len - pos < LOG_OVERHEAD + LEGACY_MIN_V0)
+                return malformed(d, wrapper->offset, "truncated compressed message set");
+            int32_t msg_len = (int32_t)get_be32(p + 8);
+            if (msg_len < LEGACY_MIN_V0 || (size_t)msg_len > len - pos - LOG_OVERHEAD)
+                return malformed(d, wrapper->offset, "bad inner message size");
+            size_t size = LOG_OVERHEAD + (size_t)msg_len;
+            legacy_msg_t m;
+            if (pass == 0) {
+                int rc = legacy_parse(d, p, size, &m);
+                if (rc != 0)
+                    return rc;
+                if (m.attributes & ATTR_CODEC_MASK)
+                    return malformed(d, wrapper->offset, "nested compressed message");
+                n++;
+                last_inner = m.offset;
+            } else {
+                (void)legacy_parse(d, p, size, &m); /* validated in pass 0 */
+                int64_t offset = wrapper->magic == 1 ? add_wrap(base, m.offset) : m.offset;
+                if (offset >= d->min_offset) {
+                    int64_t ts = -1;
+                    int8_t ts_type = -1;
+                    if (m.magic == 1) {
+                        ts = wrapper_log_append ? wrapper->timestamp : m.timestamp;
+                        ts_type = wrapper->magic == 1
+                                      ? (wrapper_log_append ? 1 : 0)
+                                      : ((m.attributes & ATTR_LOG_APPEND_TIME) ? 1 : 0);
+                    }
+                    legacy_append(set, offset, ts, ts_type, &m);
+                }
+            }
+            pos += size;
+        }
+        if (pass == 0) {
+            if (n == 0)
+                return malformed(d, wrapper->offset, "empty compressed message set");
+            if (!reserve_records(set, n))
+                return kk_error_set(d->err, KK_ERR_NO_MEMORY, "cannot grow the record set");
+            /* Magic 1 inner offsets are relative, the wrapper carries the absolute offset of
+             * the last one; a wrapper offset of 0 comes from producers that left it unset. */
+            if (wrapper->magic == 1 && wrapper->offset != 0) {
+                if (wrapper->offset < last_inner)
+                    return malformed(d, wrapper->offset,
+                                     "wrapper offset below the last inner offset");
+                base = sub_wrap(wrapper->offset, last_inner);
+            }
+        }
+    }
+    return 0;
+}
+
+/* XXH32 of fewer than 16 bytes (all an LZ4 frame descriptor can hold), seed 0. */
+static uint32_t xxh32_short(const uint8_t *p, size_t len) {
+    const uint32_t P1 = 0x9E3779B1u, P2 = 0x85EBCA77u, P3 = 0xC2B2AE3Du, P4 = 0x27D4EB2Fu,
+                   P5 = 0x165667B1u;
+#define ROTL32(x, r) (((x) << (r)) | ((x) >> (32 - (r))))
+    uint32_t h = P5 + (uint32_t)len;
+    size_t i = 0;
+    for (; i + 4 <= len; i += 4) {
+        uint32_t k = (uint32_t)p[i] | ((uint32_t)p[i + 1] << 8) | ((uint32_t)p[i + 2] << 16) |
+                     ((uint32_t)p[i + 3] << 24);
+        h += k * P3;
+        h = ROTL32(h, 17) * P4;
+    }
+    for (; i < len; i++) {
+        h += p[i] * P5;
+        h = ROTL32(h, 11) * P1;
+    }
+#undef ROTL32
+    h ^= h >> 15;
+    h *= P2;
+    h ^= h >> 13;
+    h *= P3;
+    h ^= h >> 16;
+    return h;
+}
+
+/* Kafka before 0.10 computed the LZ4 frame header checksum over the wrong bytes
+ * (KAFKA-3160), and the Java client still ignores it for magic 0: decode a copy of the
+ * frame with the checksum recomputed. */
+static int decompress_lz4_magic0(decoder_t *d, int64_t offset, const uint8_t *src, size_t len,
+                                 const uint8_t **out, size_t *out_len) {
+    static const uint8_t LZ4_MAGIC[4] = {0x04, 0x22, 0x4D, 0x18};
+    size_t desc_len = 0;
+    if (len >= 7 && memcmp(src, LZ4_MAGIC, 4) == 0)
+        desc_len = 2 + ((src[4] & 0x08) ? 8 : 0) + ((src[4] & 0x01) ? 4 : 0);
+    if (desc_len == 0 || len < 4 + desc_len + 1)
+        return decompress_batch(d, offset, KK_CODEC_LZ4, src, len, out, out_len);
+    uint8_t *copy = malloc(len);
+    if (copy == NULL)
+        return kk_error_set(d->err, KK_ERR_NO_MEMORY, "cannot copy an LZ4 frame");
+    memcpy(copy, src, len);
+    copy[4 + desc_len] = (uint8_t)(xxh32_short(copy + 4, desc_len) >> 8);
+    int rc = decompress_batch(d, offset, KK_CODEC_LZ4, copy, len, out, out_len);
+    free(copy);
+    return rc;
+}
+
+static int decode_legacy(decoder_t *d, const uint8_t *p, size_t size) {
+    kk_record_set_t *set = d->set;
+    legacy_msg_t m;
+    int rc = legacy_parse(d, p, size, &m);
+    if (rc != 0)
+        return rc;
+    kk_codec_t codec = (kk_codec_t)(m.attributes & ATTR_CODEC_MASK);
+    if (codec == KK_CODEC_NONE) {
+        if (m.offset >= d->min_offset) {
+            if (!reserve_records(set, 1))
+                return kk_error_set(d->err, KK_ERR_NO_MEMORY, "cannot grow the record set");
+            legacy_append(set, m.offset, m.timestamp,
+                          m.magic == 1 ? ((m.attributes & ATTR_LOG_APPEND_TIME) ? 1 : 0) : -1,
+                          &m);
+        }
+        set->next_offset = add_wrap(m.offset, 1);
+        return 0;
+    }
+    if (codec == KK_CODEC_ZSTD)
+        return malformed(d, m.offset, "zstd is not allowed in magic 0/1 messages");
+    if (m.value.len < 0)
+        return malformed(d, m.offset, "compressed message with a null value");
+    /* The wrapper's offset is its last inner offset, so a wrapper below min_offset holds
+     * nothing wanted. */
+    if (m.offset >= d->min_offset) {
+        size_t owned_before = set->owned_count, count_before = set->count;
+        const uint8_t *inner;
+        size_t inner_len;
+        if (codec == KK_CODEC_LZ4 && m.magic == 0)
+            rc = decompress_lz4_magic0(d, m.offset, m.value.ptr, (size_t)m.value.len, &inner,
+                                       &inner_len);
+        else
+            rc = decompress_batch(d, m.offset, codec, m.value.ptr, (size_t)m.value.len, &inner,
+                                  &inner_len);
+        if (rc != 0)
+            return rc;
+        rc = legacy_inner(d, &m, inner, inner_len);
+        if (rc != 0)
+            return rc;
+        if (set->count == count_before)
+            while (set->owned_count > owned_before)
+                free(set->owned_buffers[--set->owned_count]);
+    }
+    set->next_offset = add_wrap(m.offset, 1);
+    return 0;
+}
+
+/* ---- decoding: the record set -------------------------------------------------------- */
+
+int kk_records_decode(kk_record_set_t *set, const uint8_t *data, size_t len,
+                      const kk_decode_options_t *opts, kk_error_t *err) {
+    if (set == NULL || (data == NULL && len > 0))
+        return kk_error_set(err, KK_ERR_INVALID_ARG, "kk_records_decode: NULL argument");
+    decoder_t d = {
+        .set = set,
+        .min_offset = opts ? opts->min_offset : INT64_MIN,
+        .max_decompressed = opts && opts->max_decompressed ? opts->max_decompressed
+                                                           : KK_RECORDS_DEFAULT_MAX_DECOMPRESSED,
+        .read_committed = opts && opts->read_committed,
+        .err = err,
+    };
+    if (d.read_committed && opts->aborted != NULL && opts->aborted_count > 0) {
+        size_t n = opts->aborted_count;
+        if (n > SIZE_MAX / sizeof(kk_aborted_txn_t))
+            return kk_error_set(err, KK_ERR_INVALID_ARG, "too many aborted transactions");
+        d.aborted = malloc(n * sizeof *d.aborted);
+        d.open_aborts = malloc(n * sizeof *d.open_aborts);
+        if (d.aborted == NULL || d.open_aborts == NULL) {
+            free(d.aborted);
+            free(d.open_aborts);
+            return kk_error_set(err, KK_ERR_NO_MEMORY, "cannot copy the aborted transactions");
+        }
+        memcpy(d.aborted, opts->aborted, n * sizeof *d.aborted);
+        qsort(d.aborted, n, sizeof *d.aborted, cmp_aborted);
+        d.aborted_count = n;
+    }
+
+    int rc = 0;
+    size_t pos = 0;
+    while (pos < len) {
+        size_t remaining = len - pos;
+        const uint8_t *p = data + pos;
+        if (remaining < LOG_OVERHEAD) {
+            set->truncated = true;
+            set->truncated_batch_size = 0;
+            break;
+        }
+        int32_t batch_len = (int32_t)get_be32(p + 8);
+        if (batch_len < LEGACY_MIN_V0) {
+            rc = malformed(&d, (int64_t)get_be64(p), "length field too small");
+            break;
+        }
+        size_t size = LOG_OVERHEAD + (size_t)batch_len;
+        if (size > remaining) {
+            set->truncated = true;
+            set->truncated_batch_size = size;
+            break;
+        }
+        /* Anything this batch appends is taken back if it turns out to be bad. */
+        size_t count = set->count, header_count = set->header_count,
+               owned = set->owned_count;
+        int8_t magic = (int8_t)p[MAGIC_OFFSET];
+        if (magic == 2)
+            rc = decode_v2(&d, p, size);
+        else if (magic == 0 || magic == 1)
+            rc = decode_legacy(&d, p, size);
+        else
+            rc = kk_error_set(err, KK_ERR_MALFORMED,
+                              "record batch at offset %" PRId64 ": unknown magic %d",
+                              (int64_t)get_be64(p), magic);
+        if (rc != 0) {
+            set->count = count;
+            set->header_count = header_count;
+            while (set->owned_count > owned)
+                free(set->owned_buffers[--set->owned_count]);
+            break;
+        }
+        pos += size;
+    }
+    free(d.aborted);
+    free(d.open_aborts);
+    return rc;
+}
