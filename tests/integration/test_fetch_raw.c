@@ -156,7 +156,9 @@ static void check_record_set(const uint8_t *data, size_t len, kk_codec_t codec, 
         assert_true(batch_length >= 49 && (size_t)batch_length <= len - pos - 12);
         assert_int_equal(batch[16], 2); /* magic */
         assert_int_equal(((batch[21] << 8) | batch[22]) & 7, codec);
-        assert_int_equal(be64(batch), next_offset);
+        if (be64(batch) != next_offset)
+            fail_msg("batch at byte %zu of %zu has base offset %lld, expected %lld (codec %d)", pos, len,
+                     (long long)be64(batch), (long long)next_offset, (int)codec);
         next_offset += be32(batch + 23) + 1; /* lastOffsetDelta */
         pos += (size_t)batch_length + 12;
     }
