@@ -297,7 +297,14 @@ typedef struct send_ctx {
     uint8_t *state;
     int *last_error; /* per message: the error that keeps it pending */
     routed_t *routed;
+    kk_error_t detail; /* the first client-side failure's own message, for the final report */
 } send_ctx_t;
+
+/* Keeps the first detailed client-side error (encoding, connection) for the final report. */
+static void remember_detail(send_ctx_t *ctx, const kk_error_t *err) {
+    if (ctx->detail.code == KK_OK && err->code != KK_OK)
+        ctx->detail = *err;
+}
 
 static int encode_chunk(send_ctx_t *ctx, chunk_t *chunk, int8_t magic, kk_error_t *err) {
     kk_record_in_t stack_records[64];
@@ -495,6 +502,7 @@ static void send_to_broker(send_ctx_t *ctx, int32_t leader, size_t first, size_t
         rc = kk_error_set(&err, KK_ERR_NO_MEMORY, "out of memory");
     if (rc != KK_OK) {
         kk_log(p->client, KK_LOG_WARNING, "cannot send to broker %d: %s", (int)leader, err.message);
+        remember_detail(ctx, &err);
         p->metadata_stale = true;
         chunk_t all = {first, count, {0}};
         settle_chunk(ctx, &all, rc, -1, false);
@@ -507,6 +515,7 @@ static void send_to_broker(send_ctx_t *ctx, int32_t leader, size_t first, size_t
         while (i < chunk_count) {
             /* a chunk left over from the previous request is encoded already */
             if (chunks[i].records.len == 0 && encode_chunk(ctx, &chunks[i], magic, &err) != KK_OK) {
+                remember_detail(ctx, &err);
                 settle_chunk(ctx, &chunks[i], err.code, -1, false);
                 kk_writer_free(&chunks[i].records);
                 chunks[i].count = 0;
@@ -528,6 +537,7 @@ static void send_to_broker(send_ctx_t *ctx, int32_t leader, size_t first, size_t
         if (kept > start && send_request(ctx, conn, version, &chunks[start], kept - start, &err) != KK_OK) {
             kk_log(p->client, KK_LOG_WARNING, "produce request to broker %d failed: %s", (int)leader,
                    err.message);
+            remember_detail(ctx, &err);
             p->metadata_stale = true;
         }
         for (size_t j = start; j < kept; j++)
@@ -577,7 +587,7 @@ int kk_producer_send(kk_producer_t *p, kk_message_t *msgs, size_t count, kk_erro
         else if ((m->header_count && !m->headers) || (m->key_len && !m->key) || (m->value_len && !m->value))
             finish(m, &state[i], KK_ERR_INVALID_ARG);
     }
-    send_ctx_t ctx = {p, msgs, state, last_error, routed};
+    send_ctx_t ctx = {p, msgs, state, last_error, routed, {0, ""}};
     int64_t topic_deadline = monotonic_ms() + p->cfg.topic_wait_ms;
     int attempt = 0;
     int fatal = KK_OK;
@@ -681,6 +691,9 @@ int kk_producer_send(kk_producer_t *p, kk_message_t *msgs, size_t count, kk_erro
         snprintf(where, sizeof(where), "%s", m->topic ? m->topic : "(null topic)");
     if (fatal != KK_OK)
         return kk_error_set(err, code, "%zu of %zu messages not delivered: %s", failed, count, fatal_err.message);
+    if (ctx.detail.code == m->error)
+        return kk_error_set(err, code, "%zu of %zu messages not delivered; first: message %zu to %s: %s (%s)",
+                            failed, count, first_failed, where, kk_err_name(m->error), ctx.detail.message);
     return kk_error_set(err, code, "%zu of %zu messages not delivered; first: message %zu to %s: %s (%s)",
                         failed, count, first_failed, where, kk_err_name(m->error),
                         kk_err_description(m->error));
