@@ -13,8 +13,10 @@
 #include <cmocka.h>
 
 #include "broker_env.h"
+#include "client.h"
 #include "kafkette.h"
 #include "partitioner.h"
+#include "protocol_fetch.h"
 
 static kk_producer_t *new_producer(kk_codec_t codec, int16_t acks) {
     kk_producer_config_t cfg;
@@ -345,6 +347,62 @@ static void test_headers_and_null_values(void **state) {
     kk_producer_free(p);
 }
 
+/* The codec bits of the first batch stored in topic[0], read with a raw Fetch. */
+static int stored_codec(const char *topic) {
+    kk_client_config_t cfg;
+    kk_client_config_init(&cfg);
+    cfg.bootstrap_servers = kk_test_bootstrap();
+    kk_error_t err;
+    kk_client_t *client = kk_client_new(&cfg, &err);
+    const char *topics[] = {topic};
+    kk_metadata_t *md = NULL;
+    assert_int_equal(kk_client_metadata(client, topics, 1, &md, &err), KK_OK);
+    kk_conn_t *conn = NULL;
+    if (kk_client_broker_conn(client, md, kk_metadata_topic(md, topic)->partitions[0].leader, &conn, &err))
+        fail_msg("connect to leader: %s", err.message);
+    kk_metadata_free(md);
+    int16_t version = kk_conn_version(conn, KK_API_FETCH);
+    kk_fetch_request_in_t in = {.topic = topic, .partition = 0, .fetch_offset = 0, .current_leader_epoch = -1,
+                                .max_wait_ms = 100, .min_bytes = 1, .max_bytes = 1 << 20,
+                                .partition_max_bytes = 1 << 20};
+    kk_encode_fetch_request(kk_conn_begin(conn, KK_API_FETCH, version), version, &in);
+    kk_reader_t r;
+    kk_fetch_partition_result_t res;
+    if (kk_conn_roundtrip(conn, &r, &err) || kk_decode_fetch_response(&r, version, topic, 0, &res, &err))
+        fail_msg("fetch: %s", err.message);
+    assert_true(res.records_len >= 61);
+    assert_int_equal(res.records[16], 2); /* magic */
+    int codec = ((res.records[21] << 8) | res.records[22]) & 7;
+    kk_fetch_partition_result_free(&res);
+    kk_client_free(client);
+    return codec;
+}
+
+/* compressed_topics (Poseidon's option) limits compression to the topics it names. */
+static void test_compressed_topics_only(void **state) {
+    (void)state;
+    char squeezed[128], plain[128];
+    snprintf(squeezed, sizeof(squeezed), "%s", kk_test_unique_topic("kk-prod-squeezed"));
+    snprintf(plain, sizeof(plain), "%s", kk_test_unique_topic("kk-prod-plain"));
+    create_topic(squeezed, 1);
+    create_topic(plain, 1);
+    const char *compressed[] = {squeezed};
+    kk_producer_config_t cfg;
+    kk_producer_config_init(&cfg);
+    cfg.client.bootstrap_servers = kk_test_bootstrap();
+    cfg.compression = KK_CODEC_SNAPPY;
+    cfg.compressed_topics = compressed;
+    cfg.compressed_topic_count = 1;
+    kk_error_t err;
+    kk_producer_t *p = kk_producer_new(&cfg, &err);
+    kk_message_t msgs[2] = {{.topic = squeezed, .value = "aaaaaaaaaaaaaaaa", .value_len = 16, .partition = 0},
+                            {.topic = plain, .value = "aaaaaaaaaaaaaaaa", .value_len = 16, .partition = 0}};
+    assert_int_equal(kk_producer_send(p, msgs, 2, &err), KK_OK);
+    kk_producer_free(p);
+    assert_int_equal(stored_codec(squeezed), KK_CODEC_SNAPPY);
+    assert_int_equal(stored_codec(plain), KK_CODEC_NONE);
+}
+
 static void test_bad_producer_config(void **state) {
     (void)state;
     kk_producer_config_t cfg;
@@ -375,6 +433,7 @@ int main(void) {
         cmocka_unit_test(test_large_send_is_split),
         cmocka_unit_test(test_auto_created_topic_is_waited_for),
         cmocka_unit_test(test_headers_and_null_values),
+        cmocka_unit_test(test_compressed_topics_only),
         cmocka_unit_test(test_bad_producer_config),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
