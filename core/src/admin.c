@@ -7,12 +7,6 @@
 #include "error.h"
 #include "protocol_admin.h"
 
-static int64_t monotonic_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The negotiated version of api_key on the bootstrap connection, or an error. */
 static int admin_conn(kk_client_t *client, int api_key, const char *api_name, kk_conn_t **conn,
                       int16_t *version, kk_error_t *err) {
@@ -61,7 +55,7 @@ static int wait_for_leaders(kk_client_t *client, const char *topic, int64_t dead
         kk_metadata_free(md);
         if (ready)
             return KK_OK;
-        if (monotonic_ms() >= deadline)
+        if (kk_monotonic_ms() >= deadline)
             return kk_error_set(err, KK_ERR_TIMED_OUT,
                                 "topic %s was created but its partitions have no leader yet", topic);
         rc = kk_conn_sleep(&client->conn_opts, 50);
@@ -81,7 +75,7 @@ int kk_client_create_topic(kk_client_t *client, const char *topic, int32_t parti
                             "(or -1 for the broker default)", topic);
     if (timeout_ms <= 0)
         timeout_ms = 30000;
-    int64_t deadline = monotonic_ms() + timeout_ms;
+    int64_t deadline = kk_monotonic_ms() + timeout_ms;
     kk_conn_t *conn;
     int16_t version;
     int rc = admin_conn(client, KK_API_CREATE_TOPICS, "CreateTopics", &conn, &version, err);

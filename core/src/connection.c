@@ -64,7 +64,7 @@ void kk_waker_clear(kk_waker_t *waker) {
     }
 }
 
-static int64_t now_ms(void) {
+int64_t kk_monotonic_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
@@ -79,7 +79,7 @@ static int wait_until(const kk_conn_options_t *opts, int fd, short events, int64
             return KK_ERR_INTERRUPTED;
         if (opts->interrupt_check && opts->interrupt_check(opts->interrupt_opaque))
             return KK_ERR_INTERRUPTED;
-        int64_t left = deadline - now_ms();
+        int64_t left = deadline - kk_monotonic_ms();
         if (left <= 0)
             return KK_ERR_TIMED_OUT;
         if (opts->interrupt_check && left > KK_INTERRUPT_CHECK_MS)
@@ -100,7 +100,7 @@ static int wait_until(const kk_conn_options_t *opts, int fd, short events, int64
 }
 
 int kk_conn_sleep(const kk_conn_options_t *opts, int ms) {
-    int rc = wait_until(opts, -1, 0, now_ms() + ms);
+    int rc = wait_until(opts, -1, 0, kk_monotonic_ms() + ms);
     return rc == KK_ERR_TIMED_OUT ? KK_OK : rc;
 }
 
@@ -247,7 +247,7 @@ static int connect_socket(kk_conn_t *c, kk_error_t *err) {
     if (gai != 0)
         return kk_error_set(err, KK_ERR_RESOLVE, "%s: cannot resolve host \"%s\": %s", c->label,
                             c->host, gai_strerror(gai));
-    int64_t deadline = now_ms() + c->opts.connect_timeout_ms;
+    int64_t deadline = kk_monotonic_ms() + c->opts.connect_timeout_ms;
     int rc = KK_ERR_IO, sock_errno = 0;
     for (struct addrinfo *ai = addrs; ai; ai = ai->ai_next) {
         rc = connect_one(c, ai, deadline, &sock_errno);
@@ -346,7 +346,7 @@ static int send_request(kk_conn_t *c, int64_t deadline, kk_error_t *err) {
 }
 
 int kk_conn_send_only(kk_conn_t *c, kk_error_t *err) {
-    int rc = send_request(c, now_ms() + c->opts.request_timeout_ms, err);
+    int rc = send_request(c, kk_monotonic_ms() + c->opts.request_timeout_ms, err);
     c->next_correlation_id++;
     return rc;
 }
@@ -356,7 +356,7 @@ int kk_conn_roundtrip(kk_conn_t *c, kk_reader_t *r, kk_error_t *err) {
 }
 
 int kk_conn_roundtrip_within(kk_conn_t *c, int timeout_ms, kk_reader_t *r, kk_error_t *err) {
-    int64_t deadline = now_ms() + timeout_ms;
+    int64_t deadline = kk_monotonic_ms() + timeout_ms;
     /* The header we wrote in kk_conn_begin: api key, version, correlation id. */
     kk_reader_t header;
     kk_reader_init(&header, c->request.data + 4, c->request.len >= 12 ? 8 : 0);

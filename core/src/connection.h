@@ -11,6 +11,9 @@
 #include "buffer.h"
 #include "kafkette.h"
 
+/* Milliseconds on the monotonic clock: for deadlines and intervals. */
+int64_t kk_monotonic_ms(void);
+
 /* Shared by a client and all its connections: a self-pipe that kk_client_interrupt()
  * writes to, so a poll() in any connection wakes up. */
 typedef struct kk_waker {

@@ -46,12 +46,6 @@ static int64_t wall_clock_ms(void) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int64_t monotonic_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void kk_producer_config_init(kk_producer_config_t *cfg) {
     memset(cfg, 0, sizeof(*cfg));
     kk_client_config_init(&cfg->client);
@@ -122,7 +116,7 @@ kk_producer_t *kk_producer_new(const kk_producer_config_t *cfg, kk_error_t *err)
             }
     }
     p->cfg.compressed_topics = NULL; /* the caller's array is not kept */
-    kk_round_robin_init(&p->round_robin, (uint32_t)(monotonic_ms() ^ (uint64_t)getpid() * 2654435761u));
+    kk_round_robin_init(&p->round_robin, (uint32_t)(kk_monotonic_ms() ^ (uint64_t)getpid() * 2654435761u));
     return p;
 }
 
@@ -196,7 +190,7 @@ static int refresh_metadata(kk_producer_t *p, const kk_message_t *msgs, const ui
     if (md) {
         kk_metadata_free(p->metadata);
         p->metadata = md;
-        p->metadata_time_ms = monotonic_ms();
+        p->metadata_time_ms = kk_monotonic_ms();
         p->metadata_stale = false;
     }
     return KK_OK;
@@ -205,7 +199,7 @@ static int refresh_metadata(kk_producer_t *p, const kk_message_t *msgs, const ui
 static bool metadata_covers(const kk_producer_t *p, const kk_message_t *msgs, const uint8_t *state,
                             size_t count) {
     if (!p->metadata || p->metadata_stale ||
-        monotonic_ms() - p->metadata_time_ms > p->cfg.metadata_refresh_interval_ms)
+        kk_monotonic_ms() - p->metadata_time_ms > p->cfg.metadata_refresh_interval_ms)
         return false;
     const char *last = NULL;
     for (size_t i = 0; i < count; i++) {
@@ -588,7 +582,7 @@ int kk_producer_send(kk_producer_t *p, kk_message_t *msgs, size_t count, kk_erro
             finish(m, &state[i], KK_ERR_INVALID_ARG);
     }
     send_ctx_t ctx = {p, msgs, state, last_error, routed, {0, ""}};
-    int64_t topic_deadline = monotonic_ms() + p->cfg.topic_wait_ms;
+    int64_t topic_deadline = kk_monotonic_ms() + p->cfg.topic_wait_ms;
     int attempt = 0;
     int fatal = KK_OK;
     kk_error_t fatal_err;
@@ -625,7 +619,7 @@ int kk_producer_send(kk_producer_t *p, kk_message_t *msgs, size_t count, kk_erro
             int rc = route(p, &msgs[i], &leader, &topic_index);
             if (rc == KK_OK) {
                 routed[ready++] = (routed_t){leader, topic_index, msgs[i].result_partition, i};
-            } else if (topic_not_ready(rc) && monotonic_ms() < topic_deadline) {
+            } else if (topic_not_ready(rc) && kk_monotonic_ms() < topic_deadline) {
                 last_error[i] = rc;
                 waiting_for_topic = true;
             } else if (kk_err_is_retriable(rc)) {
@@ -654,7 +648,7 @@ int kk_producer_send(kk_producer_t *p, kk_message_t *msgs, size_t count, kk_erro
             break;
         }
         bool retries_left = attempt < p->cfg.max_send_retries;
-        if (!retries_left && !(waiting_for_topic && monotonic_ms() < topic_deadline))
+        if (!retries_left && !(waiting_for_topic && kk_monotonic_ms() < topic_deadline))
             break;
         if (ready > 0 || !waiting_for_topic)
             attempt++;

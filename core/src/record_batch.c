@@ -908,8 +908,8 @@ static int decode_legacy(decoder_t *d, const uint8_t *p, size_t size) {
     if (m.value.len < 0)
         return malformed(d, m.offset, "compressed message with a null value");
     /* The wrapper's offset is its last inner offset, so a wrapper below min_offset holds
-     * nothing wanted. */
-    if (m.offset >= d->min_offset) {
+     * nothing wanted (unless it is a magic 1 wrapper whose producer left the offset 0). */
+    if (m.offset >= d->min_offset || (m.magic == 1 && m.offset == 0)) {
         size_t owned_before = set->owned_count, count_before = set->count;
         const uint8_t *inner;
         size_t inner_len;
@@ -961,6 +961,10 @@ int kk_records_decode(kk_record_set_t *set, const uint8_t *data, size_t len,
         qsort(d.aborted, n, sizeof *d.aborted, cmp_aborted);
         d.aborted_count = n;
     }
+
+    /* These describe the latest input only. */
+    set->truncated = false;
+    set->truncated_batch_size = 0;
 
     int rc = 0;
     size_t pos = 0;

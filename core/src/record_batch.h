@@ -35,8 +35,9 @@ typedef struct kk_record_in {
  *            inner message set (magic 1 inner offsets relative 0..n-1, wrapper offset n-1;
  *            magic 0 inner offsets 0..n-1 as well), CRC-32 per message.
  * Does not write the int32 size prefix that Produce puts before the record set.
- * Returns 0, or KK_ERR_INVALID_ARG (headers with magic < 2, bad magic), KK_ERR_COMPRESSION,
- * KK_ERR_NO_MEMORY. */
+ * Returns 0, or KK_ERR_INVALID_ARG (headers with magic < 2, bad magic, zstd with magic < 2),
+ * KK_ERR_COMPRESSION, KK_ERR_NO_MEMORY; on failure w keeps only what it held before.
+ * No records: nothing is written. */
 int kk_records_encode(kk_writer_t *w, int8_t magic, kk_codec_t codec, const kk_record_in_t *records,
                       size_t count, kk_error_t *err);
 
@@ -92,8 +93,8 @@ typedef struct kk_record_set {
     /* The offset after the last complete batch seen (including skipped control batches and
      * filtered records): where the next fetch should start. -1 if no complete batch. */
     int64_t next_offset;
-    /* True when the input ended in a partial batch (normal for Fetch: the broker cuts at
-     * max_bytes). */
+    /* True when the input of the latest kk_records_decode ended in a partial batch (normal
+     * for Fetch: the broker cuts at max_bytes). */
     bool truncated;
     /* Size the partial trailing batch announced (its full length: 12 + its length field),
      * 0 if none or if fewer than its first 12 bytes arrived: lets the consumer grow
