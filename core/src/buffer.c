@@ -223,18 +223,35 @@ uint32_t kk_read_u32(kk_reader_t *r) { return (uint32_t)read_be(r, 4); }
 int64_t kk_read_i64(kk_reader_t *r) { return (int64_t)read_be(r, 8); }
 bool kk_read_bool(kk_reader_t *r) { return read_be(r, 1) != 0; }
 
-/* Reads at most max_bytes groups of 7 bits; a longer encoding is malformed. */
+/* Reads at most max_bytes groups of 7 bits; a longer encoding is malformed. Record decoding
+ * reads several varints per record, so this checks the bounds inline rather than through
+ * kk_read_raw per byte, and takes one- and two-byte values (lengths, deltas, counts under
+ * 8192) without a loop. */
 static uint64_t read_uvarlong(kk_reader_t *r, int max_bytes) {
-    uint64_t v = 0;
-    for (int i = 0; i < max_bytes; i++) {
-        const uint8_t *p = kk_read_raw(r, 1);
-        if (!p)
-            return 0;
-        v |= (uint64_t)(*p & 0x7f) << (7 * i);
-        if (!(*p & 0x80))
-            return v;
+    size_t avail = r->failed ? 0 : r->len - r->pos;
+    if (avail == 0) {
+        r->failed = true;
+        return 0;
     }
-    r->failed = true;
+    const uint8_t *p = r->data + r->pos;
+    if (!(p[0] & 0x80)) {
+        r->pos++;
+        return p[0];
+    }
+    if (avail >= 2 && max_bytes >= 2 && !(p[1] & 0x80)) {
+        r->pos += 2;
+        return (uint64_t)(p[0] & 0x7f) | (uint64_t)p[1] << 7;
+    }
+    uint64_t v = 0;
+    size_t limit = avail < (size_t)max_bytes ? avail : (size_t)max_bytes;
+    for (size_t i = 0; i < limit; i++) {
+        v |= (uint64_t)(p[i] & 0x7f) << (7 * i);
+        if (!(p[i] & 0x80)) {
+            r->pos += i + 1;
+            return v;
+        }
+    }
+    r->failed = true; /* truncated, or longer than max_bytes */
     return 0;
 }
 

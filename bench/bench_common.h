@@ -1,0 +1,151 @@
+/*
+ * Helpers shared by the C benchmarks: clocks, resource usage, the payload every peer sends,
+ * and the one-line result format that bench/run parses.
+ */
+#ifndef KAFKETTE_BENCH_COMMON_H
+#define KAFKETTE_BENCH_COMMON_H
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Values are windows into one pool, so 1,000,000 records need no per-record memory and every
+ * peer sends (and every consumer checks) exactly the same bytes. The pool is text over a
+ * 16-letter alphabet: compressible, but not trivially. */
+#define BENCH_POOL_SIZE 65536u
+
+typedef struct bench_payload {
+    uint8_t *pool;
+    size_t value_size;
+} bench_payload_t;
+
+static inline void bench_die(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "BENCH FAILED: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+    exit(1);
+}
+
+static inline void bench_payload_init(bench_payload_t *p, size_t value_size) {
+    p->value_size = value_size;
+    p->pool = malloc(BENCH_POOL_SIZE + value_size);
+    if (!p->pool)
+        bench_die("out of memory for the payload pool");
+    uint32_t x = 0x9e3779b9u;
+    for (size_t i = 0; i < BENCH_POOL_SIZE + value_size; i++) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        p->pool[i] = (uint8_t)('a' + (x & 15));
+    }
+}
+
+static inline void bench_payload_free(bench_payload_t *p) { free(p->pool); }
+
+/* The value of the record written n-th (which lands at offset n on a fresh partition). */
+static inline const uint8_t *bench_value(const bench_payload_t *p, uint64_t n) {
+    return p->pool + (n * 97u) % BENCH_POOL_SIZE;
+}
+
+static inline double bench_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* User + system CPU seconds of the whole process, every thread included. */
+static inline double bench_cpu(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+/* CPU seconds the broker process has used so far, when bench/run says which process that is
+ * (KAFKETTE_BENCH_BROKER_PID); -1 otherwise. Read from /proc, so Linux only. */
+static inline double bench_broker_cpu(void) {
+    const char *pid = getenv("KAFKETTE_BENCH_BROKER_PID");
+    if (!pid || !pid[0])
+        return -1;
+    char path[64], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%s/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* fields after the parenthesised command name: state is field 3, utime 14, stime 15 */
+    const char *p = strrchr(buf, ')');
+    unsigned long long utime = 0, stime = 0;
+    if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2)
+        return -1;
+    return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* Peak resident set size of the process so far, KiB. */
+static inline long bench_maxrss_kb(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+/* What one run measured. first_s / first_records: when the first records arrived and how many
+ * (consumers only; they separate start-up from steady-state throughput). */
+typedef struct bench_result {
+    const char *peer, *op, *codec;
+    const char *setting; /* how the peer was driven: batch size, fetch size, ... */
+    uint64_t records;
+    size_t value_size;
+    double wall_s, cpu_s;
+    double first_s;
+    uint64_t first_records;
+    double broker_cpu_s; /* the broker's CPU in the same window; -1 when unknown */
+} bench_result_t;
+
+/* One parseable line on stdout. */
+static inline void bench_report(const bench_result_t *r) {
+    printf("RESULT peer=%s op=%s codec=%s setting=%s records=%llu value_bytes=%zu wall_s=%.6f cpu_s=%.6f "
+           "maxrss_kb=%ld first_s=%.6f first_records=%llu broker_cpu_s=%.2f\n",
+           r->peer, r->op, r->codec, r->setting, (unsigned long long)r->records, r->value_size, r->wall_s,
+           r->cpu_s, bench_maxrss_kb(), r->first_s, (unsigned long long)r->first_records, r->broker_cpu_s);
+    fflush(stdout);
+}
+
+/* Tracks which offsets [0, n) were acknowledged, to catch losses and duplicates. */
+typedef struct bench_offsets {
+    uint8_t *bits;
+    uint64_t n;
+    uint64_t seen;
+} bench_offsets_t;
+
+static inline void bench_offsets_init(bench_offsets_t *o, uint64_t n) {
+    o->bits = calloc((size_t)(n / 8 + 1), 1);
+    if (!o->bits)
+        bench_die("out of memory for the offset bitmap");
+    o->n = n;
+    o->seen = 0;
+}
+
+static inline void bench_offsets_mark(bench_offsets_t *o, int64_t offset) {
+    if (offset < 0 || (uint64_t)offset >= o->n)
+        bench_die("acknowledged offset %lld is outside [0, %llu): the topic was not fresh, or records were "
+                  "duplicated", (long long)offset, (unsigned long long)o->n);
+    uint8_t bit = (uint8_t)(1u << (offset & 7));
+    if (o->bits[offset >> 3] & bit)
+        bench_die("offset %lld acknowledged twice", (long long)offset);
+    o->bits[offset >> 3] |= bit;
+    o->seen++;
+}
+
+static inline void bench_offsets_free(bench_offsets_t *o) { free(o->bits); }
+
+#endif

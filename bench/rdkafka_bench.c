@@ -1,0 +1,312 @@
+/*
+ * The librdkafka peer for the kafkette benchmarks, doing the same work under the same checks
+ * and printing the same RESULT line.
+ *
+ *   rdkafka_bench produce -b BOOTSTRAP -t TOPIC [-n RECORDS] [-s SIZE] [-c CODEC] [-a ACKS]
+ *       creates TOPIC (one partition) and produces with rd_kafka_produce + rd_kafka_poll, then
+ *       rd_kafka_flush; every delivery report must succeed and the acknowledged offsets must be
+ *       exactly 0..N-1.
+ *   rdkafka_bench consume -b BOOTSTRAP -t TOPIC [-n RECORDS] [-s SIZE] [-m FETCH_BYTES] [-c LABEL]
+ *                         [-o beginning|OFFSET]
+ *       reads partition 0 with the legacy consumer (rd_kafka_consume_start +
+ *       rd_kafka_consume_batch), from OFFSET (default 0) or RD_KAFKA_OFFSET_BEGINNING; offsets
+ *       must run 0..N-1 with the values the producers wrote.
+ *
+ * The configuration is librdkafka's "tuned for throughput" set; see bench/README.md.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "bench_common.h"
+
+typedef struct options {
+    const char *bootstrap, *topic, *codec;
+    unsigned long long records;
+    size_t size;
+    long fetch_bytes;
+    int64_t start; /* RD_KAFKA_OFFSET_BEGINNING or an offset */
+    int acks;
+} options_t;
+
+static void set(rd_kafka_conf_t *conf, const char *name, const char *value) {
+    char errstr[512];
+    if (rd_kafka_conf_set(conf, name, value, errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK)
+        bench_die("config %s=%s: %s", name, value, errstr);
+}
+
+static void quiet_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
+    (void)rk;
+    if (level <= 3) /* errors only: anything worse is caught by the checks anyway */
+        fprintf(stderr, "rdkafka %s: %s\n", fac, buf);
+}
+
+static rd_kafka_conf_t *base_conf(const options_t *o) {
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    set(conf, "bootstrap.servers", o->bootstrap);
+    set(conf, "client.id", "rdkafka-bench");
+    rd_kafka_conf_set_log_cb(conf, quiet_log);
+    return conf;
+}
+
+/* RDKAFKA_BENCH_CONF="name=value;name=value" overrides the tuned settings, for experiments. */
+static void apply_overrides(rd_kafka_conf_t *conf) {
+    const char *env = getenv("RDKAFKA_BENCH_CONF");
+    if (!env || !env[0])
+        return;
+    char *copy = strdup(env), *save = NULL;
+    if (!copy)
+        bench_die("out of memory");
+    for (char *item = strtok_r(copy, ";", &save); item; item = strtok_r(NULL, ";", &save)) {
+        char *eq = strchr(item, '=');
+        if (!eq)
+            bench_die("RDKAFKA_BENCH_CONF: '%s' is not name=value", item);
+        *eq = '\0';
+        set(conf, item, eq + 1);
+    }
+    free(copy);
+}
+
+/* ---- topic creation through the admin API --------------------------------------------- */
+static void create_topic(const options_t *o) {
+    char errstr[512];
+    rd_kafka_conf_t *conf = base_conf(o);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+    if (!rk)
+        bench_die("rd_kafka_new: %s", errstr);
+    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(o->topic, 1, 1, errstr, sizeof(errstr));
+    if (!nt)
+        bench_die("NewTopic: %s", errstr);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_AdminOptions_t *opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_AdminOptions_set_operation_timeout(opts, 30000, errstr, sizeof(errstr));
+    rd_kafka_CreateTopics(rk, &nt, 1, opts, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 60000);
+    if (!ev)
+        bench_die("CreateTopics %s: no answer in 60 s", o->topic);
+    if (rd_kafka_event_error(ev))
+        bench_die("CreateTopics %s: %s", o->topic, rd_kafka_event_error_string(ev));
+    const rd_kafka_CreateTopics_result_t *res = rd_kafka_event_CreateTopics_result(ev);
+    size_t n = 0;
+    const rd_kafka_topic_result_t **topics = rd_kafka_CreateTopics_result_topics(res, &n);
+    for (size_t i = 0; i < n; i++)
+        if (rd_kafka_topic_result_error(topics[i]))
+            bench_die("CreateTopics %s: %s", rd_kafka_topic_result_name(topics[i]),
+                      rd_kafka_topic_result_error_string(topics[i]));
+    rd_kafka_event_destroy(ev);
+    rd_kafka_AdminOptions_destroy(opts);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_NewTopic_destroy(nt);
+    rd_kafka_destroy(rk);
+}
+
+/* ---- produce ------------------------------------------------------------------------------ */
+typedef struct delivery {
+    bench_offsets_t offsets;
+    uint64_t failed;
+    char first_error[256];
+} delivery_t;
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+    (void)rk;
+    delivery_t *d = opaque;
+    if (m->err) {
+        if (d->failed++ == 0)
+            snprintf(d->first_error, sizeof(d->first_error), "%s", rd_kafka_err2str(m->err));
+        return;
+    }
+    if (m->partition != 0)
+        bench_die("delivered to partition %d of a one-partition topic", (int)m->partition);
+    bench_offsets_mark(&d->offsets, m->offset);
+}
+
+static void produce(const options_t *o) {
+    create_topic(o);
+    bench_payload_t payload;
+    bench_payload_init(&payload, o->size);
+    delivery_t d = {.failed = 0};
+    bench_offsets_init(&d.offsets, o->records);
+
+    char errstr[512], acks[16];
+    double broker0 = bench_broker_cpu(), cpu0 = bench_cpu(), t0 = bench_now();
+    rd_kafka_conf_t *conf = base_conf(o);
+    snprintf(acks, sizeof(acks), "%d", o->acks);
+    set(conf, "acks", acks);
+    set(conf, "linger.ms", "5");
+    set(conf, "batch.num.messages", "10000");
+    set(conf, "queue.buffering.max.messages", "1000000");
+    set(conf, "queue.buffering.max.kbytes", "1048576");
+    set(conf, "compression.type", o->codec);
+    apply_overrides(conf);
+    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    rd_kafka_conf_set_opaque(conf, &d);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+    if (!rk)
+        bench_die("rd_kafka_new: %s", errstr);
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, o->topic, NULL);
+    if (!rkt)
+        bench_die("rd_kafka_topic_new: %s", rd_kafka_err2str(rd_kafka_last_error()));
+
+    for (uint64_t i = 0; i < o->records;) {
+        /* flags 0: no copy, as kafkette reads the caller's memory during send; the pool
+         * outlives the producer */
+        if (rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, 0, (void *)bench_value(&payload, i), o->size, NULL, 0,
+                             NULL) == 0) {
+            i++;
+            if ((i & 1023) == 0)
+                rd_kafka_poll(rk, 0);
+            continue;
+        }
+        rd_kafka_resp_err_t e = rd_kafka_last_error();
+        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            bench_die("rd_kafka_produce at record %llu: %s", (unsigned long long)i, rd_kafka_err2str(e));
+        rd_kafka_poll(rk, 10); /* the queue is full: serve delivery reports */
+    }
+    rd_kafka_resp_err_t e = rd_kafka_flush(rk, 120000);
+    if (e)
+        bench_die("rd_kafka_flush: %s (%d messages left)", rd_kafka_err2str(e), rd_kafka_outq_len(rk));
+    double wall = bench_now() - t0, cpu = bench_cpu() - cpu0;
+    double broker = broker0 >= 0 ? bench_broker_cpu() - broker0 : -1;
+
+    if (d.failed)
+        bench_die("%llu of %llu records failed; first: %s", (unsigned long long)d.failed, o->records,
+                  d.first_error);
+    if (d.offsets.seen != o->records)
+        bench_die("%llu of %llu records acknowledged", (unsigned long long)d.offsets.seen, o->records);
+    bench_report(&(bench_result_t){"librdkafka", "produce", o->codec, "linger.ms=5,batch.num.messages=10000",
+                                   o->records, o->size, wall, cpu, 0, 0, broker});
+    rd_kafka_topic_destroy(rkt);
+    rd_kafka_destroy(rk);
+    bench_offsets_free(&d.offsets);
+    bench_payload_free(&payload);
+}
+
+/* ---- consume ------------------------------------------------------------------------------ */
+static void consume(const options_t *o) {
+    bench_payload_t payload;
+    bench_payload_init(&payload, o->size);
+    char errstr[512], fetch_bytes[32];
+    snprintf(fetch_bytes, sizeof(fetch_bytes), "%ld", o->fetch_bytes);
+
+    double broker0 = bench_broker_cpu(), cpu0 = bench_cpu(), t0 = bench_now();
+    rd_kafka_conf_t *conf = base_conf(o);
+    set(conf, "fetch.message.max.bytes", fetch_bytes);
+    set(conf, "fetch.max.bytes", "52428800");
+    set(conf, "queued.min.messages", "1000000");
+    set(conf, "queued.max.messages.kbytes", "262144");
+    set(conf, "enable.partition.eof", "false");
+    apply_overrides(conf);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+    if (!rk)
+        bench_die("rd_kafka_new: %s", errstr);
+    rd_kafka_topic_conf_t *tconf = rd_kafka_topic_conf_new();
+    /* no group: nothing to commit */
+    if (rd_kafka_topic_conf_set(tconf, "auto.commit.enable", "false", errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK)
+        bench_die("auto.commit.enable: %s", errstr);
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, o->topic, tconf);
+    if (!rkt)
+        bench_die("rd_kafka_topic_new: %s", rd_kafka_err2str(rd_kafka_last_error()));
+    if (rd_kafka_consume_start(rkt, 0, o->start) == -1)
+        bench_die("rd_kafka_consume_start: %s", rd_kafka_err2str(rd_kafka_last_error()));
+
+    enum { BATCH = 10000 };
+    rd_kafka_message_t **msgs = malloc(BATCH * sizeof(*msgs));
+    if (!msgs)
+        bench_die("out of memory");
+    /* records [from, end) must arrive in order; from is 0 unless -o names an offset */
+    uint64_t from = o->start >= 0 ? (uint64_t)o->start : 0, end = from + o->records;
+    uint64_t expected = from, first_records = 0;
+    double first_s = 0;
+    int idle = 0;
+    while (expected < end) {
+        ssize_t n = rd_kafka_consume_batch(rkt, 0, 1000, msgs, BATCH);
+        if (n < 0)
+            bench_die("rd_kafka_consume_batch: %s", rd_kafka_err2str(rd_kafka_last_error()));
+        if (expected == from && n > 0) {
+            first_s = bench_now() - t0;
+            first_records = (uint64_t)n;
+        }
+        if (n == 0 && ++idle > 20)
+            bench_die("no records after %llu of %llu (does the topic hold that many?)",
+                      (unsigned long long)(expected - from),
+                      o->records);
+        for (ssize_t i = 0; i < n; i++) {
+            rd_kafka_message_t *m = msgs[i];
+            if (m->err)
+                bench_die("consume at offset %llu: %s", (unsigned long long)expected, rd_kafka_message_errstr(m));
+            if (expected < end) {
+                if (m->offset != (int64_t)expected)
+                    bench_die("offset %lld where %llu was expected: records lost or repeated", (long long)m->offset,
+                              (unsigned long long)expected);
+                if (m->len != o->size || memcmp(m->payload, bench_value(&payload, expected), o->size) != 0)
+                    bench_die("offset %llu: the value is not what the producer wrote",
+                              (unsigned long long)expected);
+                expected++;
+            }
+            rd_kafka_message_destroy(m);
+        }
+    }
+    rd_kafka_consume_stop(rkt, 0);
+    double wall = bench_now() - t0, cpu = bench_cpu() - cpu0;
+    double broker = broker0 >= 0 ? bench_broker_cpu() - broker0 : -1;
+
+    char setting[96];
+    if (o->start == RD_KAFKA_OFFSET_BEGINNING)
+        snprintf(setting, sizeof(setting), "fetch.message.max.bytes=%ld,from=beginning", o->fetch_bytes);
+    else
+        snprintf(setting, sizeof(setting), "fetch.message.max.bytes=%ld,from=%lld", o->fetch_bytes,
+                 (long long)o->start);
+    bench_report(&(bench_result_t){"librdkafka", "consume", o->codec, setting, expected - from, o->size, wall, cpu,
+                                   first_s, first_records, broker});
+    free(msgs);
+    rd_kafka_topic_destroy(rkt);
+    rd_kafka_destroy(rk);
+    bench_payload_free(&payload);
+}
+
+static void usage(void) {
+    fprintf(stderr, "usage: rdkafka_bench produce|consume -b BOOTSTRAP -t TOPIC [-n RECORDS] [-s SIZE] "
+                    "[-c CODEC] [-a ACKS] [-m FETCH_BYTES] [-o beginning|OFFSET]\n");
+    exit(2);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2)
+        usage();
+    const char *mode = argv[1];
+    options_t o = {.codec = "none", .records = 1000000, .size = 100, .fetch_bytes = 4 * 1024 * 1024, .start = 0,
+                   .acks = 1};
+    int opt;
+    optind = 2;
+    while ((opt = getopt(argc, argv, "b:t:n:s:c:a:m:o:")) != -1) {
+        switch (opt) {
+        case 'b': o.bootstrap = optarg; break;
+        case 't': o.topic = optarg; break;
+        case 'n': o.records = strtoull(optarg, NULL, 10); break;
+        case 's': o.size = strtoul(optarg, NULL, 10); break;
+        case 'c': o.codec = optarg; break;
+        case 'a': o.acks = atoi(optarg); break;
+        case 'm': o.fetch_bytes = strtol(optarg, NULL, 10); break;
+        case 'o':
+            o.start = strcmp(optarg, "beginning") == 0 ? RD_KAFKA_OFFSET_BEGINNING : strtoll(optarg, NULL, 10);
+            break;
+        default: usage();
+        }
+    }
+    if (!o.bootstrap || !o.topic || o.records == 0 || o.fetch_bytes <= 0 ||
+        (o.start < 0 && o.start != RD_KAFKA_OFFSET_BEGINNING))
+        usage();
+    if (strcmp(mode, "produce") == 0) {
+        if (o.acks == 0)
+            usage(); /* acks 0 reports no offsets to verify */
+        produce(&o);
+    } else if (strcmp(mode, "consume") == 0) {
+        consume(&o);
+    } else {
+        usage();
+    }
+    return 0;
+}
