@@ -356,21 +356,32 @@ int kk_conn_roundtrip(kk_conn_t *c, kk_reader_t *r, kk_error_t *err) {
 }
 
 int kk_conn_roundtrip_within(kk_conn_t *c, int timeout_ms, kk_reader_t *r, kk_error_t *err) {
-    int64_t deadline = kk_monotonic_ms() + timeout_ms;
-    /* The header we wrote in kk_conn_begin: api key, version, correlation id. */
-    kk_reader_t header;
-    kk_reader_init(&header, c->request.data + 4, c->request.len >= 12 ? 8 : 0);
-    int api_key = kk_read_i16(&header);
-    int16_t version = kk_read_i16(&header);
-    int32_t correlation_id = kk_read_i32(&header);
-
-    int rc = send_request(c, deadline, err);
-    c->next_correlation_id++;
+    kk_pending_t pending;
+    int rc = kk_conn_send(c, &pending, err);
     if (rc != KK_OK)
         return rc;
+    return kk_conn_receive(c, &pending, timeout_ms, r, err);
+}
 
+int kk_conn_send(kk_conn_t *c, kk_pending_t *pending, kk_error_t *err) {
+    /* The header written by kk_conn_begin: api key, version, correlation id. */
+    kk_reader_t header;
+    kk_reader_init(&header, c->request.data + 4, c->request.len >= 12 ? 8 : 0);
+    pending->api_key = kk_read_i16(&header);
+    pending->version = kk_read_i16(&header);
+    pending->correlation_id = kk_read_i32(&header);
+    int rc = send_request(c, kk_monotonic_ms() + c->opts.request_timeout_ms, err);
+    c->next_correlation_id++;
+    return rc;
+}
+
+int kk_conn_receive(kk_conn_t *c, const kk_pending_t *pending, int timeout_ms, kk_reader_t *r,
+                    kk_error_t *err) {
+    if (c->fd < 0)
+        return kk_error_set(err, KK_ERR_NOT_CONNECTED, "%s: not connected", c->label);
+    int64_t deadline = kk_monotonic_ms() + timeout_ms;
     uint8_t size_bytes[4];
-    rc = recv_all(c, size_bytes, sizeof(size_bytes), deadline, err);
+    int rc = recv_all(c, size_bytes, sizeof(size_bytes), deadline, err);
     if (rc != KK_OK)
         return rc;
     int32_t size = (int32_t)((uint32_t)size_bytes[0] << 24 | (uint32_t)size_bytes[1] << 16 |
@@ -402,8 +413,9 @@ int kk_conn_roundtrip_within(kk_conn_t *c, int timeout_ms, kk_reader_t *r, kk_er
     c->response_len = (size_t)size;
 
     kk_reader_init(r, c->response, c->response_len);
-    rc = kk_decode_response_header(r, kk_protocol_response_header_version(api_key, version),
-                                   correlation_id, err);
+    rc = kk_decode_response_header(
+        r, kk_protocol_response_header_version(pending->api_key, pending->version),
+        pending->correlation_id, err);
     if (rc != KK_OK) {
         kk_conn_close(c);
         kk_error_prefix(err, "%s: ", c->label);

@@ -78,6 +78,21 @@ kk_writer_t *kk_conn_begin(kk_conn_t *c, int api_key, int16_t version);
 int kk_conn_roundtrip(kk_conn_t *c, kk_reader_t *r, kk_error_t *err);
 /* The same with its own deadline (a Fetch may legitimately wait max_wait_ms first). */
 int kk_conn_roundtrip_within(kk_conn_t *c, int timeout_ms, kk_reader_t *r, kk_error_t *err);
+/* A request sent and not yet answered: several may be in flight on one connection, and the
+ * broker answers them in order. */
+typedef struct kk_pending {
+    int api_key;
+    int16_t version;
+    int32_t correlation_id;
+} kk_pending_t;
+
+/* Sends the request begun with kk_conn_begin without waiting for the answer. */
+int kk_conn_send(kk_conn_t *c, kk_pending_t *pending, kk_error_t *err);
+/* Waits for the answer to the oldest pending request (pass them in the order sent). On
+ * success r reads its body, valid until the next receive or request on c. */
+int kk_conn_receive(kk_conn_t *c, const kk_pending_t *pending, int timeout_ms, kk_reader_t *r,
+                    kk_error_t *err);
+
 /* Takes ownership of the last response's buffer (the caller frees it), so that slices into
  * it outlive the next request. */
 uint8_t *kk_conn_take_response(kk_conn_t *c);

@@ -30,6 +30,10 @@ struct kk_producer {
     int64_t metadata_time_ms;
     bool metadata_stale;
     kk_round_robin_t round_robin;
+    int32_t *available;      /* scratch: partitions with a leader (see topic_cache_t) */
+    size_t available_cap;
+    kk_writer_t *chunk_writers; /* scratch: one per batch of a request, kept between sends */
+    size_t chunk_writer_count;
 };
 
 /* One message's place in the send order: grouped by leader, topic, partition. */
@@ -128,6 +132,10 @@ void kk_producer_free(kk_producer_t *p) {
     free(p->compressed_topics);
     kk_metadata_free(p->metadata);
     kk_client_free(p->client);
+    free(p->available);
+    for (size_t i = 0; i < p->chunk_writer_count; i++)
+        kk_writer_free(&p->chunk_writers[i]);
+    free(p->chunk_writers);
     free(p);
 }
 
@@ -216,10 +224,51 @@ static bool metadata_covers(const kk_producer_t *p, const kk_message_t *msgs, co
 /* Errors that mean "the topic is still being created": wait for it, within topic_wait_ms. */
 static bool topic_not_ready(int code) { return code == 3 || code == 5; }
 
+/* The last topic routed, so that a batch of messages to one topic looks it up once. */
+typedef struct topic_cache {
+    const char *name;              /* the message's own pointer, compared first */
+    const kk_topic_info_t *info;   /* NULL: not in the metadata */
+    bool available_built;          /* available lists the partitions that have a leader */
+    int32_t *available;            /* owned by the producer, reused */
+    size_t available_count;
+} topic_cache_t;
+
+static const kk_topic_info_t *cached_topic(kk_producer_t *p, topic_cache_t *cache, const char *name) {
+    if (cache->name && (cache->name == name || strcmp(cache->name, name) == 0))
+        return cache->info;
+    cache->name = name;
+    cache->info = kk_metadata_topic(p->metadata, name);
+    cache->available_built = false;
+    return cache->info;
+}
+
+/* Keyless messages go round-robin over the partitions that currently have a leader. Returns
+ * the partition, -1 when none has a leader, or KK_ERR_NO_MEMORY. */
+static int32_t next_available_partition(kk_producer_t *p, topic_cache_t *cache) {
+    const kk_topic_info_t *t = cache->info;
+    if (!cache->available_built) {
+        if (t->partition_count > p->available_cap) {
+            int32_t *grown = realloc(p->available, t->partition_count * sizeof(*grown));
+            if (!grown)
+                return KK_ERR_NO_MEMORY;
+            p->available = grown;
+            p->available_cap = t->partition_count;
+        }
+        cache->available = p->available;
+        cache->available_count = 0;
+        for (size_t i = 0; i < t->partition_count; i++)
+            if (t->partitions[i].leader >= 0)
+                cache->available[cache->available_count++] = t->partitions[i].partition;
+        cache->available_built = true;
+    }
+    return kk_round_robin_next(&p->round_robin, cache->available, cache->available_count);
+}
+
 /* Picks the partition for a pending message and finds its leader. Returns 0 with *leader set,
  * a final error (message done), or a retriable error (stays pending). */
-static int route(kk_producer_t *p, kk_message_t *m, int32_t *leader, int32_t *topic_index) {
-    const kk_topic_info_t *t = kk_metadata_topic(p->metadata, m->topic);
+static int route(kk_producer_t *p, topic_cache_t *cache, kk_message_t *m, int32_t *leader,
+                 int32_t *topic_index) {
+    const kk_topic_info_t *t = cached_topic(p, cache, m->topic);
     if (!t)
         return 3; /* UNKNOWN_TOPIC_OR_PARTITION */
     if (t->error_code != 0)
@@ -240,15 +289,11 @@ static int route(kk_producer_t *p, kk_message_t *m, int32_t *leader, int32_t *to
             if (partition < 0 || partition >= count)
                 return KK_ERR_INVALID_PARTITION;
         } else {
-            int32_t available[64];
-            size_t n = 0;
-            /* round-robin over partitions that have a leader (the first 64 suffice to spread) */
-            for (size_t i = 0; i < t->partition_count && n < 64; i++)
-                if (t->partitions[i].leader >= 0)
-                    available[n++] = t->partitions[i].partition;
-            partition = kk_round_robin_next(&p->round_robin, available, n);
+            partition = next_available_partition(p, cache);
+            if (partition == -1)
+                return 5; /* LEADER_NOT_AVAILABLE */
             if (partition < 0)
-                return 5;
+                return partition;
         }
     }
     if (partition >= count || partition < 0)
@@ -281,9 +326,20 @@ static int8_t magic_for_produce_version(int16_t version) {
 /* A chunk of consecutive routed entries (one topic-partition) encoded as one batch. */
 typedef struct chunk {
     size_t first; /* index into routed */
-    size_t count;
-    kk_writer_t records;
+    size_t count; /* 0 once it failed to encode */
+    long slot; /* its encoded batch: the producer's chunk_writers[slot]; -1 until encoded */
 } chunk_t;
+
+/* Requests one broker connection may have unanswered at once: while the broker appends one,
+ * the next is encoded and on its way. */
+enum { MAX_IN_FLIGHT = 4 };
+
+/* A Produce request sent and not yet answered: its chunks and its place on the connection. */
+typedef struct in_flight {
+    size_t first_chunk;
+    size_t chunk_count;
+    kk_pending_t pending;
+} in_flight_t;
 
 typedef struct send_ctx {
     kk_producer_t *p;
@@ -300,7 +356,12 @@ static void remember_detail(send_ctx_t *ctx, const kk_error_t *err) {
         ctx->detail = *err;
 }
 
-static int encode_chunk(send_ctx_t *ctx, chunk_t *chunk, int8_t magic, kk_error_t *err) {
+static kk_writer_t *chunk_records(const send_ctx_t *ctx, const chunk_t *chunk) {
+    return &ctx->p->chunk_writers[chunk->slot];
+}
+
+static int encode_chunk(send_ctx_t *ctx, chunk_t *chunk, size_t slot, int8_t magic, kk_error_t *err) {
+    kk_writer_t *out = &ctx->p->chunk_writers[slot];
     kk_record_in_t stack_records[64];
     kk_record_in_t *records = chunk->count <= 64 ? stack_records : malloc(chunk->count * sizeof(*records));
     if (!records)
@@ -332,11 +393,13 @@ static int encode_chunk(send_ctx_t *ctx, chunk_t *chunk, int8_t magic, kk_error_
                                             m->headers[j].value, m->headers[j].value_len};
     }
     const char *topic = ctx->msgs[ctx->routed[chunk->first].message].topic;
-    int rc = kk_records_encode(&chunk->records, magic, codec_for_topic(ctx->p, topic), records,
-                               chunk->count, err);
+    kk_writer_reset(out);
+    int rc = kk_records_encode(out, magic, codec_for_topic(ctx->p, topic), records, chunk->count, err);
     if (records != stack_records)
         free(records);
     free(headers);
+    if (rc == KK_OK)
+        chunk->slot = (long)slot;
     return rc;
 }
 
@@ -374,16 +437,13 @@ static chunk_t *plan_chunks(send_ctx_t *ctx, size_t first, size_t count, int8_t 
             chunks = grown;
             cap *= 2;
         }
-        chunks[n].first = start;
-        chunks[n].count = i - start;
-        kk_writer_init(&chunks[n].records);
-        n++;
+        chunks[n++] = (chunk_t){start, i - start, -1};
     }
     *chunk_count = n;
     return chunks;
 }
 
-/* Marks every message of the chunks as still pending with a retriable error, or final. */
+/* Marks every message of a chunk delivered, pending with a retriable error, or failed. */
 static void settle_chunk(send_ctx_t *ctx, const chunk_t *chunk, int error, int64_t base_offset,
                          bool acks_none) {
     bool retry = error != KK_OK && (kk_err_is_retriable(error) || error == KK_ERR_NOT_CONNECTED);
@@ -401,11 +461,16 @@ static void settle_chunk(send_ctx_t *ctx, const chunk_t *chunk, int error, int64
     }
 }
 
-/* Sends one Produce request holding chunks[0..n) to conn and settles their messages. */
-static int send_request(send_ctx_t *ctx, kk_conn_t *conn, int16_t version, chunk_t *chunks, size_t n,
-                        kk_error_t *err) {
+static void settle_chunks(send_ctx_t *ctx, const chunk_t *chunks, size_t n, int error) {
+    for (size_t i = 0; i < n; i++)
+        settle_chunk(ctx, &chunks[i], error, -1, false);
+}
+
+/* Writes one Produce request holding chunks[0..n) (all encoded) into conn's request buffer. */
+static int encode_request(send_ctx_t *ctx, kk_conn_t *conn, int16_t version, const chunk_t *chunks,
+                          size_t n, kk_error_t *err) {
     kk_producer_t *p = ctx->p;
-    /* Build the topic/partition arrays: chunks are sorted by topic, then partition. */
+    /* chunks are sorted by topic, then partition */
     kk_produce_partition_in_t *parts = malloc(n * sizeof(*parts));
     kk_produce_topic_in_t *topics = malloc(n * sizeof(*topics));
     if (!parts || !topics) {
@@ -416,7 +481,8 @@ static int send_request(send_ctx_t *ctx, kk_conn_t *conn, int16_t version, chunk
     size_t topic_count = 0;
     for (size_t i = 0; i < n; i++) {
         const routed_t *r = &ctx->routed[chunks[i].first];
-        parts[i] = (kk_produce_partition_in_t){r->partition, chunks[i].records.data, chunks[i].records.len};
+        const kk_writer_t *records = chunk_records(ctx, &chunks[i]);
+        parts[i] = (kk_produce_partition_in_t){r->partition, records->data, records->len};
         const char *name = p->metadata->topics[r->topic_index].name;
         if (topic_count == 0 || strcmp(topics[topic_count - 1].topic, name) != 0)
             topics[topic_count++] = (kk_produce_topic_in_t){name, &parts[i], 0};
@@ -426,35 +492,36 @@ static int send_request(send_ctx_t *ctx, kk_conn_t *conn, int16_t version, chunk
     kk_encode_produce_request(w, version, p->cfg.required_acks, p->cfg.ack_timeout_ms, topics, topic_count);
     free(topics);
     free(parts);
+    return KK_OK;
+}
 
-    if (p->cfg.required_acks == 0) {
-        int rc = kk_conn_send_only(conn, err);
-        for (size_t i = 0; i < n; i++)
-            settle_chunk(ctx, &chunks[i], rc, -1, true);
-        return rc;
-    }
+/* Waits for the answer to one in-flight request and settles its chunks. */
+static int receive_answer(send_ctx_t *ctx, kk_conn_t *conn, int32_t leader, const in_flight_t *req,
+                          const chunk_t *chunks, kk_error_t *err) {
+    kk_producer_t *p = ctx->p;
+    const chunk_t *mine = &chunks[req->first_chunk];
     kk_reader_t r;
-    int rc = kk_conn_roundtrip(conn, &r, err);
-    if (rc != KK_OK) {
-        /* The request may or may not have been written: retrying may duplicate (at least once). */
-        for (size_t i = 0; i < n; i++)
-            settle_chunk(ctx, &chunks[i], rc, -1, false);
-        return rc;
-    }
+    int rc = kk_conn_receive(conn, &req->pending, conn->opts.request_timeout_ms + p->cfg.ack_timeout_ms, &r, err);
     kk_produce_response_t resp;
-    rc = kk_decode_produce_response(&r, version, &resp, err);
+    if (rc == KK_OK) {
+        rc = kk_decode_produce_response(&r, req->pending.version, &resp, err);
+        if (rc != KK_OK)
+            kk_conn_close(conn);
+    }
     if (rc != KK_OK) {
-        kk_conn_close(conn);
-        for (size_t i = 0; i < n; i++)
-            settle_chunk(ctx, &chunks[i], rc, -1, false);
+        /* The request may or may not have been applied: retrying may duplicate (at least once). */
+        kk_log(p->client, KK_LOG_WARNING, "produce request to broker %d failed: %s", (int)leader, err->message);
+        remember_detail(ctx, err);
+        p->metadata_stale = true;
+        settle_chunks(ctx, mine, req->chunk_count, rc);
         return rc;
     }
-    for (size_t i = 0; i < n; i++) {
-        const routed_t *rt = &ctx->routed[chunks[i].first];
+    for (size_t i = 0; i < req->chunk_count; i++) {
+        const routed_t *rt = &ctx->routed[mine[i].first];
         const char *name = p->metadata->topics[rt->topic_index].name;
         const kk_produce_partition_result_t *res = kk_produce_response_find(&resp, name, rt->partition);
         if (!res) {
-            settle_chunk(ctx, &chunks[i], KK_ERR_MALFORMED, -1, false);
+            settle_chunk(ctx, &mine[i], KK_ERR_MALFORMED, -1, false);
             kk_log(p->client, KK_LOG_ERROR, "produce response lacks %s[%d]", name, (int)rt->partition);
             continue;
         }
@@ -465,7 +532,7 @@ static int send_request(send_ctx_t *ctx, kk_conn_t *conn, int16_t version, chunk
             if (kk_err_is_retriable(res->error_code))
                 p->metadata_stale = true;
         }
-        settle_chunk(ctx, &chunks[i], res->error_code, res->base_offset, false);
+        settle_chunk(ctx, &mine[i], res->error_code, res->base_offset, false);
     }
     kk_produce_response_free(&resp);
     return KK_OK;
@@ -476,7 +543,29 @@ static bool same_partition(const send_ctx_t *ctx, const chunk_t *a, const chunk_
     return x->partition == y->partition && x->topic_index == y->topic_index;
 }
 
-/* Sends everything routed to one broker: routed[first, first+count). */
+/* The producer keeps its batch-encoding buffers between sends (no allocation churn); this
+ * makes sure there are at least n. A buffer that grew very large is given back. */
+static bool reserve_chunk_writers(kk_producer_t *p, size_t n) {
+    if (n > p->chunk_writer_count) {
+        kk_writer_t *grown = realloc(p->chunk_writers, n * sizeof(*grown));
+        if (!grown)
+            return false;
+        for (size_t i = p->chunk_writer_count; i < n; i++)
+            kk_writer_init(&grown[i]);
+        p->chunk_writers = grown;
+        p->chunk_writer_count = n;
+    }
+    return true;
+}
+
+static void trim_chunk_writers(kk_producer_t *p) {
+    for (size_t i = 0; i < p->chunk_writer_count; i++)
+        if (p->chunk_writers[i].cap > (size_t)8 << 20)
+            kk_writer_free(&p->chunk_writers[i]);
+}
+
+/* Sends everything routed to one broker: routed[first, first+count), as requests of at most
+ * max_request_bytes with up to MAX_IN_FLIGHT unanswered at a time. */
 static void send_to_broker(send_ctx_t *ctx, int32_t leader, size_t first, size_t count) {
     kk_producer_t *p = ctx->p;
     kk_error_t err;
@@ -489,8 +578,7 @@ static void send_to_broker(send_ctx_t *ctx, int32_t leader, size_t first, size_t
                           (int)leader);
     int8_t magic = magic_for_produce_version(version);
     size_t chunk_count = 0;
-    /* Leave room for the request envelope in every request. */
-    size_t max_bytes = (size_t)p->cfg.max_request_bytes - 512;
+    size_t max_bytes = (size_t)p->cfg.max_request_bytes - 512; /* room for the envelope */
     chunk_t *chunks = rc == KK_OK ? plan_chunks(ctx, first, count, magic, max_bytes, &chunk_count) : NULL;
     if (rc == KK_OK && !chunks)
         rc = kk_error_set(&err, KK_ERR_NO_MEMORY, "out of memory");
@@ -498,59 +586,96 @@ static void send_to_broker(send_ctx_t *ctx, int32_t leader, size_t first, size_t
         kk_log(p->client, KK_LOG_WARNING, "cannot send to broker %d: %s", (int)leader, err.message);
         remember_detail(ctx, &err);
         p->metadata_stale = true;
-        chunk_t all = {first, count, {0}};
+        chunk_t all = {first, count, -1};
         settle_chunk(ctx, &all, rc, -1, false);
         return;
     }
+    in_flight_t queue[MAX_IN_FLIGHT];
+    size_t queued = 0, oldest = 0;
+    bool acks_none = p->cfg.required_acks == 0;
     size_t i = 0;
-    while (i < chunk_count) {
-        /* Encode chunks until the request would pass the limit (always at least one). */
+    while (i < chunk_count && kk_conn_is_open(conn)) {
+        /* Encode chunks until the request would pass the limit (always at least one); writer
+         * slot k serves the k-th chunk of this request. */
         size_t start = i, bytes = 0;
         while (i < chunk_count) {
-            /* a chunk left over from the previous request is encoded already */
-            if (chunks[i].records.len == 0 && encode_chunk(ctx, &chunks[i], magic, &err) != KK_OK) {
-                remember_detail(ctx, &err);
-                settle_chunk(ctx, &chunks[i], err.code, -1, false);
-                kk_writer_free(&chunks[i].records);
-                chunks[i].count = 0;
+            if (chunks[i].slot < 0 && chunks[i].count > 0) {
+                if (!reserve_chunk_writers(p, i - start + 1) ||
+                    encode_chunk(ctx, &chunks[i], i - start, magic, &err) != KK_OK) {
+                    if (!err.code)
+                        kk_error_set(&err, KK_ERR_NO_MEMORY, "out of memory");
+                    remember_detail(ctx, &err);
+                    settle_chunk(ctx, &chunks[i], err.code, -1, false);
+                    chunks[i].count = 0;
+                }
+            }
+            if (chunks[i].count == 0) {
                 i++;
                 continue;
             }
             /* one batch per partition per request; and stay under the size limit */
-            if (i > start && (bytes + chunks[i].records.len > max_bytes ||
-                              same_partition(ctx, &chunks[i], &chunks[i - 1])))
+            size_t len = chunk_records(ctx, &chunks[i])->len;
+            if (i > start && (bytes + len > max_bytes || same_partition(ctx, &chunks[i], &chunks[i - 1])))
                 break;
-            bytes += chunks[i].records.len;
+            bytes += len;
             i++;
         }
-        /* drop chunks that failed to encode (count 0) from this request */
+        /* drop chunks that failed to encode from this request */
         size_t kept = start;
         for (size_t j = start; j < i; j++)
             if (chunks[j].count > 0)
                 chunks[kept++] = chunks[j];
-        if (kept > start && send_request(ctx, conn, version, &chunks[start], kept - start, &err) != KK_OK) {
-            kk_log(p->client, KK_LOG_WARNING, "produce request to broker %d failed: %s", (int)leader,
-                   err.message);
-            remember_detail(ctx, &err);
-            p->metadata_stale = true;
-        }
-        for (size_t j = start; j < kept; j++)
-            kk_writer_free(&chunks[j].records);
+        size_t in_request = kept - start;
         if (kept < i) {
-            /* shift the not-yet-sent chunk (encoded, over the limit) into place */
             memmove(&chunks[kept], &chunks[i], (chunk_count - i) * sizeof(*chunks));
             chunk_count -= i - kept;
             i = kept;
         }
-        if (!kk_conn_is_open(conn)) {
-            /* the connection is gone: the rest waits for the next round */
-            for (size_t j = i; j < chunk_count; j++) {
-                settle_chunk(ctx, &chunks[j], KK_ERR_NOT_CONNECTED, -1, false);
-                kk_writer_free(&chunks[j].records);
+        if (in_request == 0)
+            continue;
+        rc = encode_request(ctx, conn, version, &chunks[start], in_request, &err);
+        if (rc == KK_OK && acks_none) {
+            rc = kk_conn_send_only(conn, &err);
+            for (size_t j = start; j < start + in_request; j++)
+                settle_chunk(ctx, &chunks[j], rc, -1, true);
+        } else if (rc == KK_OK) {
+            if (queued == MAX_IN_FLIGHT) {
+                receive_answer(ctx, conn, leader, &queue[oldest], chunks, &err);
+                oldest = (oldest + 1) % MAX_IN_FLIGHT;
+                queued--;
             }
-            break;
+            in_flight_t *req = &queue[(oldest + queued) % MAX_IN_FLIGHT];
+            *req = (in_flight_t){start, in_request, {0, 0, 0}};
+            rc = kk_conn_send(conn, &req->pending, &err);
+            if (rc == KK_OK)
+                queued++;
+            else
+                settle_chunks(ctx, &chunks[start], in_request, rc);
+        } else {
+            settle_chunks(ctx, &chunks[start], in_request, rc);
+        }
+        if (rc != KK_OK) {
+            kk_log(p->client, KK_LOG_WARNING, "produce request to broker %d failed: %s", (int)leader, err.message);
+            remember_detail(ctx, &err);
+            p->metadata_stale = true;
+        }
+        /* the chunk that did not fit is encoded in a slot the next request reuses: move it to slot 0 */
+        if (i < chunk_count && chunks[i].slot > 0) {
+            kk_writer_t tmp = p->chunk_writers[0];
+            p->chunk_writers[0] = p->chunk_writers[chunks[i].slot];
+            p->chunk_writers[chunks[i].slot] = tmp;
+            chunks[i].slot = 0;
         }
     }
+    while (queued > 0) {
+        receive_answer(ctx, conn, leader, &queue[oldest], chunks, &err);
+        oldest = (oldest + 1) % MAX_IN_FLIGHT;
+        queued--;
+    }
+    /* the connection is gone: whatever was not sent waits for the next round */
+    for (; i < chunk_count; i++)
+        settle_chunk(ctx, &chunks[i], KK_ERR_NOT_CONNECTED, -1, false);
+    trim_chunk_writers(p);
     free(chunks);
 }
 
@@ -569,12 +694,19 @@ int kk_producer_send(kk_producer_t *p, kk_message_t *msgs, size_t count, kk_erro
         free(routed);
         return kk_error_set(err, KK_ERR_NO_MEMORY, "out of memory for %zu messages", count);
     }
+    const char *last_valid_topic = NULL;
     for (size_t i = 0; i < count; i++) {
         kk_message_t *m = &msgs[i];
         m->result_partition = -1;
         m->offset = -1;
         m->error = 0;
-        if (!valid_topic_name(m->topic))
+        bool topic_ok = m->topic && last_valid_topic &&
+                        (m->topic == last_valid_topic || strcmp(m->topic, last_valid_topic) == 0);
+        if (!topic_ok && valid_topic_name(m->topic)) {
+            topic_ok = true;
+            last_valid_topic = m->topic;
+        }
+        if (!topic_ok)
             finish(m, &state[i], 17); /* INVALID_TOPIC_EXCEPTION */
         else if (m->partition < -1)
             finish(m, &state[i], KK_ERR_INVALID_PARTITION);
@@ -612,11 +744,12 @@ int kk_producer_send(kk_producer_t *p, kk_message_t *msgs, size_t count, kk_erro
         }
         size_t ready = 0;
         bool waiting_for_topic = false;
+        topic_cache_t cache = {0};
         for (size_t i = 0; i < count; i++) {
             if (state[i] != MSG_PENDING)
                 continue;
             int32_t leader = -1, topic_index = -1;
-            int rc = route(p, &msgs[i], &leader, &topic_index);
+            int rc = route(p, &cache, &msgs[i], &leader, &topic_index);
             if (rc == KK_OK) {
                 routed[ready++] = (routed_t){leader, topic_index, msgs[i].result_partition, i};
             } else if (topic_not_ready(rc) && kk_monotonic_ms() < topic_deadline) {
@@ -629,7 +762,11 @@ int kk_producer_send(kk_producer_t *p, kk_message_t *msgs, size_t count, kk_erro
             }
         }
         if (ready > 0) {
-            qsort(routed, ready, sizeof(*routed), compare_routed);
+            bool sorted = true; /* the common case: one topic-partition, in order */
+            for (size_t i = 1; i < ready && sorted; i++)
+                sorted = compare_routed(&routed[i - 1], &routed[i]) <= 0;
+            if (!sorted)
+                qsort(routed, ready, sizeof(*routed), compare_routed);
             size_t i = 0;
             while (i < ready) {
                 size_t start = i;
