@@ -437,6 +437,14 @@ static int fetch_op(kk_consumer_t *c, kk_conn_t *conn, void *arg_ptr, kk_error_t
             c->next_offset = b->records.next_offset;
         if (b->records.count > 0 && b->records.records[b->records.count - 1].offset + 1 > c->next_offset)
             c->next_offset = b->records.records[b->records.count - 1].offset + 1;
+        /* The public messages replace the decoder's records; only its decompressed buffers
+         * are still needed, so a batch holds about the response plus one small entry per
+         * message. */
+        free(b->records.records);
+        free(b->records.headers);
+        b->records.records = NULL;
+        b->records.headers = NULL;
+        b->records.count = b->records.cap = b->records.header_count = b->records.header_cap = 0;
         arg->batch = b;
         return KK_OK;
     }

@@ -934,6 +934,37 @@ static int decode_legacy(decoder_t *d, const uint8_t *p, size_t size) {
 
 /* ---- decoding: the record set -------------------------------------------------------- */
 
+/* Sizes the record array once from the v2 batch headers' record counts, so a large fetch
+ * costs one allocation of the right size instead of a doubling series (up to twice the room).
+ * Each count is bounded by what its bytes could hold, so a lying header cannot force a huge
+ * allocation; a failed reservation is harmless (decoding grows the array as before). */
+static void reserve_from_headers(kk_record_set_t *set, const uint8_t *data, size_t len) {
+    enum { SMALLEST_RECORD = 7 };
+    size_t expected = 0;
+    for (size_t pos = 0; pos + V2_HEADER_SIZE <= len;) {
+        int32_t batch_len = (int32_t)get_be32(data + pos + 8);
+        if (batch_len < 0 || (size_t)batch_len > len - pos - LOG_OVERHEAD)
+            break;
+        size_t size = LOG_OVERHEAD + (size_t)batch_len;
+        if (data[pos + MAGIC_OFFSET] == 2) {
+            int32_t declared = (int32_t)get_be32(data + pos + 57);
+            /* a compressed batch may hold more, but its count cannot be checked before
+             * decompressing: reserve what the bytes could hold uncompressed */
+            size_t bound = size / SMALLEST_RECORD;
+            if (declared > 0)
+                expected += (size_t)declared < bound ? (size_t)declared : bound;
+        }
+        pos += size;
+    }
+    if (expected <= set->cap - set->count || expected > SIZE_MAX / sizeof(*set->records) - set->count)
+        return;
+    kk_record_out_t *grown = realloc(set->records, (set->count + expected) * sizeof(*grown));
+    if (grown) {
+        set->records = grown;
+        set->cap = set->count + expected;
+    }
+}
+
 int kk_records_decode(kk_record_set_t *set, const uint8_t *data, size_t len,
                       const kk_decode_options_t *opts, kk_error_t *err) {
     if (set == NULL || (data == NULL && len > 0))
@@ -961,6 +992,8 @@ int kk_records_decode(kk_record_set_t *set, const uint8_t *data, size_t len,
         qsort(d.aborted, n, sizeof *d.aborted, cmp_aborted);
         d.aborted_count = n;
     }
+
+    reserve_from_headers(set, data, len);
 
     /* These describe the latest input only. */
     set->truncated = false;

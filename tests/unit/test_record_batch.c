@@ -985,7 +985,8 @@ static void test_lying_record_count(void **state) {
             expect_error(decode(&set, b, w.len, NULL, &err), &err, KK_ERR_MALFORMED, "offset 0");
             assert_true((double)(clock() - t0) / CLOCKS_PER_SEC < 0.5);
             assert_int_equal(set.count, 0);
-            assert_true(set.cap <= 16); /* nothing sized by the claimed count */
+            /* nothing sized by the claimed count beyond what the bytes could hold */
+            assert_true(set.cap <= 16 || set.cap <= w.len / 7);
             kk_record_set_clear(&set);
             free(b);
         }
