@@ -1,0 +1,114 @@
+"""kafkette: an Apache Kafka client with a C core, in the shape of Poseidon.
+
+    import kafkette
+
+    with kafkette.Producer(["127.0.0.1:9092"], "my_producer", compression_codec="gzip") as p:
+        msgs = [kafkette.MessageToSend("topic1", b"value1"),
+                kafkette.MessageToSend("topic1", "value2", key="k", headers={"h": b"v"})]
+        p.send_messages(msgs)        # True, or raises; then msgs[i].partition / .offset
+
+    with kafkette.PartitionConsumer("my_consumer", "127.0.0.1", 9092, "topic1", 0,
+                                    kafkette.EARLIEST_OFFSET, max_wait_ms=100) as c:
+        for m in c.fetch():
+            print(m.offset, m.key, m.value)
+
+Every network wait runs with the GIL released and is interrupted by Ctrl-C. Producers and
+consumers may be shared between threads: their calls are serialised by an internal lock.
+The C core's log lines go to the ``logging`` logger named ``"kafkette"``.
+
+Errors derive from :class:`kafkette.Error`; broker error codes raise subclasses of
+:class:`kafkette.ProtocolError` (one per code, e.g. ``NotLeaderOrFollower``, also reachable
+under Poseidon's names such as ``NotLeaderForPartition`` and ``MessageSizeTooLarge``).
+"""
+
+import logging as _logging
+from typing import Iterator as _Iterator
+
+from . import _kafkette
+from ._kafkette import (  # noqa: F401  (re-exported)
+    EARLIEST_OFFSET,
+    LATEST_OFFSET,
+    ChecksumError,
+    CompressionError,
+    ConnectionFailedError,
+    ConsumerClosedError,
+    Error,
+    FailedToSendMessages,
+    FetchedMessage,
+    InvalidArgumentError,
+    InvalidPartitionError,
+    MalformedResponseError,
+    MessageToSend,
+    Producer,
+    ProducerShutdownError,
+    ProtocolError,
+    SendFailure,
+    TimedOutError,
+    UnableToFetchMetadata,
+    UnsupportedVersionError,
+    __version__,
+    create_topic,
+    delete_topic,
+    error_class,
+)
+
+# A library leaves logging configuration to the application.
+_logging.getLogger("kafkette").addHandler(_logging.NullHandler())
+
+
+class PartitionConsumer(_kafkette.PartitionConsumer):
+    __doc__ = _kafkette.PartitionConsumer.__doc__
+
+    def __iter__(self) -> _Iterator[FetchedMessage]:
+        """Yield messages as they arrive, fetching again whenever a batch is used up, until
+        the consumer is closed (from another thread, or after the loop). Ctrl-C raises
+        KeyboardInterrupt out of a waiting fetch."""
+        while True:
+            try:
+                batch = self.fetch()
+            except ConsumerClosedError:
+                return
+            yield from batch
+
+
+def _export_protocol_errors() -> list:
+    """Every ProtocolError subclass the extension made (one per Kafka error code, plus
+    Poseidon's aliases) becomes a name of this package."""
+    names = []
+    for name in dir(_kafkette):
+        value = getattr(_kafkette, name)
+        if isinstance(value, type) and issubclass(value, ProtocolError) and value is not ProtocolError:
+            globals()[name] = value
+            names.append(name)
+    return names
+
+
+_protocol_error_names = _export_protocol_errors()
+
+__all__ = [
+    "EARLIEST_OFFSET",
+    "LATEST_OFFSET",
+    "ChecksumError",
+    "CompressionError",
+    "ConnectionFailedError",
+    "ConsumerClosedError",
+    "Error",
+    "FailedToSendMessages",
+    "FetchedMessage",
+    "InvalidArgumentError",
+    "InvalidPartitionError",
+    "MalformedResponseError",
+    "MessageToSend",
+    "PartitionConsumer",
+    "Producer",
+    "ProducerShutdownError",
+    "ProtocolError",
+    "SendFailure",
+    "TimedOutError",
+    "UnableToFetchMetadata",
+    "UnsupportedVersionError",
+    "__version__",
+    "create_topic",
+    "delete_topic",
+    "error_class",
+] + sorted(_protocol_error_names)

@@ -1,0 +1,48 @@
+"""Builds kafkette's Python extension: the C core (core/src/*.c) and the binding
+(ext/python/*.c) compiled together into one module, kafkette._kafkette.
+
+Metadata lives in pyproject.toml. Environment:
+  KAFKETTE_WERROR=0   do not turn compiler warnings into errors (they are errors by default)
+  KAFKETTE_CFLAGS     extra compiler flags (for example "-O0 -g" or "-fsanitize=address")
+"""
+import glob
+import os
+import shlex
+
+from setuptools import Extension, setup
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+
+
+def rel(pattern):
+    return sorted(os.path.relpath(p, ROOT) for p in glob.glob(os.path.join(ROOT, pattern)))
+
+
+core_sources = rel("core/src/*.c")
+ext_sources = rel("ext/python/*.c")
+if not core_sources or not ext_sources:
+    raise SystemExit("setup.py: core/src/*.c or ext/python/*.c not found (is this a complete checkout?)")
+
+compile_args = ["-std=c11", "-fvisibility=hidden", "-Wall", "-Wextra"]
+if os.environ.get("KAFKETTE_WERROR", "1") != "0":
+    compile_args.append("-Werror")
+compile_args += shlex.split(os.environ.get("KAFKETTE_CFLAGS", ""))
+
+extension = Extension(
+    "kafkette._kafkette",
+    sources=core_sources + ext_sources,
+    include_dirs=["core/include", "core/src", "ext/python"],
+    # Python.h sets the POSIX level for the binding; the core asks for the same one itself.
+    define_macros=[("_POSIX_C_SOURCE", "200809L")],
+    depends=rel("core/include/*.h") + rel("core/src/*.h") + rel("ext/python/*.h"),
+    extra_compile_args=compile_args,
+    libraries=["z", "snappy", "lz4", "zstd"],
+    # Calls between the core's functions stay inside the module even if the process has
+    # loaded another library with the same names.
+    extra_link_args=["-Wl,-Bsymbolic"],
+)
+
+setup(
+    ext_modules=[extension],
+    options={"build": {"build_base": "build/python"}},
+)
