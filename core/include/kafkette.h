@@ -58,6 +58,7 @@ typedef enum kk_err {
     KK_ERR_STATE = -117,              /* an object used after close, or out of order */
     KK_ERR_INVALID_PARTITION = -118,  /* no such partition, or the partitioner chose none */
     KK_ERR_PARTIAL_FAILURE = -119,    /* a send delivered some messages but not all */
+    KK_ERR_NOT_ASSIGNED = -120,       /* a group member does not (or no longer) own the partition */
 } kk_err_t;
 
 /* Room for the message is part of the struct, so filling it never allocates. */
@@ -447,6 +448,127 @@ KK_API int kk_consumer_resolve_offset(kk_consumer_t *consumer, kk_offset_spec_t 
                                       int64_t *offset, kk_error_t *err);
 /* The consumer's client, for kk_client_interrupt(). Owned by the consumer. */
 KK_API kk_client_t *kk_consumer_client(kk_consumer_t *consumer);
+
+/* ------------------------------------------------------------------------------------------
+ * Consumer groups: co-operating processes share the partitions of a set of topics, each
+ * partition read by one member at a time, with progress committed to the group coordinator so
+ * that a replacement starts where the last owner stopped. Speaks the classic group protocol
+ * (JoinGroup/SyncGroup) with protocol type "consumer" and the standard subscription and
+ * assignment encoding, so kafkette members can share a group with Java or librdkafka consumers.
+ *
+ * Threads: a group is used by one thread at a time (kk_client_interrupt() on its client may be
+ * called from any thread). Each group also runs one background thread while it is a member,
+ * which only sends heartbeats on its own connection to the coordinator, so the membership
+ * stays alive while the application processes a batch. That thread never calls the
+ * application: it only raises flags (rejoin needed, fatal error) that the next call on the
+ * caller's thread acts on. Rebalance callbacks run on the caller's thread, inside
+ * kk_group_poll(), kk_group_join() or kk_group_close().
+ *
+ * Processing time: when the group rebalances, the coordinator waits up to rebalance_timeout_ms
+ * for every member to rejoin, and a member rejoins in its next kk_group_poll(); a member that
+ * spends longer than that on one batch loses its partitions.
+ * ---------------------------------------------------------------------------------------- */
+typedef struct kk_topic_partition {
+    const char *topic;
+    int32_t partition;
+} kk_topic_partition_t;
+
+typedef struct kk_group kk_group_t;
+
+/* partitions[0..count) are valid only during the call. The callback may call
+ * kk_group_commit() / kk_group_commit_consumed() (on_revoke: the last chance to commit what
+ * was processed) but not kk_group_poll(), kk_group_join(), kk_group_close() or
+ * kk_group_free(). */
+typedef void (*kk_rebalance_cb)(void *opaque, const kk_topic_partition_t *partitions,
+                                size_t count);
+
+typedef struct kk_group_config {
+    kk_client_config_t client;       /* bootstrap list, client id, timeouts, logging */
+    const char *group_id;            /* required; copied */
+    const char *const *topics;       /* the subscription (1 or more existing topics); copied */
+    size_t topic_count;
+    const char *assignor;            /* "range" (NULL = the default) or "roundrobin" */
+    int session_timeout_ms;          /* no heartbeat for this long: the member is dead; 10000 */
+    int rebalance_timeout_ms;        /* how long a rebalance waits for members; 30000 */
+    int heartbeat_interval_ms;       /* 3000 */
+    /* 0: no automatic commits. Otherwise, every interval (checked in kk_group_poll) and before
+     * giving partitions up, commit what kk_group_poll() has returned so far. */
+    int auto_commit_interval_ms;
+    /* Where a partition without a committed offset starts: KK_RESET_EARLIEST (default) or
+     * KK_RESET_LATEST (only records produced from now on, Poseidon's `trail`). Also the
+     * policy when a committed offset is out of range. */
+    kk_offset_reset_t start_when_no_commit;
+    int32_t max_bytes;               /* per fetch; default 1048576 */
+    int32_t max_wait_ms;             /* per fetch; default 100 */
+    /* Every member looks up its topics' partition counts this often (the leader: every
+     * member's topics) and rejoins when they changed; default 10000. */
+    int metadata_refresh_interval_ms;
+    int retry_backoff_ms;            /* between retries of coordinator errors; default 200 */
+    kk_rebalance_cb on_assign;       /* after partitions were claimed; may be NULL */
+    kk_rebalance_cb on_revoke;       /* before claimed partitions are given up; may be NULL */
+    void *rebalance_opaque;
+} kk_group_config_t;
+
+KK_API void kk_group_config_init(kk_group_config_t *cfg);
+
+/* Checks the configuration and creates a group member; does not connect yet (the first
+ * kk_group_join or kk_group_poll does). NULL with err filled (KK_ERR_INVALID_ARG) on an empty
+ * group id or topic list or an unknown assignor. Free with kk_group_free(). */
+KK_API kk_group_t *kk_group_new(const kk_group_config_t *cfg, kk_error_t *err);
+/* Frees without leaving the group or committing (the coordinator drops the member after the
+ * session timeout); use kk_group_close() first for a clean exit. NULL is fine. */
+KK_API void kk_group_free(kk_group_t *group);
+
+/* Joins the group, or completes a rebalance the coordinator asked for, and claims this
+ * member's partitions (starting each at its committed offset). Coordinator moves, unknown
+ * member ids, stale generations and rebalances are handled by rejoining, not returned.
+ * Returns KK_OK at once when the member is already up to date. The first join fails with
+ * UNKNOWN_TOPIC_OR_PARTITION (3) naming the subscribed topics that do not exist. timeout_ms
+ * bounds the retries, not one JoinGroup round trip (which may last rebalance_timeout_ms). */
+KK_API int kk_group_join(kk_group_t *group, int timeout_ms, kk_error_t *err);
+
+/* Joins or rejoins if needed (as kk_group_join), auto-commits when due, then fetches from the
+ * claimed partitions in turn until one returns messages or timeout_ms passes. On success
+ * *out is a batch of one partition (NULL when nothing arrived in time), which the caller frees
+ * with kk_fetch_batch_free(); *partition (may be NULL) says which partition, its topic
+ * pointing into the group (valid until kk_group_free). */
+KK_API int kk_group_poll(kk_group_t *group, int timeout_ms, kk_fetch_batch_t **out,
+                         kk_topic_partition_t *partition, kk_error_t *err);
+
+/* Commits `offset` (the next offset to read, i.e. the last processed + 1) for a claimed
+ * partition. An offset at or below the last commit this member knows of is not sent (commits
+ * never go backwards). KK_ERR_NOT_ASSIGNED when the member does not own the partition, or
+ * lost it in a rebalance the member has not caught up with yet (the next kk_group_poll
+ * rejoins; records after the last successful commit are then delivered again). */
+KK_API int kk_group_commit(kk_group_t *group, const char *topic, int32_t partition,
+                           int64_t offset, kk_error_t *err);
+/* Commits, for every claimed partition, everything kk_group_poll() has returned so far. */
+KK_API int kk_group_commit_consumed(kk_group_t *group, kk_error_t *err);
+/* Asks the coordinator for the group's committed offset of any partition (owned or not);
+ * *offset is -1 when none is committed. */
+KK_API int kk_group_committed(kk_group_t *group, const char *topic, int32_t partition,
+                              int64_t *offset, kk_error_t *err);
+
+/* Copies up to cap claimed partitions into out (sorted by topic, then partition; topics point
+ * into the group, valid until kk_group_free) and returns how many are claimed in total. */
+KK_API size_t kk_group_claimed(const kk_group_t *group, kk_topic_partition_t *out, size_t cap);
+/* The generation the member's claims belong to (-1 when not a member). */
+KK_API int32_t kk_group_generation(const kk_group_t *group);
+/* The member id the coordinator gave us ("" before joining). Points into the group; valid
+ * until the next call on it. */
+KK_API const char *kk_group_member_id(const kk_group_t *group);
+/* True when this member computed the last assignment. */
+KK_API bool kk_group_is_leader(const kk_group_t *group);
+
+/* Leaves the group cleanly: commits what was consumed (with auto-commit), calls on_revoke,
+ * stops heartbeats and sends LeaveGroup, so the others rebalance at once instead of after the
+ * session timeout. Afterwards only kk_group_free() is allowed. Returns the first error (a
+ * failed commit), but always leaves. */
+KK_API int kk_group_close(kk_group_t *group, kk_error_t *err);
+
+/* The client used for the coordinator and metadata, for kk_client_interrupt() (which also
+ * interrupts the fetches of the group's partition consumers). Owned by the group. */
+KK_API kk_client_t *kk_group_client(kk_group_t *group);
 
 #ifdef __cplusplus
 }

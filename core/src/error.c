@@ -220,7 +220,8 @@
     X(UNKNOWN_BROKER, true, "the broker id is not in the cluster metadata") \
     X(STATE, false, "the object was used after close or out of order") \
     X(INVALID_PARTITION, false, "the partition does not exist or the partitioner chose none") \
-    X(PARTIAL_FAILURE, false, "some messages of the batch were not delivered")
+    X(PARTIAL_FAILURE, false, "some messages of the batch were not delivered") \
+    X(NOT_ASSIGNED, false, "the partition is not (or no longer) assigned to this group member")
 
 typedef struct kk_err_info {
     const char *name;

@@ -189,13 +189,14 @@ static const struct {
     {KK_ERR_STATE, "_STATE", false},
     {KK_ERR_INVALID_PARTITION, "_INVALID_PARTITION", false},
     {KK_ERR_PARTIAL_FAILURE, "_PARTIAL_FAILURE", false},
+    {KK_ERR_NOT_ASSIGNED, "_NOT_ASSIGNED", false},
 };
 
 static void test_client_codes(void **state)
 {
     (void)state;
-    /* The header numbers client codes -100 down to -119 with no gap. */
-    assert_int_equal(COUNT(client_cases), 20);
+    /* The header numbers client codes -100 down to -120 with no gap. */
+    assert_int_equal(COUNT(client_cases), 21);
     for (size_t i = 0; i < COUNT(client_cases); i++) {
         int code = client_cases[i].code;
         print_message("code %d\n", code);
@@ -220,7 +221,7 @@ static void test_unknown_codes(void **state)
 {
     (void)state;
     static const int unknown[] = {137, 200, 1000, INT16_MAX, INT16_MIN, -2, -50, -99,
-                                  -120, -200, INT_MAX, INT_MIN};
+                                  -121, -200, INT_MAX, INT_MIN};
     for (size_t i = 0; i < COUNT(unknown); i++) {
         print_message("code %d\n", unknown[i]);
         assert_string_equal(kk_err_name(unknown[i]), "UNKNOWN_CODE");
