@@ -97,21 +97,6 @@ static void read_topic_partitions(kk_reader_t *r, kk_tp_list_t *list, bool *oom)
     }
 }
 
-static uint8_t *read_user_data(kk_reader_t *r, size_t *len, bool *oom) {
-    kk_slice_t s = kk_read_bytes(r);
-    *len = 0;
-    if (s.len <= 0)
-        return NULL;
-    uint8_t *copy = malloc((size_t)s.len);
-    if (!copy) {
-        *oom = true;
-        return NULL;
-    }
-    memcpy(copy, s.ptr, (size_t)s.len);
-    *len = (size_t)s.len;
-    return copy;
-}
-
 /* ---- subscription ----------------------------------------------------------------------- */
 
 void kk_encode_consumer_subscription(kk_writer_t *w, int16_t version, const char *const *topics,
@@ -188,7 +173,7 @@ int kk_decode_consumer_subscription(const uint8_t *data, size_t len,
                 out->topic_count++;
         }
     }
-    out->user_data = read_user_data(&r, &out->user_data_len, &oom);
+    out->user_data = kk_slice_memdup(kk_read_bytes(&r), &out->user_data_len, &oom);
     if (v >= 1)
         read_topic_partitions(&r, &out->owned, &oom);
     if (v >= 2)
@@ -232,7 +217,7 @@ int kk_decode_consumer_assignment(const uint8_t *data, size_t len, kk_consumer_a
     if (out->version < 0)
         kk_reader_fail(&r);
     read_topic_partitions(&r, &out->partitions, &oom);
-    out->user_data = read_user_data(&r, &out->user_data_len, &oom);
+    out->user_data = kk_slice_memdup(kk_read_bytes(&r), &out->user_data_len, &oom);
     if (oom || r.failed) {
         kk_consumer_assignment_free(out);
         if (oom)

@@ -364,3 +364,17 @@ char *kk_slice_strdup(kk_slice_t s, bool *oom) {
     out[s.len] = '\0';
     return out;
 }
+
+uint8_t *kk_slice_memdup(kk_slice_t s, size_t *len, bool *oom) {
+    *len = 0;
+    if (s.len <= 0)
+        return NULL;
+    uint8_t *copy = malloc((size_t)s.len);
+    if (!copy) {
+        *oom = true;
+        return NULL;
+    }
+    memcpy(copy, s.ptr, (size_t)s.len);
+    *len = (size_t)s.len;
+    return copy;
+}

@@ -117,5 +117,8 @@ void kk_read_skip_tags(kk_reader_t *r);
 /* Copies a slice into a new NUL-terminated string (NULL for a null slice, and also NULL
  * with *oom set when allocation fails). Caller frees. */
 char *kk_slice_strdup(kk_slice_t s, bool *oom);
+/* Copies a slice's bytes into a new buffer (NULL for a null or empty slice, and also NULL with
+ * *oom set when allocation fails); *len gets the length. Caller frees. */
+uint8_t *kk_slice_memdup(kk_slice_t s, size_t *len, bool *oom);
 
 #endif

@@ -7,20 +7,6 @@
 #include "protocol.h"
 
 /* Copies a BYTES slice; empty and null both give NULL with length 0. */
-static uint8_t *dup_bytes(kk_slice_t s, size_t *len, bool *oom) {
-    *len = 0;
-    if (s.len <= 0)
-        return NULL;
-    uint8_t *copy = malloc((size_t)s.len);
-    if (!copy) {
-        *oom = true;
-        return NULL;
-    }
-    memcpy(copy, s.ptr, (size_t)s.len);
-    *len = (size_t)s.len;
-    return copy;
-}
-
 static void write_bytes_v(kk_writer_t *w, const uint8_t *b, size_t n, bool flexible) {
     static const uint8_t none = 0;
     if (flexible)
@@ -153,7 +139,7 @@ int kk_decode_join_group_response(kk_reader_t *r, int16_t version, kk_join_group
             m->member_id = kk_slice_strdup(kk_read_str_v(r, flexible), &oom);
             if (version >= 5)
                 m->group_instance_id = kk_slice_strdup(kk_read_str_v(r, flexible), &oom);
-            m->metadata = dup_bytes(read_bytes_v(r, flexible), &m->metadata_len, &oom);
+            m->metadata = kk_slice_memdup(read_bytes_v(r, flexible), &m->metadata_len, &oom);
             if (flexible)
                 kk_read_skip_tags(r);
             if (!r->failed && !m->member_id)
@@ -214,7 +200,7 @@ int kk_decode_sync_group_response(kk_reader_t *r, int16_t version, kk_sync_group
         out->protocol_type = kk_slice_strdup(kk_read_str_v(r, flexible), &oom);
         out->protocol_name = kk_slice_strdup(kk_read_str_v(r, flexible), &oom);
     }
-    out->assignment = dup_bytes(read_bytes_v(r, flexible), &out->assignment_len, &oom);
+    out->assignment = kk_slice_memdup(read_bytes_v(r, flexible), &out->assignment_len, &oom);
     if (flexible)
         kk_read_skip_tags(r);
     if (oom || r->failed) {
