@@ -1,0 +1,247 @@
+/*
+ * Kafkette::PartitionConsumer's native half: configuration, fetch (without the GVL) and the
+ * conversion of a fetched batch into FetchedMessage objects.
+ */
+#include "kafkette_ext.h"
+
+#include <string.h>
+
+typedef struct kke_consumer {
+    kke_head_t head; /* first: the shared helpers see a kke_head_t */
+    kk_consumer_t *consumer;
+    VALUE topic;     /* frozen String shared by every FetchedMessage */
+    int32_t partition;
+} kke_consumer_t;
+
+static void consumer_release(kke_head_t *h) {
+    kke_consumer_t *c = (kke_consumer_t *)h;
+    kk_consumer_free(c->consumer);
+    c->consumer = NULL;
+}
+
+static void consumer_mark(void *ptr) {
+    kke_consumer_t *c = ptr;
+    rb_gc_mark(c->topic);
+}
+
+static void consumer_free(void *ptr) {
+    kke_consumer_t *c = ptr;
+    kk_consumer_free(c->consumer); /* closes sockets; never waits */
+    kke_log_free(&c->head.log);
+    xfree(c);
+}
+
+static size_t consumer_memsize(const void *ptr) {
+    const kke_consumer_t *c = ptr;
+    return sizeof(*c) + kke_head_memsize(&c->head);
+}
+
+static const rb_data_type_t consumer_type = {
+    .wrap_struct_name = "Kafkette::PartitionConsumer",
+    .function = {.dmark = consumer_mark, .dfree = consumer_free, .dsize = consumer_memsize},
+    .flags = RUBY_TYPED_FREE_IMMEDIATELY,
+};
+
+static VALUE consumer_alloc(VALUE klass) {
+    kke_consumer_t *c;
+    VALUE self = TypedData_Make_Struct(klass, kke_consumer_t, &consumer_type, c);
+    c->topic = Qnil;
+    c->head.release = consumer_release;
+    c->head.closed_class = "Kafkette::Errors::ClosedError";
+    c->head.what = "consumer";
+    return self;
+}
+
+static kke_consumer_t *get_consumer(VALUE self) {
+    kke_consumer_t *c;
+    TypedData_Get_Struct(self, kke_consumer_t, &consumer_type, c);
+    return c;
+}
+
+static const char *cstr_arg(VALUE v, const char *what) {
+    if (!RB_TYPE_P(v, T_STRING))
+        rb_raise(NIL_P(v) ? rb_eArgError : rb_eTypeError, "%s must be a String, not %s", what, rb_obj_classname(v));
+    if (memchr(RSTRING_PTR(v), 0, (size_t)RSTRING_LEN(v)))
+        rb_raise(rb_eArgError, "%s must not contain NUL bytes", what);
+    return StringValueCStr(v);
+}
+
+/* _setup(bootstrap, client_id, topic, partition, offset_kind, offset_value, options) */
+static VALUE consumer_setup(VALUE self, VALUE bootstrap, VALUE client_id, VALUE topic, VALUE partition,
+                            VALUE offset_kind, VALUE offset_value, VALUE opts) {
+    kke_consumer_t *c = get_consumer(self);
+    if (c->consumer || c->head.closed)
+        rb_raise(rb_eRuntimeError, "the consumer is already set up");
+    if (!NIL_P(opts))
+        Check_Type(opts, T_HASH);
+
+    kk_consumer_config_t cfg;
+    kk_consumer_config_init(&cfg);
+    cfg.client.bootstrap_servers = cstr_arg(bootstrap, "brokers");
+    cfg.client.client_id = NIL_P(client_id) ? NULL : cstr_arg(client_id, "client_id");
+    cfg.topic = cstr_arg(topic, "topic");
+    cfg.partition = (int32_t)kke_int_in_range(partition, 0, INT32_MAX, "partition");
+    cfg.offset.kind = (kk_offset_kind_t)kke_int_in_range(offset_kind, KK_OFFSET_AT, KK_OFFSET_AT_TIME, "offset kind");
+    cfg.offset.value = (int64_t)kke_int_in_range(offset_value, 0, INT64_MAX, "offset");
+    cfg.client.connect_timeout_ms = (int)kke_opt_int(opts, "connect_timeout_ms", cfg.client.connect_timeout_ms, 1, INT32_MAX);
+    cfg.client.request_timeout_ms = (int)kke_opt_int(opts, "request_timeout_ms", cfg.client.request_timeout_ms, 1, INT32_MAX);
+    cfg.client.max_response_bytes = (int32_t)kke_opt_int(opts, "max_response_bytes", cfg.client.max_response_bytes, 1, INT32_MAX);
+    kke_opt_api_versions(opts, &cfg.client);
+    cfg.max_bytes = (int32_t)kke_opt_int(opts, "max_bytes", cfg.max_bytes, 1, INT32_MAX);
+    cfg.min_bytes = (int32_t)kke_opt_int(opts, "min_bytes", cfg.min_bytes, 0, INT32_MAX);
+    cfg.max_wait_ms = (int32_t)kke_opt_int(opts, "max_wait_ms", cfg.max_wait_ms, 0, INT32_MAX);
+    cfg.read_committed = kke_opt_bool(opts, "read_committed", cfg.read_committed);
+    cfg.offset_reset = (kk_offset_reset_t)kke_opt_int(opts, "offset_reset", cfg.offset_reset, KK_RESET_EARLIEST, KK_RESET_ERROR);
+    cfg.failover_tries = (int)kke_opt_int(opts, "failover_tries", cfg.failover_tries, 0, INT32_MAX);
+    cfg.retry_backoff_ms = (int)kke_opt_int(opts, "retry_backoff_ms", cfg.retry_backoff_ms, 0, INT32_MAX);
+    cfg.client.log_cb = kke_log_cb;
+    cfg.client.log_opaque = &c->head.log;
+
+    kk_error_t err;
+    c->consumer = kk_consumer_new(&cfg, &err); /* copies what it keeps; never waits */
+    RB_GC_GUARD(bootstrap);
+    RB_GC_GUARD(client_id);
+    if (!c->consumer)
+        kke_raise(err.code, err.message);
+    c->head.client = kk_consumer_client(c->consumer);
+    c->topic = rb_str_new_frozen(topic);
+    c->partition = cfg.partition;
+    return self;
+}
+
+/* ---- fetch ----------------------------------------------------------------------------------- */
+
+typedef struct fetch_call {
+    kk_consumer_t *consumer;
+    kk_fetch_options_t options;
+    kk_fetch_batch_t *batch;
+    int rc;
+    kk_error_t err;
+} fetch_call_t;
+
+static void *fetch_nogvl(void *arg) {
+    fetch_call_t *call = arg;
+    call->rc = kk_consumer_fetch(call->consumer, &call->options, &call->batch, &call->err);
+    return NULL;
+}
+
+typedef struct convert {
+    const kk_fetch_batch_t *batch;
+    VALUE topic;
+    int32_t partition;
+} convert_t;
+
+static VALUE convert_batch(VALUE arg) {
+    const convert_t *cv = (const convert_t *)arg;
+    return kke_fetched_list(cv->batch, cv->topic, cv->partition);
+}
+
+/* A per-call limit: nil keeps the configured one. */
+static int32_t fetch_limit(VALUE v, int32_t min, const char *what) {
+    return NIL_P(v) ? -1 : (int32_t)kke_int_in_range(v, min, INT32_MAX, what);
+}
+
+/* _fetch(max_bytes, min_bytes, max_wait_ms) -> Array of FetchedMessage */
+static VALUE consumer_fetch(VALUE self, VALUE max_bytes, VALUE min_bytes, VALUE max_wait_ms) {
+    kke_consumer_t *c = get_consumer(self);
+    fetch_call_t call;
+    memset(&call, 0, sizeof(call));
+    call.options.max_bytes = fetch_limit(max_bytes, 1, "max_bytes");
+    call.options.min_bytes = fetch_limit(min_bytes, 0, "min_bytes");
+    call.options.max_wait_ms = fetch_limit(max_wait_ms, 0, "max_wait_ms");
+    kke_enter(&c->head);
+    call.consumer = c->consumer;
+    int rc = kke_run(&c->head, fetch_nogvl, &call, &call.rc);
+    if (rc != KK_OK) {
+        /* A partition the topic does not have: what a broker says, and what Poseidon raised. */
+        int code = rc == KK_ERR_INVALID_PARTITION ? 3 : call.err.code ? call.err.code : rc;
+        kke_log_flush(&c->head.log);
+        kke_raise(code, call.err.message);
+    }
+    convert_t cv = {call.batch, c->topic, c->partition};
+    int state = 0;
+    VALUE list = rb_protect(convert_batch, (VALUE)&cv, &state);
+    kk_fetch_batch_free(call.batch);
+    if (state)
+        rb_jump_tag(state);
+    RB_GC_GUARD(list);
+    kke_log_flush(&c->head.log);
+    return list;
+}
+
+/* ---- offsets --------------------------------------------------------------------------------- */
+
+typedef struct connect_call {
+    kk_consumer_t *consumer;
+    int rc;
+    kk_error_t err;
+} connect_call_t;
+
+static void *connect_nogvl(void *arg) {
+    connect_call_t *call = arg;
+    call->rc = kk_consumer_connect(call->consumer, &call->err);
+    return NULL;
+}
+
+/* Finds the leader and resolves the starting offset (what the first fetch would do). */
+static VALUE consumer_connect(VALUE self) {
+    kke_consumer_t *c = get_consumer(self);
+    kke_enter(&c->head);
+    connect_call_t call = {c->consumer, 0, {0, ""}};
+    int rc = kke_run(&c->head, connect_nogvl, &call, &call.rc);
+    kke_log_flush(&c->head.log);
+    if (rc != KK_OK)
+        kke_raise(rc == KK_ERR_INVALID_PARTITION ? 3 : call.err.code ? call.err.code : rc, call.err.message);
+    return self;
+}
+
+static VALUE offset_or_nil(int64_t v) { return v >= 0 ? LL2NUM(v) : Qnil; }
+
+/* The offset the next fetch starts at; resolves a symbolic start offset first if needed. */
+static VALUE consumer_next_offset(VALUE self) {
+    kke_consumer_t *c = get_consumer(self);
+    if (!c->consumer)
+        rb_raise(rb_path2class(c->head.closed_class), "the consumer is closed");
+    if (kk_consumer_next_offset(c->consumer) < 0)
+        consumer_connect(self);
+    return c->consumer ? offset_or_nil(kk_consumer_next_offset(c->consumer)) : Qnil;
+}
+
+static VALUE consumer_highwater_mark(VALUE self) {
+    kke_consumer_t *c = get_consumer(self);
+    return c->consumer ? offset_or_nil(kk_consumer_highwater_mark(c->consumer)) : Qnil;
+}
+
+static VALUE consumer_last_stable_offset(VALUE self) {
+    kke_consumer_t *c = get_consumer(self);
+    return c->consumer ? offset_or_nil(kk_consumer_last_stable_offset(c->consumer)) : Qnil;
+}
+
+static VALUE consumer_log_start_offset(VALUE self) {
+    kke_consumer_t *c = get_consumer(self);
+    return c->consumer ? offset_or_nil(kk_consumer_log_start_offset(c->consumer)) : Qnil;
+}
+
+static VALUE consumer_close(VALUE self) {
+    kke_close(&get_consumer(self)->head);
+    return Qnil;
+}
+
+static VALUE consumer_closed_p(VALUE self) {
+    kke_consumer_t *c = get_consumer(self);
+    return c->head.closed || c->head.close_pending || !c->consumer ? Qtrue : Qfalse;
+}
+
+void kke_init_consumer(void) {
+    VALUE c = rb_define_class_under(kke_mKafkette, "PartitionConsumer", rb_cObject);
+    rb_define_alloc_func(c, consumer_alloc);
+    rb_define_private_method(c, "_setup", consumer_setup, 7);
+    rb_define_private_method(c, "_fetch", consumer_fetch, 3);
+    rb_define_method(c, "connect", consumer_connect, 0);
+    rb_define_method(c, "next_offset", consumer_next_offset, 0);
+    rb_define_method(c, "highwater_mark", consumer_highwater_mark, 0);
+    rb_define_method(c, "last_stable_offset", consumer_last_stable_offset, 0);
+    rb_define_method(c, "log_start_offset", consumer_log_start_offset, 0);
+    rb_define_method(c, "close", consumer_close, 0);
+    rb_define_method(c, "closed?", consumer_closed_p, 0);
+}
