@@ -325,7 +325,8 @@ typedef struct kk_topic_config {
     const char *value;
 } kk_topic_config_t;
 
-/* Creates a topic and waits (up to timeout_ms) until every partition has a leader.
+/* Creates a topic and waits (up to timeout_ms) until every partition's leader serves it, so
+ * that even a required_acks 0 write right afterwards is not lost.
  * partitions / replication_factor -1 mean the broker's defaults. TOPIC_ALREADY_EXISTS (36)
  * when it exists. */
 KK_API int kk_client_create_topic(kk_client_t *client, const char *topic, int32_t partitions,

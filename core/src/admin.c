@@ -6,6 +6,7 @@
 #include "client.h"
 #include "error.h"
 #include "protocol_admin.h"
+#include "protocol_fetch.h"
 
 /* The negotiated version of api_key on the bootstrap connection, or an error. */
 static int admin_conn(kk_client_t *client, int api_key, const char *api_name, kk_conn_t **conn,
@@ -40,7 +41,32 @@ static int topic_result_error(const kk_topic_results_t *results, const char *top
                         topic);
 }
 
-/* Polls metadata until every partition of the topic has a leader, or the deadline passes. */
+/* Whether the leader of every partition already serves it: metadata names a leader a moment
+ * before the leader accepts requests, and a write with required_acks 0 sent in that moment
+ * would be lost without a word. A ListOffsets answered without error proves it. */
+static bool leaders_serve(kk_client_t *client, const kk_metadata_t *md, const kk_topic_info_t *t) {
+    for (size_t i = 0; i < t->partition_count; i++) {
+        kk_conn_t *conn = NULL;
+        kk_error_t ignored;
+        if (kk_client_broker_conn(client, md, t->partitions[i].leader, &conn, &ignored) != KK_OK)
+            return false;
+        int16_t version = kk_conn_version(conn, KK_API_LIST_OFFSETS);
+        if (version < 0)
+            return true; /* nothing to ask with: trust the metadata */
+        kk_encode_list_offsets_request(kk_conn_begin(conn, KK_API_LIST_OFFSETS, version), version, t->name,
+                                       t->partitions[i].partition, KK_OFFSET_SPEC_LATEST, 0);
+        kk_reader_t r;
+        kk_list_offsets_result_t res;
+        if (kk_conn_roundtrip(conn, &r, &ignored) != KK_OK ||
+            kk_decode_list_offsets_response(&r, version, t->name, t->partitions[i].partition, &res,
+                                            &ignored) != KK_OK ||
+            res.error_code != 0)
+            return false;
+    }
+    return true;
+}
+
+/* Polls until every partition of the topic has a leader that serves it, or the deadline passes. */
 static int wait_for_leaders(kk_client_t *client, const char *topic, int64_t deadline, kk_error_t *err) {
     const char *topics[] = {topic};
     for (;;) {
@@ -52,12 +78,13 @@ static int wait_for_leaders(kk_client_t *client, const char *topic, int64_t dead
         bool ready = t && t->error_code == 0 && t->partition_count > 0;
         for (size_t i = 0; ready && i < t->partition_count; i++)
             ready = t->partitions[i].leader >= 0;
+        ready = ready && leaders_serve(client, md, t);
         kk_metadata_free(md);
         if (ready)
             return KK_OK;
         if (kk_monotonic_ms() >= deadline)
             return kk_error_set(err, KK_ERR_TIMED_OUT,
-                                "topic %s was created but its partitions have no leader yet", topic);
+                                "topic %s was created but its partitions have no serving leader yet", topic);
         rc = kk_conn_sleep(&client->conn_opts, 50);
         if (rc != KK_OK)
             return kk_error_set(err, rc, "waiting for topic %s interrupted", topic);

@@ -403,6 +403,28 @@ static void test_compressed_topics_only(void **state) {
     assert_int_equal(stored_codec(plain), KK_CODEC_NONE);
 }
 
+/* Right after kk_client_create_topic returns, even unacknowledged writes land: the call waits
+ * until every partition's leader serves it (metadata names leaders a moment earlier). */
+static void test_acks_zero_right_after_create(void **state) {
+    (void)state;
+    for (int round = 0; round < 3; round++) {
+        const char *topic = kk_test_unique_topic("kk-prod-fresh");
+        create_topic(topic, 3);
+        kk_producer_t *p = new_producer(KK_CODEC_NONE, 0);
+        kk_message_t msgs[30];
+        for (int i = 0; i < 30; i++)
+            msgs[i] = (kk_message_t){.topic = topic, .value = "fresh", .value_len = 5, .partition = i % 3};
+        kk_error_t err;
+        assert_int_equal(kk_producer_send(p, msgs, 30, &err), KK_OK);
+        kk_producer_free(p);
+        for (int part = 0; part < 3; part++) {
+            char *lines = kcat_read(topic, part, 10);
+            assert_int_equal(count_lines(lines), 10);
+            free(lines);
+        }
+    }
+}
+
 static void test_bad_producer_config(void **state) {
     (void)state;
     kk_producer_config_t cfg;
@@ -434,6 +456,7 @@ int main(void) {
         cmocka_unit_test(test_auto_created_topic_is_waited_for),
         cmocka_unit_test(test_headers_and_null_values),
         cmocka_unit_test(test_compressed_topics_only),
+        cmocka_unit_test(test_acks_zero_right_after_create),
         cmocka_unit_test(test_bad_producer_config),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
