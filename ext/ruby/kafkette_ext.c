@@ -336,6 +336,7 @@ RUBY_FUNC_EXPORTED void Init_kafkette_ext(void) {
     KKE_CONST(ERR_STATE);
     KKE_CONST(ERR_INVALID_PARTITION);
     KKE_CONST(ERR_PARTIAL_FAILURE);
+    KKE_CONST(ERR_NOT_ASSIGNED);
     KKE_CONST(CODEC_NONE);
     KKE_CONST(CODEC_GZIP);
     KKE_CONST(CODEC_SNAPPY);
@@ -361,4 +362,5 @@ RUBY_FUNC_EXPORTED void Init_kafkette_ext(void) {
     kke_init_producer();
     kke_init_consumer();
     kke_init_client();
+    kke_init_group();
 }

@@ -131,5 +131,6 @@ void kke_init_messages(void);
 void kke_init_producer(void);
 void kke_init_consumer(void);
 void kke_init_client(void);
+void kke_init_group(void);
 
 #endif /* KAFKETTE_EXT_H */

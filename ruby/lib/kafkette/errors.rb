@@ -60,6 +60,8 @@ module Kafkette
     class InvalidPartitionError < Error; end
     # A call was interrupted without Ruby raising anything for it.
     class InterruptedError < Error; end
+    # A consumer group member committed a partition it does not (or no longer) own.
+    class NotAssignedError < Error; end
 
     # Poseidon's names for codes the protocol has renamed since.
     POSEIDON_ALIASES = {
@@ -108,7 +110,8 @@ module Kafkette
       Native::ERR_COMPRESSION => CompressionError,
       Native::ERR_STATE => ClosedError,
       Native::ERR_INVALID_PARTITION => InvalidPartitionError,
-      Native::ERR_PARTIAL_FAILURE => Error
+      Native::ERR_PARTIAL_FAILURE => Error,
+      Native::ERR_NOT_ASSIGNED => NotAssignedError
     }.freeze
 
     # The exception class for a core error code.
