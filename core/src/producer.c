@@ -405,6 +405,17 @@ static int encode_chunk(send_ctx_t *ctx, chunk_t *chunk, size_t slot, int8_t mag
 
 /* Splits routed[first, first+count) (one broker) into chunks per topic-partition, each at most
  * max_bytes of uncompressed records (a single larger message gets a chunk of its own). */
+static size_t message_size_bound(const send_ctx_t *ctx, size_t routed_index, int8_t magic) {
+    const kk_message_t *m = &ctx->msgs[ctx->routed[routed_index].message];
+    kk_record_in_t r = {.key = m->key, .key_len = m->key ? m->key_len : 0,
+                        .value = m->value, .value_len = m->value ? m->value_len : 0,
+                        .header_count = 0};
+    size_t size = kk_record_encoded_size_bound(magic, &r) + 16;
+    for (size_t j = 0; j < m->header_count; j++)
+        size += m->headers[j].key_len + m->headers[j].value_len + 10;
+    return size;
+}
+
 static chunk_t *plan_chunks(send_ctx_t *ctx, size_t first, size_t count, int8_t magic,
                             size_t max_bytes, size_t *chunk_count) {
     size_t cap = 8, n = 0;
@@ -413,31 +424,34 @@ static chunk_t *plan_chunks(send_ctx_t *ctx, size_t first, size_t count, int8_t 
         return NULL;
     size_t i = first, end = first + count;
     while (i < end) {
-        size_t start = i, bytes = 0;
-        while (i < end && ctx->routed[i].topic_index == ctx->routed[start].topic_index &&
-               ctx->routed[i].partition == ctx->routed[start].partition) {
-            const kk_message_t *m = &ctx->msgs[ctx->routed[i].message];
-            kk_record_in_t r = {.key = m->key, .key_len = m->key ? m->key_len : 0,
-                                .value = m->value, .value_len = m->value ? m->value_len : 0,
-                                .header_count = 0};
-            size_t size = kk_record_encoded_size_bound(magic, &r) + 16;
-            for (size_t j = 0; j < m->header_count; j++)
-                size += m->headers[j].key_len + m->headers[j].value_len + 10;
-            if (i > start && bytes + size > max_bytes)
-                break;
-            bytes += size;
-            i++;
-        }
-        if (n == cap) {
-            chunk_t *grown = realloc(chunks, 2 * cap * sizeof(*chunks));
-            if (!grown) {
-                free(chunks);
-                return NULL;
+        /* One topic-partition's run: split it into equal parts under max_bytes rather than
+         * full parts and a small remainder, so the broker handles fewer, even batches. */
+        size_t run_end = i, run_bytes = 0;
+        while (run_end < end && ctx->routed[run_end].topic_index == ctx->routed[i].topic_index &&
+               ctx->routed[run_end].partition == ctx->routed[i].partition)
+            run_bytes += message_size_bound(ctx, run_end++, magic);
+        size_t parts = (run_bytes + max_bytes - 1) / max_bytes;
+        size_t target = parts > 1 ? (run_bytes + parts - 1) / parts : max_bytes;
+        while (i < run_end) {
+            size_t start = i, bytes = 0;
+            while (i < run_end) {
+                size_t size = message_size_bound(ctx, i, magic);
+                if (i > start && (bytes + size > max_bytes || bytes >= target))
+                    break;
+                bytes += size;
+                i++;
             }
-            chunks = grown;
-            cap *= 2;
+            if (n == cap) {
+                chunk_t *grown = realloc(chunks, 2 * cap * sizeof(*chunks));
+                if (!grown) {
+                    free(chunks);
+                    return NULL;
+                }
+                chunks = grown;
+                cap *= 2;
+            }
+            chunks[n++] = (chunk_t){start, i - start, -1};
         }
-        chunks[n++] = (chunk_t){start, i - start, -1};
     }
     *chunk_count = n;
     return chunks;
