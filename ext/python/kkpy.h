@@ -2,7 +2,7 @@
  * Private header of the Python binding (kafkette._kafkette): module state, the per-call
  * context the core's callbacks write into, and helpers shared by the type files.
  *
- * Threads: every Producer and PartitionConsumer serialises its core calls with its own
+ * Threads: every Producer, PartitionConsumer and ConsumerGroup serialises its core calls with its own
  * PyThread lock, always acquired with the GIL released; the core runs with the GIL released
  * and calls back (interrupt check, partitioner) through PyGILState_Ensure. Log lines are
  * buffered in C while the GIL is released and handed to `logging` afterwards.
@@ -33,6 +33,8 @@ typedef struct kkpy_state {
     PyTypeObject *message_type;  /* MessageToSend */
     PyTypeObject *fetched_type;  /* FetchedMessage */
     PyTypeObject *failure_type;  /* SendFailure (a struct sequence) */
+    PyTypeObject *group_type;    /* ConsumerGroup */
+    PyTypeObject *topic_partition_type; /* TopicPartition (a struct sequence) */
 
     PyObject *Error;
     PyObject *ProtocolError;
@@ -47,6 +49,7 @@ typedef struct kkpy_state {
     PyObject *InvalidPartitionError;
     PyObject *ProducerShutdownError;
     PyObject *ConsumerClosedError;
+    PyObject *NotAssignedError;
     PyObject *FailedToSendMessages;
     PyObject *broker_errors; /* dict: broker code (int) -> ProtocolError subclass */
 
@@ -130,6 +133,8 @@ extern PyType_Spec kkpy_message_spec;
 extern PyType_Spec kkpy_fetched_spec;
 extern PyType_Spec kkpy_producer_spec;
 extern PyType_Spec kkpy_consumer_spec;
+extern PyType_Spec kkpy_group_spec;
+extern PyStructSequence_Desc kkpy_topic_partition_desc;
 
 /* MessageToSend: what send_messages reads and fills. */
 typedef struct {

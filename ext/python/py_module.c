@@ -260,6 +260,8 @@ PyObject *kkpy_error_class(kkpy_state *st, int code) {
         return st->InvalidPartitionError;
     case KK_ERR_PARTIAL_FAILURE:
         return st->FailedToSendMessages;
+    case KK_ERR_NOT_ASSIGNED:
+        return st->NotAssignedError;
     default:
         return st->Error;
     }
@@ -766,7 +768,11 @@ static int add_errors(PyObject *module, kkpy_state *st) {
     SUB(InvalidPartitionError, "InvalidPartitionError",
         "No such partition, or the partitioner chose one outside the topic.", st->Error)
     SUB(ProducerShutdownError, "ProducerShutdownError", "send_messages was called on a closed Producer.", st->Error)
-    SUB(ConsumerClosedError, "ConsumerClosedError", "The PartitionConsumer was closed (possibly while fetching).",
+    SUB(ConsumerClosedError, "ConsumerClosedError",
+        "The PartitionConsumer or ConsumerGroup was closed (possibly while fetching or polling).", st->Error)
+    SUB(NotAssignedError, "NotAssignedError",
+        "A ConsumerGroup member committed a partition it does not own, or lost in a rebalance it has not "
+        "caught up with yet (the next poll rejoins; records after the last commit are delivered again).",
         st->Error)
     SUB(FailedToSendMessages, "FailedToSendMessages",
         "Some messages of a send_messages call were not delivered. `failures` lists them as SendFailure "
@@ -812,13 +818,18 @@ static int kkpy_exec(PyObject *module) {
     if (add_type(module, &kkpy_message_spec, &st->message_type) < 0 ||
         add_type(module, &kkpy_fetched_spec, &st->fetched_type) < 0 ||
         add_type(module, &kkpy_producer_spec, &st->producer_type) < 0 ||
-        add_type(module, &kkpy_consumer_spec, &st->consumer_type) < 0)
+        add_type(module, &kkpy_consumer_spec, &st->consumer_type) < 0 ||
+        add_type(module, &kkpy_group_spec, &st->group_type) < 0)
         return -1;
 #if PY_VERSION_HEX < 0x030A0000
     st->fetched_type->tp_new = NULL; /* built by fetch only */
 #endif
     st->failure_type = PyStructSequence_NewType(&failure_desc);
     if (!st->failure_type || PyModule_AddObject(module, "SendFailure", Py_NewRef((PyObject *)st->failure_type)) < 0)
+        return -1;
+    st->topic_partition_type = PyStructSequence_NewType(&kkpy_topic_partition_desc);
+    if (!st->topic_partition_type ||
+        PyModule_AddObject(module, "TopicPartition", Py_NewRef((PyObject *)st->topic_partition_type)) < 0)
         return -1;
     if (add_errors(module, st) < 0)
         return -1;
@@ -856,6 +867,8 @@ static int kkpy_traverse(PyObject *module, visitproc visit, void *arg) {
     Py_VISIT(st->message_type);
     Py_VISIT(st->fetched_type);
     Py_VISIT(st->failure_type);
+    Py_VISIT(st->group_type);
+    Py_VISIT(st->topic_partition_type);
     Py_VISIT(st->Error);
     Py_VISIT(st->ProtocolError);
     Py_VISIT(st->ConnectionFailedError);
@@ -869,6 +882,7 @@ static int kkpy_traverse(PyObject *module, visitproc visit, void *arg) {
     Py_VISIT(st->InvalidPartitionError);
     Py_VISIT(st->ProducerShutdownError);
     Py_VISIT(st->ConsumerClosedError);
+    Py_VISIT(st->NotAssignedError);
     Py_VISIT(st->FailedToSendMessages);
     Py_VISIT(st->broker_errors);
     Py_VISIT(st->logger);
@@ -884,6 +898,8 @@ static int kkpy_clear(PyObject *module) {
     Py_CLEAR(st->message_type);
     Py_CLEAR(st->fetched_type);
     Py_CLEAR(st->failure_type);
+    Py_CLEAR(st->group_type);
+    Py_CLEAR(st->topic_partition_type);
     Py_CLEAR(st->Error);
     Py_CLEAR(st->ProtocolError);
     Py_CLEAR(st->ConnectionFailedError);
@@ -897,6 +913,7 @@ static int kkpy_clear(PyObject *module) {
     Py_CLEAR(st->InvalidPartitionError);
     Py_CLEAR(st->ProducerShutdownError);
     Py_CLEAR(st->ConsumerClosedError);
+    Py_CLEAR(st->NotAssignedError);
     Py_CLEAR(st->FailedToSendMessages);
     Py_CLEAR(st->broker_errors);
     Py_CLEAR(st->logger);
@@ -930,7 +947,7 @@ static PyModuleDef_Slot kkpy_slots[] = {
 static struct PyModuleDef kkpy_module_def = {
     PyModuleDef_HEAD_INIT,
     .m_name = "kafkette._kafkette",
-    .m_doc = "The C extension under kafkette: Producer, PartitionConsumer, messages and errors over the "
+    .m_doc = "The C extension under kafkette: Producer, PartitionConsumer, ConsumerGroup, messages and errors over the "
              "kafkette C core. Import kafkette, not this module.",
     .m_size = sizeof(kkpy_state),
     .m_methods = kkpy_methods,

@@ -12,8 +12,14 @@
         for m in c.fetch():
             print(m.offset, m.key, m.value)
 
-Every network wait runs with the GIL released and is interrupted by Ctrl-C. Producers and
-consumers may be shared between threads: their calls are serialised by an internal lock.
+    # a member of a consumer group: partitions shared with the group's other processes
+    with kafkette.ConsumerGroup("my_group", ["127.0.0.1:9092"], ["topic1"]) as group:
+        for partition, messages in group:     # partition: TopicPartition(topic, partition)
+            for m in messages:
+                print(partition.partition, m.offset, m.value)
+
+Every network wait runs with the GIL released and is interrupted by Ctrl-C. Producers,
+consumers and groups may be shared between threads: their calls are serialised by an internal lock.
 The C core's log lines go to the ``logging`` logger named ``"kafkette"``.
 
 Errors derive from :class:`kafkette.Error`; broker error codes raise subclasses of
@@ -23,6 +29,8 @@ under Poseidon's names such as ``NotLeaderForPartition`` and ``MessageSizeTooLar
 
 import logging as _logging
 from typing import Iterator as _Iterator
+from typing import List as _List
+from typing import Tuple as _Tuple
 
 from . import _kafkette
 from ._kafkette import (  # noqa: F401  (re-exported)
@@ -39,11 +47,13 @@ from ._kafkette import (  # noqa: F401  (re-exported)
     InvalidPartitionError,
     MalformedResponseError,
     MessageToSend,
+    NotAssignedError,
     Producer,
     ProducerShutdownError,
     ProtocolError,
     SendFailure,
     TimedOutError,
+    TopicPartition,
     UnableToFetchMetadata,
     UnsupportedVersionError,
     __version__,
@@ -71,6 +81,23 @@ class PartitionConsumer(_kafkette.PartitionConsumer):
             yield from batch
 
 
+class ConsumerGroup(_kafkette.ConsumerGroup):
+    __doc__ = _kafkette.ConsumerGroup.__doc__
+
+    def __iter__(self) -> _Iterator[_Tuple[TopicPartition, _List[FetchedMessage]]]:
+        """Yield (TopicPartition, [FetchedMessage, ...]) for each batch as it arrives, polling
+        again in between (which also rejoins after a rebalance and auto-commits what earlier
+        batches delivered), until the group is closed (from another thread, or after the loop).
+        Ctrl-C raises KeyboardInterrupt out of a waiting poll."""
+        while True:
+            try:
+                batch = self.poll(1000)
+            except ConsumerClosedError:
+                return
+            if batch is not None:
+                yield batch
+
+
 def _export_protocol_errors() -> list:
     """Every ProtocolError subclass the extension made (one per Kafka error code, plus
     Poseidon's aliases) becomes a name of this package."""
@@ -92,6 +119,7 @@ __all__ = [
     "CompressionError",
     "ConnectionFailedError",
     "ConsumerClosedError",
+    "ConsumerGroup",
     "Error",
     "FailedToSendMessages",
     "FetchedMessage",
@@ -99,12 +127,14 @@ __all__ = [
     "InvalidPartitionError",
     "MalformedResponseError",
     "MessageToSend",
+    "NotAssignedError",
     "PartitionConsumer",
     "Producer",
     "ProducerShutdownError",
     "ProtocolError",
     "SendFailure",
     "TimedOutError",
+    "TopicPartition",
     "UnableToFetchMetadata",
     "UnsupportedVersionError",
     "__version__",

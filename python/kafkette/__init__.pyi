@@ -1,6 +1,6 @@
 """Type stubs for kafkette (the classes are described in kafkette._kafkette)."""
 
-from typing import Iterator
+from typing import Iterator, List, Tuple
 
 from . import _kafkette
 from ._kafkette import EARLIEST_OFFSET as EARLIEST_OFFSET
@@ -16,11 +16,13 @@ from ._kafkette import InvalidArgumentError as InvalidArgumentError
 from ._kafkette import InvalidPartitionError as InvalidPartitionError
 from ._kafkette import MalformedResponseError as MalformedResponseError
 from ._kafkette import MessageToSend as MessageToSend
+from ._kafkette import NotAssignedError as NotAssignedError
 from ._kafkette import Producer as Producer
 from ._kafkette import ProducerShutdownError as ProducerShutdownError
 from ._kafkette import ProtocolError as ProtocolError
 from ._kafkette import SendFailure as SendFailure
 from ._kafkette import TimedOutError as TimedOutError
+from ._kafkette import TopicPartition as TopicPartition
 from ._kafkette import UnableToFetchMetadata as UnableToFetchMetadata
 from ._kafkette import UnsupportedVersionError as UnsupportedVersionError
 from ._kafkette import __version__ as __version__
@@ -175,6 +177,9 @@ from ._kafkette import VoterNotFound as VoterNotFound
 class PartitionConsumer(_kafkette.PartitionConsumer):
     def __iter__(self) -> Iterator[FetchedMessage]: ...
 
+class ConsumerGroup(_kafkette.ConsumerGroup):
+    def __iter__(self) -> Iterator[Tuple[TopicPartition, List[FetchedMessage]]]: ...
+
 __all__ = [
     "EARLIEST_OFFSET",
     "LATEST_OFFSET",
@@ -182,6 +187,7 @@ __all__ = [
     "CompressionError",
     "ConnectionFailedError",
     "ConsumerClosedError",
+    "ConsumerGroup",
     "Error",
     "FailedToSendMessages",
     "FetchedMessage",
@@ -189,12 +195,14 @@ __all__ = [
     "InvalidPartitionError",
     "MalformedResponseError",
     "MessageToSend",
+    "NotAssignedError",
     "PartitionConsumer",
     "Producer",
     "ProducerShutdownError",
     "ProtocolError",
     "SendFailure",
     "TimedOutError",
+    "TopicPartition",
     "UnableToFetchMetadata",
     "UnsupportedVersionError",
     "__version__",

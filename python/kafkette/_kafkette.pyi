@@ -1,7 +1,21 @@
 """Type stubs for kafkette._kafkette, the C extension under kafkette."""
 
 from types import TracebackType
-from typing import Any, Callable, ClassVar, Iterable, Mapping, Optional, Sequence, Tuple, Type, TypeVar, Union, final
+from typing import (
+    Any,
+    Callable,
+    ClassVar,
+    Iterable,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    Type,
+    TypeVar,
+    Union,
+    final,
+    overload,
+)
 
 __version__: str
 EARLIEST_OFFSET: str
@@ -15,6 +29,7 @@ _Offset = Union[int, str]
 
 _P = TypeVar("_P", bound="Producer")
 _C = TypeVar("_C", bound="PartitionConsumer")
+_G = TypeVar("_G", bound="ConsumerGroup")
 
 @final
 class MessageToSend:
@@ -196,6 +211,83 @@ class PartitionConsumer:
         tb: Optional[TracebackType],
     ) -> bool: ...
 
+@final
+class TopicPartition(Tuple[str, int]):
+    """A (topic, partition) tuple with named fields."""
+
+    n_fields: ClassVar[int]
+    n_sequence_fields: ClassVar[int]
+    n_unnamed_fields: ClassVar[int]
+    __match_args__: ClassVar[Tuple[str, str]]
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+
+_RebalanceCallback = Callable[[list[TopicPartition]], Any]
+
+class ConsumerGroup:
+    """A member of a consumer group."""
+
+    def __init__(
+        self,
+        group_name: str,
+        brokers: _Brokers,
+        topics: Union[str, Sequence[str]],
+        *,
+        assignor: str = ...,
+        session_timeout_ms: int = ...,
+        rebalance_timeout_ms: int = ...,
+        heartbeat_interval_ms: int = ...,
+        auto_commit_interval_ms: int = ...,
+        trail: bool = ...,
+        offset_reset: str = ...,
+        max_bytes: int = ...,
+        max_wait_ms: int = ...,
+        on_assign: Optional[_RebalanceCallback] = ...,
+        on_revoke: Optional[_RebalanceCallback] = ...,
+        client_id: str = ...,
+        socket_timeout_ms: int = ...,
+        connect_timeout_ms: int = ...,
+        metadata_refresh_interval_ms: int = ...,
+        retry_backoff_ms: int = ...,
+    ) -> None: ...
+    @property
+    def group_name(self) -> str: ...
+    @property
+    def topics(self) -> Tuple[str, ...]: ...
+    @property
+    def client_id(self) -> str: ...
+    @property
+    def brokers(self) -> str: ...
+    @property
+    def claimed(self) -> list[TopicPartition]: ...
+    @property
+    def generation(self) -> Optional[int]: ...
+    @property
+    def member_id(self) -> str: ...
+    @property
+    def is_leader(self) -> bool: ...
+    @property
+    def closed(self) -> bool: ...
+    def poll(self, timeout_ms: Optional[int] = 1000) -> Optional[Tuple[TopicPartition, list[FetchedMessage]]]: ...
+    @overload
+    def commit(self) -> None: ...
+    @overload
+    def commit(self, partition: Tuple[str, int], offset: int, /) -> None: ...
+    @overload
+    def commit(self, topic: str, partition: int, offset: int, /) -> None: ...
+    def committed(self, topic: str, partition: int) -> Optional[int]: ...
+    def close(self) -> None: ...
+    def __enter__(self: _G) -> _G: ...
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> bool: ...
+
 def create_topic(
     brokers: _Brokers,
     topic: str,
@@ -235,6 +327,7 @@ class InvalidArgumentError(Error, ValueError): ...
 class InvalidPartitionError(Error): ...
 class ProducerShutdownError(Error): ...
 class ConsumerClosedError(Error): ...
+class NotAssignedError(Error): ...
 
 class FailedToSendMessages(Error):
     failures: list[SendFailure]
