@@ -537,8 +537,11 @@ static int with_coordinator(kk_group_t *g, coord_op_t op, void *arg, int64_t dea
             kk_error_prefix(err, "group %s: gave up after %d tries: ", g->group_id, attempt);
             return rc;
         }
-        kk_log(g->client, KK_LOG_INFO, "group %s: %s; retrying", g->group_id,
-               err ? err->message : kk_err_name(rc));
+        /* the error's own message already names the group */
+        if (err)
+            kk_log(g->client, KK_LOG_INFO, "%s; retrying", err->message);
+        else
+            kk_log(g->client, KK_LOG_INFO, "group %s: %s; retrying", g->group_id, kk_err_name(rc));
         if (kk_conn_sleep(&g->client->conn_opts, g->cfg.retry_backoff_ms) != KK_OK)
             return kk_error_set(err, KK_ERR_INTERRUPTED, "group %s: interrupted", g->group_id);
     }
