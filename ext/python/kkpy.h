@@ -169,4 +169,8 @@ PyObject *kkpy_fetched_new(kkpy_state *st, PyObject *topic, PyObject *partition,
 PyObject *kkpy_create_topic(PyObject *module, PyObject *args, PyObject *kwargs);
 PyObject *kkpy_delete_topic(PyObject *module, PyObject *args, PyObject *kwargs);
 
+/* __exit__ for every context manager of the module: calls self.close(), never swallows the
+ * exception being propagated. */
+PyObject *kkpy_exit_calls_close(PyObject *self, PyObject *args);
+
 #endif

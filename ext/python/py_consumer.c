@@ -370,15 +370,6 @@ static PyObject *consumer_enter(kkpy_consumer *self, PyObject *unused) {
     return Py_NewRef(self);
 }
 
-static PyObject *consumer_exit(kkpy_consumer *self, PyObject *args) {
-    (void)args;
-    PyObject *r = consumer_close(self, NULL);
-    if (!r)
-        return NULL;
-    Py_DECREF(r);
-    Py_RETURN_FALSE;
-}
-
 static PyObject *offset_or_none(int64_t v) { return v >= 0 ? PyLong_FromLongLong(v) : Py_NewRef(Py_None); }
 
 static PyObject *get_next_offset(kkpy_consumer *self, void *c) {
@@ -425,7 +416,7 @@ static PyMethodDef consumer_methods[] = {
      "A consumer for one partition found through a list of seed brokers (\"host:port\" strings) rather than "
      "one host and port; the options are those of the constructor."},
     {"__enter__", (PyCFunction)consumer_enter, METH_NOARGS, "Return the consumer."},
-    {"__exit__", (PyCFunction)consumer_exit, METH_VARARGS, "Close the consumer."},
+    {"__exit__", (PyCFunction)kkpy_exit_calls_close, METH_VARARGS, "Close the consumer."},
     {NULL, NULL, 0, NULL},
 };
 

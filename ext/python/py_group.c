@@ -694,15 +694,6 @@ static PyObject *group_enter(kkpy_group *self, PyObject *unused) {
     return Py_NewRef(self);
 }
 
-static PyObject *group_exit(kkpy_group *self, PyObject *args) {
-    (void)args;
-    PyObject *r = group_close(self, NULL);
-    if (!r)
-        return NULL;
-    Py_DECREF(r);
-    Py_RETURN_FALSE;
-}
-
 /* ---- attributes ----------------------------------------------------------------------------- */
 
 static PyObject *get_claimed(kkpy_group *self, void *c) {
@@ -765,7 +756,7 @@ static PyMethodDef group_methods[] = {
      "is woken and raises ConsumerClosedError (iteration just stops). Raises a failed final commit's error, "
      "but always leaves. Idempotent."},
     {"__enter__", (PyCFunction)group_enter, METH_NOARGS, "Return the group."},
-    {"__exit__", (PyCFunction)group_exit, METH_VARARGS, "Close the group (leaving it)."},
+    {"__exit__", (PyCFunction)kkpy_exit_calls_close, METH_VARARGS, "Close the group (leaving it)."},
     {NULL, NULL, 0, NULL},
 };
 

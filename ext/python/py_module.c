@@ -958,3 +958,12 @@ static struct PyModuleDef kkpy_module_def = {
 };
 
 PyMODINIT_FUNC PyInit__kafkette(void) { return PyModuleDef_Init(&kkpy_module_def); }
+
+PyObject *kkpy_exit_calls_close(PyObject *self, PyObject *args) {
+    (void)args;
+    PyObject *r = PyObject_CallMethod(self, "close", NULL);
+    if (!r)
+        return NULL;
+    Py_DECREF(r);
+    Py_RETURN_FALSE;
+}

@@ -455,15 +455,6 @@ static PyObject *producer_enter(kkpy_producer *self, PyObject *unused) {
     return Py_NewRef(self);
 }
 
-static PyObject *producer_exit(kkpy_producer *self, PyObject *args) {
-    (void)args;
-    PyObject *r = producer_close(self, NULL);
-    if (!r)
-        return NULL;
-    Py_DECREF(r);
-    Py_RETURN_FALSE;
-}
-
 static PyObject *producer_get_closed(kkpy_producer *self, void *closure) {
     (void)closure;
     return PyBool_FromLong(self->producer == NULL);
@@ -484,7 +475,7 @@ static PyMethodDef producer_methods[] = {
     {"close", (PyCFunction)producer_close, METH_NOARGS,
      "close($self, /)\n--\n\nClose the connections. Waits for a send running in another thread. Idempotent."},
     {"__enter__", (PyCFunction)producer_enter, METH_NOARGS, "Return the producer."},
-    {"__exit__", (PyCFunction)producer_exit, METH_VARARGS, "Close the producer."},
+    {"__exit__", (PyCFunction)kkpy_exit_calls_close, METH_VARARGS, "Close the producer."},
     {NULL, NULL, 0, NULL},
 };
 
