@@ -46,14 +46,6 @@ static kke_client_t *get_client(VALUE self) {
     return c;
 }
 
-static const char *cstr_arg(VALUE v, const char *what) {
-    if (!RB_TYPE_P(v, T_STRING))
-        rb_raise(NIL_P(v) ? rb_eArgError : rb_eTypeError, "%s must be a String, not %s", what, rb_obj_classname(v));
-    if (memchr(RSTRING_PTR(v), 0, (size_t)RSTRING_LEN(v)))
-        rb_raise(rb_eArgError, "%s must not contain NUL bytes", what);
-    return StringValueCStr(v);
-}
-
 /* _setup(bootstrap, client_id, options) */
 static VALUE client_setup(VALUE self, VALUE bootstrap, VALUE client_id, VALUE opts) {
     kke_client_t *c = get_client(self);
@@ -61,8 +53,8 @@ static VALUE client_setup(VALUE self, VALUE bootstrap, VALUE client_id, VALUE op
         rb_raise(rb_eRuntimeError, "the client is already set up");
     kk_client_config_t cfg;
     kk_client_config_init(&cfg);
-    cfg.bootstrap_servers = cstr_arg(bootstrap, "brokers");
-    cfg.client_id = NIL_P(client_id) ? NULL : cstr_arg(client_id, "client_id");
+    cfg.bootstrap_servers = kke_cstr_arg(bootstrap, "brokers");
+    cfg.client_id = NIL_P(client_id) ? NULL : kke_cstr_arg(client_id, "client_id");
     cfg.connect_timeout_ms = (int)kke_opt_int(opts, "connect_timeout_ms", cfg.connect_timeout_ms, 1, INT32_MAX);
     cfg.request_timeout_ms = (int)kke_opt_int(opts, "request_timeout_ms", cfg.request_timeout_ms, 1, INT32_MAX);
     cfg.allow_auto_topic_creation = kke_opt_bool(opts, "allow_auto_topic_creation", false);
@@ -125,7 +117,7 @@ static VALUE client_create_topic(VALUE self, VALUE name, VALUE partitions, VALUE
     kke_client_t *c = get_client(self);
     admin_call_t a;
     memset(&a, 0, sizeof(a));
-    a.topic = cstr_arg(name, "topic");
+    a.topic = kke_cstr_arg(name, "topic");
     a.partitions = (int32_t)kke_int_in_range(partitions, -1, INT32_MAX, "partitions");
     a.replication_factor = (int16_t)kke_int_in_range(rf, -1, INT16_MAX, "replication_factor");
     a.timeout_ms = (int)kke_int_in_range(timeout, 0, INT32_MAX, "timeout_ms");
@@ -139,8 +131,8 @@ static VALUE client_create_topic(VALUE self, VALUE name, VALUE partitions, VALUE
             Check_Type(pair, T_ARRAY);
             if (RARRAY_LEN(pair) != 2)
                 rb_raise(rb_eArgError, "configs entries are [name, value] pairs");
-            list[i].name = cstr_arg(RARRAY_AREF(pair, 0), "config name");
-            list[i].value = cstr_arg(RARRAY_AREF(pair, 1), "config value");
+            list[i].name = kke_cstr_arg(RARRAY_AREF(pair, 0), "config name");
+            list[i].value = kke_cstr_arg(RARRAY_AREF(pair, 1), "config value");
         }
         a.configs = list;
         a.config_count = (size_t)n;
@@ -160,7 +152,7 @@ static VALUE client_delete_topic(VALUE self, VALUE name, VALUE timeout) {
     kke_client_t *c = get_client(self);
     admin_call_t a;
     memset(&a, 0, sizeof(a));
-    a.topic = cstr_arg(name, "topic");
+    a.topic = kke_cstr_arg(name, "topic");
     a.timeout_ms = (int)kke_int_in_range(timeout, 0, INT32_MAX, "timeout_ms");
     kke_enter(&c->head);
     a.client = c->head.client;
@@ -174,7 +166,7 @@ static VALUE client_delete_records(VALUE self, VALUE name, VALUE partition, VALU
     kke_client_t *c = get_client(self);
     admin_call_t a;
     memset(&a, 0, sizeof(a));
-    a.topic = cstr_arg(name, "topic");
+    a.topic = kke_cstr_arg(name, "topic");
     a.partition = (int32_t)kke_int_in_range(partition, 0, INT32_MAX, "partition");
     a.offset = (int64_t)kke_int_in_range(offset, -1, INT64_MAX, "offset");
     a.timeout_ms = (int)kke_int_in_range(timeout, 0, INT32_MAX, "timeout_ms");

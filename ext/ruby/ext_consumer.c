@@ -58,14 +58,6 @@ static kke_consumer_t *get_consumer(VALUE self) {
     return c;
 }
 
-static const char *cstr_arg(VALUE v, const char *what) {
-    if (!RB_TYPE_P(v, T_STRING))
-        rb_raise(NIL_P(v) ? rb_eArgError : rb_eTypeError, "%s must be a String, not %s", what, rb_obj_classname(v));
-    if (memchr(RSTRING_PTR(v), 0, (size_t)RSTRING_LEN(v)))
-        rb_raise(rb_eArgError, "%s must not contain NUL bytes", what);
-    return StringValueCStr(v);
-}
-
 /* _setup(bootstrap, client_id, topic, partition, offset_kind, offset_value, options) */
 static VALUE consumer_setup(VALUE self, VALUE bootstrap, VALUE client_id, VALUE topic, VALUE partition,
                             VALUE offset_kind, VALUE offset_value, VALUE opts) {
@@ -77,9 +69,9 @@ static VALUE consumer_setup(VALUE self, VALUE bootstrap, VALUE client_id, VALUE 
 
     kk_consumer_config_t cfg;
     kk_consumer_config_init(&cfg);
-    cfg.client.bootstrap_servers = cstr_arg(bootstrap, "brokers");
-    cfg.client.client_id = NIL_P(client_id) ? NULL : cstr_arg(client_id, "client_id");
-    cfg.topic = cstr_arg(topic, "topic");
+    cfg.client.bootstrap_servers = kke_cstr_arg(bootstrap, "brokers");
+    cfg.client.client_id = NIL_P(client_id) ? NULL : kke_cstr_arg(client_id, "client_id");
+    cfg.topic = kke_cstr_arg(topic, "topic");
     cfg.partition = (int32_t)kke_int_in_range(partition, 0, INT32_MAX, "partition");
     cfg.offset.kind = (kk_offset_kind_t)kke_int_in_range(offset_kind, KK_OFFSET_AT, KK_OFFSET_AT_TIME, "offset kind");
     cfg.offset.value = (int64_t)kke_int_in_range(offset_value, 0, INT64_MAX, "offset");

@@ -137,14 +137,6 @@ static kke_group_t *get_group(VALUE self) {
     return g;
 }
 
-static const char *cstr_arg(VALUE v, const char *what) {
-    if (!RB_TYPE_P(v, T_STRING))
-        rb_raise(NIL_P(v) ? rb_eArgError : rb_eTypeError, "%s must be a String, not %s", what, rb_obj_classname(v));
-    if (memchr(RSTRING_PTR(v), 0, (size_t)RSTRING_LEN(v)))
-        rb_raise(rb_eArgError, "%s must not contain NUL bytes", what);
-    return StringValueCStr(v);
-}
-
 /* _setup(bootstrap, group_id, topics, options) */
 static VALUE group_setup(VALUE self, VALUE bootstrap, VALUE group_id, VALUE topics, VALUE opts) {
     kke_group_t *g = get_group(self);
@@ -158,20 +150,20 @@ static VALUE group_setup(VALUE self, VALUE bootstrap, VALUE group_id, VALUE topi
     VALUE names = rb_ary_new_capa(RARRAY_LEN(topics));
     for (long i = 0; i < RARRAY_LEN(topics); i++) {
         VALUE t = rb_ary_entry(topics, i);
-        cstr_arg(t, "topic");
+        kke_cstr_arg(t, "topic");
         rb_ary_push(names, rb_str_new_frozen(t));
     }
     rb_obj_freeze(names);
 
     kk_group_config_t cfg;
     kk_group_config_init(&cfg);
-    cfg.client.bootstrap_servers = cstr_arg(bootstrap, "brokers");
+    cfg.client.bootstrap_servers = kke_cstr_arg(bootstrap, "brokers");
     cfg.client.client_id = kke_opt_cstr(opts, "client_id");
     cfg.client.connect_timeout_ms = (int)kke_opt_int(opts, "connect_timeout_ms", cfg.client.connect_timeout_ms, 1, INT32_MAX);
     cfg.client.request_timeout_ms = (int)kke_opt_int(opts, "request_timeout_ms", cfg.client.request_timeout_ms, 1, INT32_MAX);
     cfg.client.max_response_bytes = (int32_t)kke_opt_int(opts, "max_response_bytes", cfg.client.max_response_bytes, 1, INT32_MAX);
     kke_opt_api_versions(opts, &cfg.client);
-    cfg.group_id = cstr_arg(group_id, "group name");
+    cfg.group_id = kke_cstr_arg(group_id, "group name");
     cfg.assignor = kke_opt_cstr(opts, "assignor");
     cfg.session_timeout_ms = (int)kke_opt_int(opts, "session_timeout_ms", cfg.session_timeout_ms, 1, INT32_MAX);
     cfg.rebalance_timeout_ms = (int)kke_opt_int(opts, "rebalance_timeout_ms", cfg.rebalance_timeout_ms, 1, INT32_MAX);
@@ -358,7 +350,7 @@ static VALUE group_poll(VALUE self, VALUE timeout_ms) {
 /* _commit(topic, partition, offset) */
 static VALUE group_commit(VALUE self, VALUE topic, VALUE partition, VALUE offset) {
     kke_group_t *g = get_group(self);
-    const char *name = cstr_arg(topic, "topic");
+    const char *name = kke_cstr_arg(topic, "topic");
     int32_t part = (int32_t)kke_int_in_range(partition, 0, INT32_MAX, "partition");
     int64_t off = (int64_t)kke_int_in_range(offset, 0, INT64_MAX, "offset");
     group_call_t call;
@@ -387,7 +379,7 @@ static VALUE group_commit_consumed(VALUE self) {
 /* _committed(topic, partition) -> Integer or nil */
 static VALUE group_committed(VALUE self, VALUE topic, VALUE partition) {
     kke_group_t *g = get_group(self);
-    const char *name = cstr_arg(topic, "topic");
+    const char *name = kke_cstr_arg(topic, "topic");
     int32_t part = (int32_t)kke_int_in_range(partition, 0, INT32_MAX, "partition");
     group_call_t call;
     call_init(g, &call, OP_COMMITTED);

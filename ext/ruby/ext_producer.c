@@ -52,14 +52,6 @@ static kke_producer_t *get_producer(VALUE self) {
     return p;
 }
 
-static const char *cstr_arg(VALUE v, const char *what) {
-    if (!RB_TYPE_P(v, T_STRING))
-        rb_raise(rb_eTypeError, "%s must be a String, not %s", what, rb_obj_classname(v));
-    if (memchr(RSTRING_PTR(v), 0, (size_t)RSTRING_LEN(v)))
-        rb_raise(rb_eArgError, "%s must not contain NUL bytes", what);
-    return StringValueCStr(v);
-}
-
 /* _setup(bootstrap, client_id, options): options are already checked and renamed by the Ruby
  * side; the checks here only keep a direct caller from passing nonsense to the core. */
 static VALUE producer_setup(VALUE self, VALUE bootstrap, VALUE client_id, VALUE opts) {
@@ -71,8 +63,8 @@ static VALUE producer_setup(VALUE self, VALUE bootstrap, VALUE client_id, VALUE 
 
     kk_producer_config_t cfg;
     kk_producer_config_init(&cfg);
-    cfg.client.bootstrap_servers = cstr_arg(bootstrap, "brokers");
-    cfg.client.client_id = NIL_P(client_id) ? NULL : cstr_arg(client_id, "client_id");
+    cfg.client.bootstrap_servers = kke_cstr_arg(bootstrap, "brokers");
+    cfg.client.client_id = NIL_P(client_id) ? NULL : kke_cstr_arg(client_id, "client_id");
     cfg.client.connect_timeout_ms = (int)kke_opt_int(opts, "connect_timeout_ms", cfg.client.connect_timeout_ms, 1, INT32_MAX);
     cfg.client.request_timeout_ms = (int)kke_opt_int(opts, "request_timeout_ms", cfg.client.request_timeout_ms, 1, INT32_MAX);
     cfg.client.max_response_bytes = (int32_t)kke_opt_int(opts, "max_response_bytes", cfg.client.max_response_bytes, 1, INT32_MAX);
@@ -98,7 +90,7 @@ static VALUE producer_setup(VALUE self, VALUE bootstrap, VALUE client_id, VALUE 
         /* GC-owned scratch: a TypeError below cannot leak it */
         const char **names = ALLOCV_N(const char *, topics_buf, n > 0 ? n : 1);
         for (long i = 0; i < n; i++)
-            names[i] = cstr_arg(RARRAY_AREF(topics, i), "compressed_topics entry");
+            names[i] = kke_cstr_arg(RARRAY_AREF(topics, i), "compressed_topics entry");
         cfg.compressed_topics = names;
         cfg.compressed_topic_count = (size_t)n;
     }
@@ -399,7 +391,7 @@ VALUE kke_partition_counts(kke_head_t *h, VALUE topics) {
     VALUE names_buf = 0;
     const char **names = ALLOCV_N(const char *, names_buf, n > 0 ? n : 1);
     for (long i = 0; i < n; i++)
-        names[i] = cstr_arg(RARRAY_AREF(list, i), "topic");
+        names[i] = kke_cstr_arg(RARRAY_AREF(list, i), "topic");
     kke_enter(h);
     counts_call_t call = {h->client, names, (size_t)n, NULL, 0, {0, ""}};
     int rc = kke_run(h, counts_nogvl, &call, &call.rc);

@@ -175,6 +175,14 @@ long long kke_opt_int(VALUE hash, const char *name, long long fallback, long lon
     return NIL_P(v) ? fallback : kke_int_in_range(v, min, max, name);
 }
 
+const char *kke_cstr_arg(VALUE v, const char *what) {
+    if (!RB_TYPE_P(v, T_STRING))
+        rb_raise(NIL_P(v) ? rb_eArgError : rb_eTypeError, "%s must be a String, not %s", what, rb_obj_classname(v));
+    if (memchr(RSTRING_PTR(v), 0, (size_t)RSTRING_LEN(v)))
+        rb_raise(rb_eArgError, "%s must not contain NUL bytes", what);
+    return StringValueCStr(v);
+}
+
 const char *kke_opt_cstr(VALUE hash, const char *name) {
     VALUE v = opt_get(hash, name);
     if (NIL_P(v))

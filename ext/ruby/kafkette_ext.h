@@ -72,6 +72,8 @@ long long kke_opt_int(VALUE hash, const char *name, long long fallback, long lon
 /* hash[:name] as a String without NUL bytes (NULL when absent or nil); the Ruby string stays
  * referenced by the hash, which the caller keeps alive. */
 const char *kke_opt_cstr(VALUE hash, const char *name);
+/* A String argument as a C string: ArgumentError for nil or NUL bytes, TypeError otherwise. */
+const char *kke_cstr_arg(VALUE v, const char *what);
 bool kke_opt_bool(VALUE hash, const char *name, bool fallback);
 /* Fills cfg->max_api_version from hash[:max_api_versions] ({api_key Integer => version}). */
 void kke_opt_api_versions(VALUE hash, kk_client_config_t *cfg);
