@@ -155,7 +155,11 @@ static void check_record_set(const uint8_t *data, size_t len, kk_codec_t codec, 
         int32_t batch_length = be32(batch + 8);
         assert_true(batch_length >= 49 && (size_t)batch_length <= len - pos - 12);
         assert_int_equal(batch[16], 2); /* magic */
-        assert_int_equal(((batch[21] << 8) | batch[22]) & 7, codec);
+        /* librdkafka sends a batch uncompressed when compressing would not make it smaller,
+         * which can happen to these few short values: either form must decode */
+        int batch_codec = ((batch[21] << 8) | batch[22]) & 7;
+        if (batch_codec != (int)codec && batch_codec != KK_CODEC_NONE)
+            fail_msg("batch at byte %zu has codec %d, expected %d or none", pos, batch_codec, (int)codec);
         if (be64(batch) != next_offset)
             fail_msg("batch at byte %zu of %zu has base offset %lld, expected %lld (codec %d)", pos, len,
                      (long long)be64(batch), (long long)next_offset, (int)codec);
