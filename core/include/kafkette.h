@@ -308,9 +308,10 @@ KK_API void kk_producer_free(kk_producer_t *producer);
 
 /* Sends messages[0..count): groups them by leader into one Produce request per broker,
  * retries retriable errors (refreshing metadata first) up to max_send_retries times, and
- * fills every message's out fields. Returns 0 when every message was delivered; otherwise
- * the error of the first failed message, with err saying how many failed and why. Messages
- * that did not fail were delivered (a partial failure is never all-or-nothing). */
+ * fills every message's out fields. Returns 0 when every message was delivered; the error
+ * of the first message when none was; KK_ERR_PARTIAL_FAILURE when some were. err says how
+ * many failed and why; each message's .error says its own fate (a partial failure is never
+ * all-or-nothing). */
 KK_API int kk_producer_send(kk_producer_t *producer, kk_message_t *messages, size_t count,
                             kk_error_t *err);
 
