@@ -42,6 +42,7 @@ typedef struct routed {
     int32_t topic_index; /* into the metadata's topics */
     int32_t partition;
     size_t message;
+    size_t size_bound; /* its encoded size at most, filled in when chunks are planned */
 } routed_t;
 
 static int64_t wall_clock_ms(void) {
@@ -428,14 +429,16 @@ static chunk_t *plan_chunks(send_ctx_t *ctx, size_t first, size_t count, int8_t 
          * full parts and a small remainder, so the broker handles fewer, even batches. */
         size_t run_end = i, run_bytes = 0;
         while (run_end < end && ctx->routed[run_end].topic_index == ctx->routed[i].topic_index &&
-               ctx->routed[run_end].partition == ctx->routed[i].partition)
-            run_bytes += message_size_bound(ctx, run_end++, magic);
+               ctx->routed[run_end].partition == ctx->routed[i].partition) {
+            ctx->routed[run_end].size_bound = message_size_bound(ctx, run_end, magic);
+            run_bytes += ctx->routed[run_end++].size_bound;
+        }
         size_t parts = (run_bytes + max_bytes - 1) / max_bytes;
         size_t target = parts > 1 ? (run_bytes + parts - 1) / parts : max_bytes;
         while (i < run_end) {
             size_t start = i, bytes = 0;
             while (i < run_end) {
-                size_t size = message_size_bound(ctx, i, magic);
+                size_t size = ctx->routed[i].size_bound;
                 if (i > start && (bytes + size > max_bytes || bytes >= target))
                     break;
                 bytes += size;
@@ -765,7 +768,7 @@ int kk_producer_send(kk_producer_t *p, kk_message_t *msgs, size_t count, kk_erro
             int32_t leader = -1, topic_index = -1;
             int rc = route(p, &cache, &msgs[i], &leader, &topic_index);
             if (rc == KK_OK) {
-                routed[ready++] = (routed_t){leader, topic_index, msgs[i].result_partition, i};
+                routed[ready++] = (routed_t){leader, topic_index, msgs[i].result_partition, i, 0};
             } else if (topic_not_ready(rc) && kk_monotonic_ms() < topic_deadline) {
                 last_error[i] = rc;
                 waiting_for_topic = true;
