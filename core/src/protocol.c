@@ -80,6 +80,13 @@ int kk_decode_response_header(kk_reader_t *r, int header_version, int32_t expect
     return KK_OK;
 }
 
+int kk_decode_failed(kk_error_t *err, bool oom, const char *api, int16_t version) {
+    if (oom)
+        return kk_error_set(err, KK_ERR_NO_MEMORY, "%s response: out of memory", api);
+    return kk_error_set(err, KK_ERR_MALFORMED, "%s v%d response is malformed or truncated", api,
+                        version);
+}
+
 /* ---- ApiVersions ------------------------------------------------------------------------ */
 
 void kk_encode_api_versions_request(kk_writer_t *w, int16_t version) {
@@ -318,10 +325,7 @@ int kk_decode_metadata_response(kk_reader_t *r, int16_t version, kk_metadata_t *
 
     if (oom || r->failed || n < 0) {
         kk_metadata_free(md);
-        if (oom)
-            return kk_error_set(err, KK_ERR_NO_MEMORY, "Metadata response: out of memory");
-        return kk_error_set(err, KK_ERR_MALFORMED, "Metadata v%d response is malformed or truncated",
-                            version);
+        return kk_decode_failed(err, oom, "Metadata", version);
     }
     *out = md;
     return KK_OK;

@@ -23,6 +23,9 @@ void kk_encode_request_header(kk_writer_t *w, int api_key, int16_t version,
  * KK_ERR_CORRELATION (with a message in err). */
 int kk_decode_response_header(kk_reader_t *r, int header_version, int32_t expected_correlation_id,
                               kk_error_t *err);
+/* The common failure exit of the response decoders, naming the API and version: returns
+ * KK_ERR_NO_MEMORY when oom, else KK_ERR_MALFORMED. */
+int kk_decode_failed(kk_error_t *err, bool oom, const char *api, int16_t version);
 
 /* ---- ApiVersions ------------------------------------------------------------------------ */
 

@@ -123,10 +123,7 @@ static int decode_topic_results(kk_reader_t *r, int16_t version, const result_la
 
     if (oom || r->failed || n < 0) {
         kk_topic_results_free(out);
-        if (oom)
-            return kk_error_set(err, KK_ERR_NO_MEMORY, "%s response: out of memory", l->api);
-        return kk_error_set(err, KK_ERR_MALFORMED, "%s v%d response is malformed or truncated",
-                            l->api, version);
+        return kk_decode_failed(err, oom, l->api, version);
     }
     return KK_OK;
 }
@@ -249,8 +246,7 @@ int kk_decode_delete_records_response(kk_reader_t *r, int16_t version, int16_t *
     if (r->failed || topics < 0) {
         *error_code = 0;
         *low_watermark = -1;
-        return kk_error_set(err, KK_ERR_MALFORMED, "DeleteRecords v%d response is malformed or truncated",
-                            version);
+        return kk_decode_failed(err, false, "DeleteRecords", version);
     }
     if (!found)
         return kk_error_set(err, KK_ERR_MALFORMED, "DeleteRecords v%d response has no partition result",

@@ -99,8 +99,7 @@ int kk_decode_list_offsets_response(kk_reader_t *r, int16_t version, const char 
 
     if (r->failed || topic_count < 0) {
         *out = none;
-        return kk_error_set(err, KK_ERR_MALFORMED,
-                            "ListOffsets v%d response is malformed or truncated", version);
+        return kk_decode_failed(err, false, "ListOffsets", version);
     }
     if (!found)
         return kk_error_set(err, KK_ERR_MALFORMED,
@@ -262,10 +261,7 @@ int kk_decode_fetch_response(kk_reader_t *r, int16_t version, const char *topic,
     if (oom || r->failed || topic_count < 0) {
         kk_fetch_partition_result_free(out);
         fetch_result_reset(out);
-        if (oom)
-            return kk_error_set(err, KK_ERR_NO_MEMORY, "Fetch response: out of memory");
-        return kk_error_set(err, KK_ERR_MALFORMED, "Fetch v%d response is malformed or truncated",
-                            version);
+        return kk_decode_failed(err, oom, "Fetch", version);
     }
     if (top_error != 0) {
         /* The broker refused the whole request: partitions are usually absent then. */

@@ -19,14 +19,6 @@ static kk_slice_t read_bytes_v(kk_reader_t *r, bool flexible) {
     return flexible ? kk_read_compact_bytes(r) : kk_read_bytes(r);
 }
 
-/* The common failure exit of every decoder: a message naming the API and version. */
-static int decode_failed(kk_error_t *err, bool oom, const char *api, int16_t version) {
-    if (oom)
-        return kk_error_set(err, KK_ERR_NO_MEMORY, "%s response: out of memory", api);
-    return kk_error_set(err, KK_ERR_MALFORMED, "%s v%d response is malformed or truncated", api,
-                        version);
-}
-
 /* ---- FindCoordinator -------------------------------------------------------------------- */
 
 void kk_encode_find_coordinator_request(kk_writer_t *w, int16_t version, const char *key,
@@ -64,7 +56,7 @@ int kk_decode_find_coordinator_response(kk_reader_t *r, int16_t version,
         kk_read_skip_tags(r);
     if (oom || r->failed) {
         kk_coordinator_result_free(out);
-        return decode_failed(err, oom, "FindCoordinator", version);
+        return kk_decode_failed(err, oom, "FindCoordinator", version);
     }
     return KK_OK;
 }
@@ -151,7 +143,7 @@ int kk_decode_join_group_response(kk_reader_t *r, int16_t version, kk_join_group
     if (oom || r->failed) {
         kk_join_group_result_free(out);
         out->generation_id = -1;
-        return decode_failed(err, oom, "JoinGroup", version);
+        return kk_decode_failed(err, oom, "JoinGroup", version);
     }
     return KK_OK;
 }
@@ -205,7 +197,7 @@ int kk_decode_sync_group_response(kk_reader_t *r, int16_t version, kk_sync_group
         kk_read_skip_tags(r);
     if (oom || r->failed) {
         kk_sync_group_result_free(out);
-        return decode_failed(err, oom, "SyncGroup", version);
+        return kk_decode_failed(err, oom, "SyncGroup", version);
     }
     return KK_OK;
 }
@@ -232,7 +224,7 @@ int kk_decode_heartbeat_response(kk_reader_t *r, int16_t version, int16_t *error
     if (flexible)
         kk_read_skip_tags(r);
     *error_code = r->failed ? 0 : code;
-    return r->failed ? decode_failed(err, false, "Heartbeat", version) : KK_OK;
+    return r->failed ? kk_decode_failed(err, false, "Heartbeat", version) : KK_OK;
 }
 
 /* ---- LeaveGroup ------------------------------------------------------------------------- */
@@ -283,7 +275,7 @@ int kk_decode_leave_group_response(kk_reader_t *r, int16_t version, int16_t *err
         kk_read_skip_tags(r);
     *error_code = r->failed ? 0 : code;
     *member_error_code = r->failed ? 0 : member_code;
-    return r->failed ? decode_failed(err, false, "LeaveGroup", version) : KK_OK;
+    return r->failed ? kk_decode_failed(err, false, "LeaveGroup", version) : KK_OK;
 }
 
 /* ---- OffsetCommit ----------------------------------------------------------------------- */
@@ -416,7 +408,7 @@ int kk_decode_offset_commit_response(kk_reader_t *r, int16_t version, kk_partiti
         kk_read_skip_tags(r);
     if (oom || r->failed) {
         kk_partition_offsets_free(out);
-        return decode_failed(err, oom, "OffsetCommit", version);
+        return kk_decode_failed(err, oom, "OffsetCommit", version);
     }
     return KK_OK;
 }
@@ -478,7 +470,7 @@ int kk_decode_offset_fetch_response(kk_reader_t *r, int16_t version, kk_partitio
     if (oom || r->failed) {
         kk_partition_offsets_free(out);
         out->error_code = 0;
-        return decode_failed(err, oom, "OffsetFetch", version);
+        return kk_decode_failed(err, oom, "OffsetFetch", version);
     }
     return KK_OK;
 }

@@ -128,10 +128,7 @@ int kk_decode_produce_response(kk_reader_t *r, int16_t version, kk_produce_respo
 
     if (oom || r->failed || n < 0) {
         kk_produce_response_free(out);
-        if (oom)
-            return kk_error_set(err, KK_ERR_NO_MEMORY, "Produce response: out of memory");
-        return kk_error_set(err, KK_ERR_MALFORMED, "Produce v%d response is malformed or truncated",
-                            version);
+        return kk_decode_failed(err, oom, "Produce", version);
     }
     return KK_OK;
 }
