@@ -140,6 +140,27 @@ static int copy_bytes(const uint8_t *src, size_t src_len, uint8_t **out, size_t 
 
 /* ---- gzip ------------------------------------------------------------------------------ */
 
+/* Gives a zlib stream its next piece of input and of output room, each at most ZLIB_CHUNK
+ * (zlib counts in uInt); grows the output when it is full. 0, or out_grow's error. */
+static int zlib_next_chunk(z_stream *zs, const uint8_t *src, size_t src_len, size_t *fed, outbuf_t *o,
+                           size_t *room, kk_error_t *err) {
+    if (zs->avail_in == 0 && *fed < src_len) {
+        size_t n = src_len - *fed < ZLIB_CHUNK ? src_len - *fed : ZLIB_CHUNK;
+        zs->next_in = src + *fed;
+        zs->avail_in = (uInt)n;
+        *fed += n;
+    }
+    if (o->len == o->cap) {
+        int rc = out_grow(o, err);
+        if (rc != 0)
+            return rc;
+    }
+    *room = o->cap - o->len < ZLIB_CHUNK ? o->cap - o->len : ZLIB_CHUNK;
+    zs->next_out = o->data + o->len;
+    zs->avail_out = (uInt)*room;
+    return 0;
+}
+
 static int gzip_compress(const uint8_t *src, size_t src_len, uint8_t **out, size_t *out_len,
                          kk_error_t *err) {
     z_stream zs;
@@ -151,17 +172,9 @@ static int gzip_compress(const uint8_t *src, size_t src_len, uint8_t **out, size
     outbuf_t o;
     int rc = out_init(&o, "gzip", (size_t)deflateBound(&zs, (uLong)src_len), SIZE_MAX, err);
     size_t fed = 0;
+    size_t room = 0;
     while (rc == 0) {
-        if (zs.avail_in == 0 && fed < src_len) {
-            size_t n = src_len - fed < ZLIB_CHUNK ? src_len - fed : ZLIB_CHUNK;
-            zs.next_in = src + fed;
-            zs.avail_in = (uInt)n;
-            fed += n;
-        }
-        if (o.len == o.cap && (rc = out_grow(&o, err)) != 0) break;
-        size_t room = o.cap - o.len < ZLIB_CHUNK ? o.cap - o.len : ZLIB_CHUNK;
-        zs.next_out = o.data + o.len;
-        zs.avail_out = (uInt)room;
+        if ((rc = zlib_next_chunk(&zs, src, src_len, &fed, &o, &room, err)) != 0) break;
         zr = deflate(&zs, fed == src_len ? Z_FINISH : Z_NO_FLUSH);
         o.len += room - zs.avail_out;
         if (zr == Z_STREAM_END) break;
@@ -187,17 +200,9 @@ static int gzip_decompress(const uint8_t *src, size_t src_len, size_t max_out, u
     outbuf_t o;
     int rc = out_init(&o, "gzip", guess_size(src_len), max_out, err);
     size_t fed = 0;
+    size_t room = 0;
     while (rc == 0) {
-        if (zs.avail_in == 0 && fed < src_len) {
-            size_t n = src_len - fed < ZLIB_CHUNK ? src_len - fed : ZLIB_CHUNK;
-            zs.next_in = src + fed;
-            zs.avail_in = (uInt)n;
-            fed += n;
-        }
-        if (o.len == o.cap && (rc = out_grow(&o, err)) != 0) break;
-        size_t room = o.cap - o.len < ZLIB_CHUNK ? o.cap - o.len : ZLIB_CHUNK;
-        zs.next_out = o.data + o.len;
-        zs.avail_out = (uInt)room;
+        if ((rc = zlib_next_chunk(&zs, src, src_len, &fed, &o, &room, err)) != 0) break;
         zr = inflate(&zs, Z_NO_FLUSH);
         o.len += room - zs.avail_out;
         if (o.len > max_out) {
