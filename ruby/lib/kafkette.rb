@@ -93,6 +93,25 @@ module Kafkette
       value
     end
 
+    # @api private
+    # Checks an option every class with connections takes the same way and puts it into
+    # native under the extension's name; false when name is not one of them.
+    def connection_option(name, value, native)
+      case name
+      when :socket_timeout_ms
+        native[:request_timeout_ms] = check_int(value, name.to_s, 1..0x7fff_ffff)
+      when :connect_timeout_ms, :max_response_bytes
+        native[name] = check_int(value, name.to_s, 1..0x7fff_ffff)
+      when :max_api_versions
+        raise TypeError, "max_api_versions must be a Hash" unless value.is_a?(Hash)
+
+        native[name] = value
+      else
+        return false
+      end
+      true
+    end
+
     private
 
     def split_host_port(broker)

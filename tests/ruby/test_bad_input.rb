@@ -126,6 +126,9 @@ class TestBadInput < Minitest::Test
     assert_raises(ArgumentError) { Kafkette::PartitionConsumer.new(*args, max_wait_ms: -1) }
     assert_raises(TypeError) { Kafkette::PartitionConsumer.new(*args, min_bytes: 1.5) }
     assert_raises(ArgumentError) { Kafkette::PartitionConsumer.new(*args, offset_reset: :smallest) }
+    assert_raises(TypeError) { Kafkette::PartitionConsumer.new(*args, max_api_versions: [1]) }
+    assert_raises(ArgumentError) { Kafkette::PartitionConsumer.new(*args, socket_timeout_ms: 0) }
+    assert_raises(ArgumentError) { Kafkette::PartitionConsumer.new(*args, max_response_bytes: 0) }
     assert_raises(ArgumentError) { Kafkette::PartitionConsumer.consumer_for_partition("id", nil, "t", 0, 0) }
     assert_raises(ArgumentError) { Kafkette::PartitionConsumer.consumer_for_partition("id", ["h:0"], "t", 0, 0) }
   end
@@ -162,6 +165,9 @@ class TestBadInput < Minitest::Test
 
   def test_client_arguments
     assert_raises(ArgumentError) { Kafkette::Client.new(BROKERS, "id", bogus: 1) }
+    assert_raises(TypeError) { Kafkette::Client.new(BROKERS, "id", max_api_versions: [1]) }
+    assert_raises(ArgumentError) { Kafkette::Client.new(BROKERS, "id", socket_timeout_ms: 0) }
+    assert_raises(TypeError) { Kafkette::Client.new(BROKERS, "id", connect_timeout_ms: "1") }
     assert_raises(TypeError) { admin.create_topic(42) }
     assert_raises(TypeError) { admin.create_topic(unique_topic("x"), partitions: "3") }
     assert_raises(ArgumentError) { admin.create_topic(unique_topic("x"), partitions: 2**40) }

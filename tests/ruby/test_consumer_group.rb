@@ -236,6 +236,8 @@ class TestConsumerGroup < Minitest::Test
     e = assert_raises(ArgumentError) { Kafkette::ConsumerGroup.new("g", BROKERS, topic, zookeeper: "localhost:2181") }
     assert_match(/zookeeper/, e.message)
     assert_raises(TypeError) { Kafkette::ConsumerGroup.new("g", BROKERS, topic, on_assign: 1) }
+    assert_raises(TypeError) { Kafkette::ConsumerGroup.new("g", BROKERS, topic, max_api_versions: [1]) }
+    assert_raises(ArgumentError) { Kafkette::ConsumerGroup.new("g", BROKERS, topic, socket_timeout_ms: 0) }
 
     missing = unique_topic("group-missing")
     g = new_group(group_name, [topic, missing])

@@ -19,11 +19,8 @@ module Kafkette
 
       @brokers = Kafkette.broker_list(brokers)
       @client_id = Kafkette.check_string(client_id, "client_id")
-      native = {}
-      native[:request_timeout_ms] = Kafkette.check_int(options[:socket_timeout_ms], "socket_timeout_ms", 1..0x7fff_ffff) if options[:socket_timeout_ms]
-      native[:connect_timeout_ms] = Kafkette.check_int(options[:connect_timeout_ms], "connect_timeout_ms", 1..0x7fff_ffff) if options[:connect_timeout_ms]
-      native[:allow_auto_topic_creation] = options[:allow_auto_topic_creation] ? true : false
-      native[:max_api_versions] = options[:max_api_versions] if options[:max_api_versions]
+      native = { allow_auto_topic_creation: options[:allow_auto_topic_creation] ? true : false }
+      options.each { |name, value| Kafkette.connection_option(name, value, native) unless value.nil? }
       _setup(@brokers.join(","), @client_id, native)
     end
 

@@ -247,6 +247,8 @@ module Kafkette
     def native_options(options)
       native = {}
       options.each do |name, value|
+        next if Kafkette.connection_option(name, value, native)
+
         case name
         when :assignor
           assignor = value.to_s
@@ -257,12 +259,6 @@ module Kafkette
           native[:start_latest] = value ? true : false
         when :client_id
           native[:client_id] = Kafkette.check_string(value, "client_id")
-        when :socket_timeout_ms
-          native[:request_timeout_ms] = Kafkette.check_int(value, name.to_s, 1..0x7fff_ffff)
-        when :max_api_versions
-          raise TypeError, "max_api_versions must be a Hash" unless value.is_a?(Hash)
-
-          native[name] = value
         when :on_assign, :on_revoke
           next
         when :auto_commit_interval_ms, :max_wait_ms, :retry_backoff_ms

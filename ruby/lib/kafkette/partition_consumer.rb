@@ -142,20 +142,16 @@ module Kafkette
     def native_options(options)
       native = {}
       options.each do |name, value|
+        next if Kafkette.connection_option(name, value, native)
+
         case name
         when :offset_reset
           raise ArgumentError, "offset_reset must be :earliest, :latest or :error" unless OFFSET_RESETS.key?(value)
 
           native[:offset_reset] = OFFSET_RESETS[value]
-        when :socket_timeout_ms
-          native[:request_timeout_ms] = Kafkette.check_int(value, name.to_s, 1..0x7fff_ffff)
         when :read_committed
           native[name] = value ? true : false
-        when :max_api_versions
-          raise TypeError, "max_api_versions must be a Hash" unless value.is_a?(Hash)
-
-          native[name] = value
-        when :max_bytes, :connect_timeout_ms, :max_response_bytes
+        when :max_bytes
           native[name] = Kafkette.check_int(value, name.to_s, 1..0x7fff_ffff)
         else
           native[name] = Kafkette.check_int(value, name.to_s, 0..0x7fff_ffff)

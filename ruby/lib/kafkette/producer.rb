@@ -87,6 +87,8 @@ module Kafkette
     def native_options(options)
       native = {}
       options.each do |name, value|
+        next if Kafkette.connection_option(name, value, native)
+
         case name
         when :type
           raise ArgumentError, "type must be :sync (kafkette has only the synchronous producer)" unless value == :sync
@@ -115,18 +117,10 @@ module Kafkette
           raise ArgumentError, "required_acks must be -1 (:all), 0 or 1, not #{value.inspect}" unless [-1, 0, 1].include?(value)
 
           native[:required_acks] = value
-        when :socket_timeout_ms
-          native[:request_timeout_ms] = Kafkette.check_int(value, name.to_s, 1..0x7fff_ffff)
         when :allow_auto_topic_creation
           native[name] = value ? true : false
-        when :max_api_versions
-          raise TypeError, "max_api_versions must be a Hash" unless value.is_a?(Hash)
-
-          native[name] = value
         when :max_request_bytes
           native[name] = Kafkette.check_int(value, name.to_s, 1024..0x7fff_ffff)
-        when :connect_timeout_ms, :max_response_bytes
-          native[name] = Kafkette.check_int(value, name.to_s, 1..0x7fff_ffff)
         else
           native[name] = Kafkette.check_int(value, name.to_s, 0..0x7fff_ffff)
         end
