@@ -160,6 +160,13 @@ void kk_write_str_v(kk_writer_t *w, const char *s, bool flexible) {
         kk_write_string(w, s);
 }
 
+void kk_write_bytes_v(kk_writer_t *w, const void *b, size_t n, bool flexible) {
+    if (flexible)
+        kk_write_compact_bytes(w, b, n);
+    else
+        kk_write_bytes(w, b, n);
+}
+
 void kk_write_array_len_v(kk_writer_t *w, int32_t n, bool flexible) {
     if (flexible)
         kk_write_compact_array_len(w, n);
@@ -306,6 +313,10 @@ kk_slice_t kk_read_compact_string(kk_reader_t *r) { return kk_read_compact_bytes
 
 kk_slice_t kk_read_str_v(kk_reader_t *r, bool flexible) {
     return flexible ? kk_read_compact_string(r) : kk_read_string(r);
+}
+
+kk_slice_t kk_read_bytes_v(kk_reader_t *r, bool flexible) {
+    return flexible ? kk_read_compact_bytes(r) : kk_read_bytes(r);
 }
 
 static int32_t check_count(kk_reader_t *r, int64_t n, size_t min_element_size) {

@@ -55,8 +55,9 @@ void kk_write_compact_array_len(kk_writer_t *w, int32_t n);
 /* The flexible versions' tagged-field section with no fields. */
 void kk_write_empty_tags(kk_writer_t *w);
 
-/* Strings and array lengths in the form a given message version uses. */
+/* Strings, bytes and array lengths in the form a given message version uses. */
 void kk_write_str_v(kk_writer_t *w, const char *s, bool flexible);
+void kk_write_bytes_v(kk_writer_t *w, const void *b, size_t n, bool flexible);
 void kk_write_array_len_v(kk_writer_t *w, int32_t n, bool flexible);
 
 /* Reserve 4 bytes to be filled in later (a length or CRC slot); returns its position. */
@@ -103,6 +104,7 @@ kk_slice_t kk_read_bytes(kk_reader_t *r);          /* int32 length */
 kk_slice_t kk_read_compact_string(kk_reader_t *r); /* uvarint length+1 */
 kk_slice_t kk_read_compact_bytes(kk_reader_t *r);
 kk_slice_t kk_read_str_v(kk_reader_t *r, bool flexible);
+kk_slice_t kk_read_bytes_v(kk_reader_t *r, bool flexible);
 
 /* Array length (-1 = null). Fails the reader when the count could not possibly fit in the
  * remaining bytes given each element takes at least min_element_size bytes: a lying count

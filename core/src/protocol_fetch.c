@@ -240,7 +240,7 @@ int kk_decode_fetch_response(kk_reader_t *r, int16_t version, const char *topic,
                 oom = true;
             if (version >= 11)
                 res.preferred_read_replica = kk_read_i32(r);
-            kk_slice_t records = flexible ? kk_read_compact_bytes(r) : kk_read_bytes(r);
+            kk_slice_t records = kk_read_bytes_v(r, flexible);
             res.records = records.len >= 0 ? records.ptr : NULL;
             res.records_len = records.len >= 0 ? (size_t)records.len : 0;
             if (flexible)

@@ -6,17 +6,10 @@
 #include "error.h"
 #include "protocol.h"
 
-/* Copies a BYTES slice; empty and null both give NULL with length 0. */
+/* The group APIs' BYTES fields are never null: a NULL pointer is sent as empty bytes. */
 static void write_bytes_v(kk_writer_t *w, const uint8_t *b, size_t n, bool flexible) {
     static const uint8_t none = 0;
-    if (flexible)
-        kk_write_compact_bytes(w, b ? b : &none, n);
-    else
-        kk_write_bytes(w, b ? b : &none, n);
-}
-
-static kk_slice_t read_bytes_v(kk_reader_t *r, bool flexible) {
-    return flexible ? kk_read_compact_bytes(r) : kk_read_bytes(r);
+    kk_write_bytes_v(w, b ? b : &none, n, flexible);
 }
 
 /* ---- FindCoordinator -------------------------------------------------------------------- */
@@ -131,7 +124,7 @@ int kk_decode_join_group_response(kk_reader_t *r, int16_t version, kk_join_group
             m->member_id = kk_slice_strdup(kk_read_str_v(r, flexible), &oom);
             if (version >= 5)
                 m->group_instance_id = kk_slice_strdup(kk_read_str_v(r, flexible), &oom);
-            m->metadata = kk_slice_memdup(read_bytes_v(r, flexible), &m->metadata_len, &oom);
+            m->metadata = kk_slice_memdup(kk_read_bytes_v(r, flexible), &m->metadata_len, &oom);
             if (flexible)
                 kk_read_skip_tags(r);
             if (!r->failed && !m->member_id)
@@ -192,7 +185,7 @@ int kk_decode_sync_group_response(kk_reader_t *r, int16_t version, kk_sync_group
         out->protocol_type = kk_slice_strdup(kk_read_str_v(r, flexible), &oom);
         out->protocol_name = kk_slice_strdup(kk_read_str_v(r, flexible), &oom);
     }
-    out->assignment = kk_slice_memdup(read_bytes_v(r, flexible), &out->assignment_len, &oom);
+    out->assignment = kk_slice_memdup(kk_read_bytes_v(r, flexible), &out->assignment_len, &oom);
     if (flexible)
         kk_read_skip_tags(r);
     if (oom || r->failed) {

@@ -29,10 +29,7 @@ void kk_encode_produce_request(kk_writer_t *w, int16_t version, int16_t acks, in
         for (size_t j = 0; j < t->partition_count; j++) {
             const kk_produce_partition_in_t *p = &t->partitions[j];
             kk_write_i32(w, p->partition);
-            if (flexible)
-                kk_write_compact_bytes(w, p->records, p->records_len);
-            else
-                kk_write_bytes(w, p->records, p->records_len);
+            kk_write_bytes_v(w, p->records, p->records_len, flexible);
             if (flexible)
                 kk_write_empty_tags(w);
         }
