@@ -120,6 +120,16 @@ char *kkpy_brokers_string(PyObject *brokers, const char *what);
 /* Reads an int option into *out within [lo, hi]; TypeError/ValueError naming it. */
 int kkpy_int_option(PyObject *value, const char *owner, const char *name, long long lo,
                     long long hi, long long *out);
+/* In an option function with `name` and `value` in scope: when name is opt, stores the int
+ * option (within [lo, hi]) in field and returns 0, or -1 with the exception set. */
+#define KKPY_INT_OPTION(owner, opt, lo, hi, field)                                                 \
+    if (strcmp(name, opt) == 0) {                                                                 \
+        long long option_value;                                                                   \
+        if (kkpy_int_option(value, owner, opt, lo, hi, &option_value) < 0)                        \
+            return -1;                                                                            \
+        field = option_value;                                                                     \
+        return 0;                                                                                 \
+    }
 /* A UTF-8 view of a str (no NUL bytes); TypeError/ValueError naming it. */
 const char *kkpy_str_arg(PyObject *value, const char *owner, const char *name, bool allow_empty);
 

@@ -90,14 +90,7 @@ static int parse_offset(PyObject *value, kk_offset_spec_t *out) {
 }
 
 static int apply_option(kk_consumer_config_t *cfg, const char *name, PyObject *value) {
-    long long v;
-#define INT_OPTION(opt, lo, hi, field) \
-    if (strcmp(name, opt) == 0) { \
-        if (kkpy_int_option(value, OWNER, opt, lo, hi, &v) < 0) \
-            return -1; \
-        field = v; \
-        return 0; \
-    }
+#define INT_OPTION(opt, lo, hi, field) KKPY_INT_OPTION(OWNER, opt, lo, hi, field)
     INT_OPTION("max_bytes", 1, INT32_MAX, cfg->max_bytes)
     INT_OPTION("min_bytes", 0, INT32_MAX, cfg->min_bytes)
     INT_OPTION("max_wait_ms", 0, INT32_MAX, cfg->max_wait_ms)

@@ -273,13 +273,7 @@ static int callable_option(PyObject *value, const char *name, PyObject **slot) {
 static int apply_option(kkpy_group *self, kk_group_config_t *cfg, group_extra_t *extra, const char *name,
                         PyObject *value) {
     long long v;
-#define INT_OPTION(opt, lo, hi, field) \
-    if (strcmp(name, opt) == 0) { \
-        if (kkpy_int_option(value, OWNER, opt, lo, hi, &v) < 0) \
-            return -1; \
-        field = v; \
-        return 0; \
-    }
+#define INT_OPTION(opt, lo, hi, field) KKPY_INT_OPTION(OWNER, opt, lo, hi, field)
     INT_OPTION("session_timeout_ms", 1, INT32_MAX, cfg->session_timeout_ms)
     INT_OPTION("rebalance_timeout_ms", 1, INT32_MAX, cfg->rebalance_timeout_ms)
     INT_OPTION("auto_commit_interval_ms", 0, INT32_MAX, cfg->auto_commit_interval_ms)

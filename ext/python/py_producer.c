@@ -22,7 +22,6 @@ typedef struct {
 /* Options and what they set; unknown names raise TypeError. */
 static int apply_option(kkpy_producer *self, kk_producer_config_t *cfg, const char *name, PyObject *value,
                         PyObject **keep) {
-    long long v;
     if (strcmp(name, "type") == 0) {
         const char *type = kkpy_str_arg(value, OWNER, "type", false);
         if (!type)
@@ -113,13 +112,7 @@ static int apply_option(kkpy_producer *self, kk_producer_config_t *cfg, const ch
         cfg->partitioner_opaque = &self->call;
         return 0;
     }
-#define INT_OPTION(opt, lo, hi, field) \
-    if (strcmp(name, opt) == 0) { \
-        if (kkpy_int_option(value, OWNER, opt, lo, hi, &v) < 0) \
-            return -1; \
-        field = v; \
-        return 0; \
-    }
+#define INT_OPTION(opt, lo, hi, field) KKPY_INT_OPTION(OWNER, opt, lo, hi, field)
     INT_OPTION("metadata_refresh_interval_ms", 0, INT32_MAX, cfg->metadata_refresh_interval_ms)
     INT_OPTION("max_send_retries", 0, INT32_MAX, cfg->max_send_retries)
     INT_OPTION("retry_backoff_ms", 0, INT32_MAX, cfg->retry_backoff_ms)
