@@ -84,6 +84,66 @@ KK_API void kk_error_clear(kk_error_t *err);
  * ascending order, so bindings can create one exception class per code. Sets *out to a
  * static array (never freed) and returns its length. */
 KK_API size_t kk_err_broker_code_list(const int16_t **out);
+/* Every client-side code (-100 downwards), in descending order. Static array, never freed. */
+KK_API size_t kk_err_client_code_list(const int **out);
+
+/* ------------------------------------------------------------------------------------------
+ * The error taxonomy bindings build their exception classes from, so that one code raises the
+ * same kind of error in every language.
+ *
+ * Every code has a category. A broker code gets a class of its own, named after the protocol's
+ * name in CamelCase (NOT_LEADER_OR_FOLLOWER -> NotLeaderOrFollower), whose parent is its
+ * category's class; a client-side code raises its category's class. The class list below gives
+ * each class's parent (parents come first) and any other name it goes by.
+ * ---------------------------------------------------------------------------------------- */
+typedef enum kk_err_category {
+    KK_CAT_NONE = 0,            /* KK_OK, and classes that stand for no code of their own */
+    KK_CAT_BROKER,              /* a broker error without a more specific category */
+    KK_CAT_CONNECTION,          /* refused, closed, reset, unresolvable, not connected */
+    KK_CAT_TIMEOUT,             /* a connect or request deadline passed */
+    KK_CAT_METADATA,            /* no seed reachable, a broker the metadata does not know */
+    KK_CAT_MALFORMED,           /* a response that does not decode or does not match */
+    KK_CAT_CHECKSUM,            /* fetched data failed its CRC */
+    KK_CAT_COMPRESSION,         /* a codec failed */
+    KK_CAT_UNSUPPORTED_VERSION, /* no API version both sides speak */
+    KK_CAT_CLOSED,              /* an object used after close, or out of order */
+    KK_CAT_INTERRUPTED,         /* kk_client_interrupt() or the interrupt check stopped a call */
+    KK_CAT_INVALID_PARTITION,   /* no such partition, or the partitioner chose none */
+    KK_CAT_NOT_ASSIGNED,        /* a group member does not own the partition */
+    KK_CAT_INVALID_ARGUMENT,    /* a bad option or argument */
+    KK_CAT_NO_MEMORY,           /* an allocation failed */
+    KK_CAT_DELIVERY,            /* a send delivered some messages but not all */
+    KK_CAT_AUTHENTICATION,      /* the broker did not accept who we are (SASL, TLS) */
+    KK_CAT_AUTHORIZATION,       /* the broker knows who we are but does not allow the operation */
+    KK_CAT_UNKNOWN,             /* a code the library does not know */
+    KK_CAT__COUNT
+} kk_err_category_t;
+
+typedef struct kk_error_class {
+    const char *name;             /* "ConnectionFailedError" */
+    const char *parent;           /* the parent class's name; NULL for the root, "Error" */
+    kk_err_category_t category;   /* the category it stands for; KK_CAT_NONE for extra classes */
+    const char *alias;            /* another name bindings also define for it, or NULL */
+    const char *doc;              /* one line */
+} kk_error_class_t;
+
+KK_API kk_err_category_t kk_err_category(int code);
+/* The snake_case name of a category ("connection", "timeout", ...). Static string. */
+KK_API const char *kk_err_category_name(kk_err_category_t category);
+/* Every class that is not a broker code's own, parents before children. Static array. */
+KK_API size_t kk_error_class_list(const kk_error_class_t **out);
+/* Writes the name of the class that code raises into buf (always terminated when size > 0)
+ * and returns its length: CamelCase of the protocol name for a known broker code, the
+ * category's class otherwise ("UnrecognizedProtocolError" for an unknown broker code,
+ * "Error" for an unknown client code). */
+KK_API size_t kk_err_class_name(int code, char *buf, size_t size);
+/* The parent of the class kk_err_class_name() names: for a known broker code its category's
+ * class, for any other code the parent in kk_error_class_list() (NULL when the code raises the
+ * root class, Error). Static string. */
+KK_API const char *kk_err_class_parent(int code);
+/* Poseidon's name for a broker code's class where it differs from the protocol's
+ * (NOT_LEADER_OR_FOLLOWER -> "NotLeaderForPartition"), or NULL. Static string. */
+KK_API const char *kk_err_poseidon_alias(int code);
 
 /* ------------------------------------------------------------------------------------------
  * Logging: the library never prints; it hands log lines to this callback if one is set.
@@ -492,9 +552,10 @@ typedef struct kk_group_config {
     const char *assignor;            /* "range" (NULL = the default) or "roundrobin" */
     int session_timeout_ms;          /* no heartbeat for this long: the member is dead; 10000 */
     int rebalance_timeout_ms;        /* how long a rebalance waits for members; 30000 */
-    int heartbeat_interval_ms;       /* 3000 */
-    /* 0: no automatic commits. Otherwise, every interval (checked in kk_group_poll) and before
-     * giving partitions up, commit what kk_group_poll() has returned so far. */
+    int heartbeat_interval_ms;       /* 0: a third of session_timeout_ms, at most 3000 */
+    /* Default 5000. 0: no automatic commits. Otherwise, every interval (checked in
+     * kk_group_poll) and before giving partitions up, commit what kk_group_poll() has returned
+     * so far. */
     int auto_commit_interval_ms;
     /* Where a partition without a committed offset starts: KK_RESET_EARLIEST (default) or
      * KK_RESET_LATEST (only records produced from now on, Poseidon's `trail`). Also the
@@ -571,6 +632,99 @@ KK_API int kk_group_close(kk_group_t *group, kk_error_t *err);
 /* The client used for the coordinator and metadata, for kk_client_interrupt() (which also
  * interrupts the fetches of the group's partition consumers). Owned by the group. */
 KK_API kk_client_t *kk_group_client(kk_group_t *group);
+
+/* ------------------------------------------------------------------------------------------
+ * Options: one table declares every option of every object (name, type, range, default, unit,
+ * a line of documentation), and a kk_config_t fills the typed config structs above from names
+ * and values. Bindings pass their keyword options through it, so an unknown option, a value of
+ * the wrong type or out of range gets the same message in C, Python and Ruby; the
+ * kk_*_new() functions check the typed structs against the same table.
+ * ---------------------------------------------------------------------------------------- */
+typedef enum kk_option_type {
+    KK_OPTION_INT = 0,  /* an integer in [min, max]; some also take names (required_acks "all") */
+    KK_OPTION_BOOL,
+    KK_OPTION_STRING,
+    KK_OPTION_ENUM,     /* one of `names` (any case) */
+    KK_OPTION_LIST,     /* a list of strings; as text, comma-separated */
+    KK_OPTION_MAP,      /* integer keys to integer values; as text "key=value,key=value" */
+    KK_OPTION_CALLBACK, /* a function: set through a binding, or on the typed struct in C */
+} kk_option_type_t;
+
+/* The kinds of object a config is for; an option lists the kinds that take it as bits. */
+typedef enum kk_config_kind {
+    KK_CONFIG_CLIENT = 1,   /* topic administration and metadata (every kind takes these) */
+    KK_CONFIG_PRODUCER = 2,
+    KK_CONFIG_CONSUMER = 4, /* a partition consumer */
+    KK_CONFIG_GROUP = 8,    /* a consumer group member */
+} kk_config_kind_t;
+
+typedef struct kk_option_info {
+    const char *name;
+    const char *alias_of;      /* NULL, or the option this name is another spelling of */
+    kk_option_type_t type;
+    unsigned kinds;            /* KK_CONFIG_* bits */
+    int64_t min, max;          /* KK_OPTION_INT and KK_OPTION_MAP values */
+    const char *const *names;  /* ENUM: the choices; INT: names it also takes; NULL-terminated */
+    const char *default_value; /* as documentation shows it */
+    const char *unit;          /* "ms", "bytes", or NULL */
+    const char *doc;           /* one line */
+} kk_option_info_t;
+
+/* The table, entry by entry (an option that means different things to different kinds has
+ * one entry per meaning). Entries are static; index < kk_option_count(). */
+KK_API size_t kk_option_count(void);
+KK_API const kk_option_info_t *kk_option_at(size_t index);
+/* The entry `kind` uses for `name` (an alias finds its own entry), or NULL. */
+KK_API const kk_option_info_t *kk_option_find(kk_config_kind_t kind, const char *name);
+/* The kind's name: "client", "producer", "consumer", "group". Static string. */
+KK_API const char *kk_config_kind_name(kk_config_kind_t kind);
+
+typedef struct kk_config kk_config_t;
+
+/* A config of one kind with every option at its default. NULL when out of memory or for an
+ * unknown kind. Free with kk_config_free(). */
+KK_API kk_config_t *kk_config_new(kk_config_kind_t kind);
+KK_API void kk_config_free(kk_config_t *config);
+KK_API kk_config_kind_t kk_config_kind(const kk_config_t *config);
+
+/* Set an option from text ("100", "true", "gzip", "a,b,c", "3=1,1=4"). KK_ERR_INVALID_ARG
+ * with a message naming the option, the value and what is allowed when the option is unknown
+ * for this kind, the text does not parse, or the value is out of range; the config then keeps
+ * its old value. The config copies what it keeps. */
+KK_API int kk_config_set(kk_config_t *config, const char *name, const char *value,
+                         kk_error_t *err);
+/* Typed setters for bindings that hold a native value. Each fails like kk_config_set() when
+ * the option takes another type. */
+KK_API int kk_config_set_int(kk_config_t *config, const char *name, int64_t value,
+                             kk_error_t *err);
+KK_API int kk_config_set_bool(kk_config_t *config, const char *name, bool value,
+                              kk_error_t *err);
+KK_API int kk_config_set_list(kk_config_t *config, const char *name, const char *const *items,
+                              size_t count, kk_error_t *err);
+/* Key/value pairs for a KK_OPTION_MAP option (replacing what it held). */
+KK_API int kk_config_set_map(kk_config_t *config, const char *name, const int64_t *keys,
+                             const int64_t *values, size_t count, kk_error_t *err);
+/* Back to the default (a binding's None / nil). */
+KK_API int kk_config_set_default(kk_config_t *config, const char *name, kk_error_t *err);
+/* Fills err as for a value of the wrong type: a binding calls it when it holds a value it
+ * cannot pass (type_name: the language's name for its type, "float", "Hash"). Returns
+ * KK_ERR_INVALID_ARG (or the unknown-option error when name is unknown). */
+KK_API int kk_config_reject_type(const kk_config_t *config, const char *name,
+                                 const char *type_name, kk_error_t *err);
+/* The option's current value as text (lists comma-separated) into buf; returns the length
+ * (as snprintf), or -1 when the option is unknown for this kind or is a callback. */
+KK_API int kk_config_get(const kk_config_t *config, const char *name, char *buf, size_t size);
+/* True when the option was set (by any spelling) since kk_config_new(). */
+KK_API bool kk_config_is_set(const kk_config_t *config, const char *name);
+
+/* The typed config behind a kk_config_t, for kk_*_new() and for fields no option names
+ * (callbacks, log_cb, interrupt_check). Valid until kk_config_free(); the strings it holds
+ * belong to the config. kk_config_client() works for every kind (the struct's client part);
+ * the others return NULL for a config of another kind. */
+KK_API kk_client_config_t *kk_config_client(kk_config_t *config);
+KK_API kk_producer_config_t *kk_config_producer(kk_config_t *config);
+KK_API kk_consumer_config_t *kk_config_consumer(kk_config_t *config);
+KK_API kk_group_config_t *kk_config_group(kk_config_t *config);
 
 #ifdef __cplusplus
 }

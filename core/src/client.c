@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "error.h"
 #include "protocol.h"
 
@@ -70,14 +71,8 @@ static int parse_seeds(kk_client_t *client, kk_error_t *err) {
 
 kk_client_t *kk_client_new(const kk_client_config_t *cfg, kk_error_t *err) {
     kk_error_clear(err);
-    if (!cfg || !cfg->bootstrap_servers) {
-        kk_error_set(err, KK_ERR_INVALID_ARG, "bootstrap_servers is required");
+    if (kk_config_check(KK_CONFIG_CLIENT, cfg, err) != KK_OK)
         return NULL;
-    }
-    if (cfg->connect_timeout_ms < 0 || cfg->request_timeout_ms < 0 || cfg->max_response_bytes < 0) {
-        kk_error_set(err, KK_ERR_INVALID_ARG, "timeouts and size limits must not be negative");
-        return NULL;
-    }
     kk_client_t *client = calloc(1, sizeof(*client));
     if (!client) {
         kk_error_set(err, KK_ERR_NO_MEMORY, "out of memory");
@@ -89,11 +84,6 @@ kk_client_t *kk_client_new(const kk_client_config_t *cfg, kk_error_t *err) {
     client->client_id = dup_string(cfg->client_id ? cfg->client_id : "kafkette");
     if (!client->bootstrap_servers || !client->client_id) {
         kk_error_set(err, KK_ERR_NO_MEMORY, "out of memory");
-        kk_client_free(client);
-        return NULL;
-    }
-    if (strlen(client->client_id) > INT16_MAX) {
-        kk_error_set(err, KK_ERR_INVALID_ARG, "client_id is longer than %d bytes", INT16_MAX);
         kk_client_free(client);
         return NULL;
     }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "client.h"
+#include "config.h"
 #include "error.h"
 #include "protocol_fetch.h"
 #include "record_batch.h"
@@ -56,20 +57,12 @@ kk_consumer_t *kk_consumer_new(const kk_consumer_config_t *cfg, kk_error_t *err)
                      (int)cfg->partition);
         return NULL;
     }
-    if (cfg->max_bytes <= 0 || cfg->min_bytes < 0 || cfg->max_wait_ms < 0 || cfg->failover_tries < 0 ||
-        cfg->retry_backoff_ms < 0) {
-        kk_error_set(err, KK_ERR_INVALID_ARG,
-                     "max_bytes must be positive; min_bytes, max_wait_ms and retries not negative");
+    if (kk_config_check(KK_CONFIG_CONSUMER, cfg, err) != KK_OK)
         return NULL;
-    }
     if (cfg->offset.kind < KK_OFFSET_AT || cfg->offset.kind > KK_OFFSET_AT_TIME ||
         (cfg->offset.kind == KK_OFFSET_AT && cfg->offset.value < 0) ||
         (cfg->offset.kind == KK_OFFSET_FROM_LATEST && cfg->offset.value < 0)) {
         kk_error_set(err, KK_ERR_INVALID_ARG, "bad starting offset");
-        return NULL;
-    }
-    if (cfg->offset_reset < KK_RESET_EARLIEST || cfg->offset_reset > KK_RESET_ERROR) {
-        kk_error_set(err, KK_ERR_INVALID_ARG, "unknown out-of-range policy %d", (int)cfg->offset_reset);
         return NULL;
     }
     kk_consumer_t *c = calloc(1, sizeof(*c));

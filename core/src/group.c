@@ -18,6 +18,7 @@
 
 #include "assignor.h"
 #include "client.h"
+#include "config.h"
 #include "error.h"
 #include "protocol_group.h"
 
@@ -311,8 +312,8 @@ void kk_group_config_init(kk_group_config_t *cfg) {
     cfg->assignor = "range";
     cfg->session_timeout_ms = 10000;
     cfg->rebalance_timeout_ms = 30000;
-    cfg->heartbeat_interval_ms = 3000;
-    cfg->auto_commit_interval_ms = 0;
+    cfg->heartbeat_interval_ms = 0; /* a third of the session timeout, at most 3 s */
+    cfg->auto_commit_interval_ms = 5000;
     cfg->start_when_no_commit = KK_RESET_EARLIEST;
     cfg->max_bytes = 1048576;
     cfg->max_wait_ms = 100;
@@ -336,30 +337,14 @@ static int check_config(const kk_group_config_t *cfg, kk_error_t *err) {
             return kk_error_set(err, KK_ERR_INVALID_ARG,
                                 "group %s: topic %zu: topic names must be 1 to 249 characters long",
                                 cfg->group_id, i);
-    const char *assignor = cfg->assignor ? cfg->assignor : "range";
-    if (!kk_assignor_known(assignor))
-        return kk_error_set(err, KK_ERR_INVALID_ARG,
-                            "group %s: unknown assignor \"%s\" (known: range, roundrobin)",
-                            cfg->group_id, assignor);
-    if (cfg->session_timeout_ms <= 0 || cfg->rebalance_timeout_ms <= 0 ||
-        cfg->heartbeat_interval_ms <= 0 || cfg->auto_commit_interval_ms < 0 ||
-        cfg->metadata_refresh_interval_ms <= 0 || cfg->retry_backoff_ms < 0 ||
-        cfg->max_bytes <= 0 || cfg->max_wait_ms < 0)
-        return kk_error_set(err, KK_ERR_INVALID_ARG,
-                            "group %s: timeouts, intervals and max_bytes must be positive "
-                            "(auto_commit_interval_ms, retry_backoff_ms and max_wait_ms may be 0)",
-                            cfg->group_id);
-    if (cfg->heartbeat_interval_ms >= cfg->session_timeout_ms)
+    int rc = kk_config_check(KK_CONFIG_GROUP, cfg, err);
+    if (rc != KK_OK)
+        return rc;
+    if (cfg->heartbeat_interval_ms > 0 && cfg->heartbeat_interval_ms >= cfg->session_timeout_ms)
         return kk_error_set(
             err, KK_ERR_INVALID_ARG,
             "group %s: heartbeat_interval_ms (%d) must be below session_timeout_ms (%d)",
             cfg->group_id, cfg->heartbeat_interval_ms, cfg->session_timeout_ms);
-    if (cfg->start_when_no_commit != KK_RESET_EARLIEST &&
-        cfg->start_when_no_commit != KK_RESET_LATEST)
-        return kk_error_set(
-            err, KK_ERR_INVALID_ARG,
-            "group %s: start_when_no_commit must be KK_RESET_EARLIEST or KK_RESET_LATEST",
-            cfg->group_id);
     return KK_OK;
 }
 
@@ -421,7 +406,9 @@ kk_group_t *kk_group_new(const kk_group_config_t *cfg, kk_error_t *err) {
         return NULL;
     }
     g->hb.group_id = g->group_id;
-    g->hb.interval_ms = cfg->heartbeat_interval_ms;
+    g->hb.interval_ms = cfg->heartbeat_interval_ms > 0
+                            ? cfg->heartbeat_interval_ms
+                            : kk_config_default_heartbeat_ms(cfg->session_timeout_ms);
     g->hb.session_timeout_ms = cfg->session_timeout_ms;
     g->hb.retry_backoff_ms = cfg->retry_backoff_ms > 0 ? cfg->retry_backoff_ms : 100;
     /* the client's options, now that it exists, for the coordinator connection */

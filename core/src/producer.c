@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "config.h"
 #include "error.h"
 #include "partitioner.h"
 #include "protocol.h"
@@ -71,30 +72,10 @@ kk_producer_t *kk_producer_new(const kk_producer_config_t *cfg, kk_error_t *err)
         kk_error_set(err, KK_ERR_INVALID_ARG, "producer config is NULL");
         return NULL;
     }
-    if (cfg->required_acks < -1 || cfg->required_acks > 1) {
-        kk_error_set(err, KK_ERR_INVALID_ARG, "required_acks must be 0, 1 or -1 (all), not %d",
-                     cfg->required_acks);
+    if (kk_config_check(KK_CONFIG_PRODUCER, cfg, err) != KK_OK)
         return NULL;
-    }
-    if (cfg->ack_timeout_ms < 0 || cfg->max_send_retries < 0 || cfg->retry_backoff_ms < 0 ||
-        cfg->metadata_refresh_interval_ms < 0 || cfg->topic_wait_ms < 0) {
-        kk_error_set(err, KK_ERR_INVALID_ARG, "producer timeouts and retry counts must not be negative");
-        return NULL;
-    }
-    if (cfg->max_request_bytes < 1024) {
-        kk_error_set(err, KK_ERR_INVALID_ARG, "max_request_bytes must be at least 1024");
-        return NULL;
-    }
-    if ((int)cfg->compression < KK_CODEC_NONE || cfg->compression > KK_CODEC_ZSTD) {
-        kk_error_set(err, KK_ERR_INVALID_ARG, "unknown compression codec %d", (int)cfg->compression);
-        return NULL;
-    }
     if (cfg->partitioner == KK_PARTITIONER_CALLBACK && !cfg->partitioner_cb) {
         kk_error_set(err, KK_ERR_INVALID_ARG, "the callback partitioner needs partitioner_cb");
-        return NULL;
-    }
-    if (cfg->partitioner < KK_PARTITIONER_MURMUR2 || cfg->partitioner > KK_PARTITIONER_CALLBACK) {
-        kk_error_set(err, KK_ERR_INVALID_ARG, "unknown partitioner %d", (int)cfg->partitioner);
         return NULL;
     }
     kk_producer_t *p = calloc(1, sizeof(*p));

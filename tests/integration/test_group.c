@@ -102,6 +102,7 @@ static void init_config(kk_group_config_t *cfg, const char *group, const char *c
     cfg->heartbeat_interval_ms = HEARTBEAT_MS;
     cfg->rebalance_timeout_ms = 10000;
     cfg->max_wait_ms = 100;
+    cfg->auto_commit_interval_ms = 0; /* these tests commit by hand unless they say otherwise */
 }
 
 static kk_group_t *new_group(const char *group, const char *topic) {

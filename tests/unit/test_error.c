@@ -459,6 +459,141 @@ static void test_prefix_truncates(void **state)
     assert_true(ends_with(g.err.message, "p..."));
 }
 
+/* ---- the taxonomy bindings build their classes from ---------------------------------------- */
+
+static const kk_error_class_t *find_class(const char *name)
+{
+    const kk_error_class_t *classes;
+    size_t n = kk_error_class_list(&classes);
+    for (size_t i = 0; name && i < n; i++)
+        if (strcmp(classes[i].name, name) == 0)
+            return &classes[i];
+    return NULL;
+}
+
+static void test_class_list_is_a_tree(void **state)
+{
+    (void)state;
+    const kk_error_class_t *classes;
+    size_t n = kk_error_class_list(&classes);
+    assert_true(n > 10);
+    assert_string_equal(classes[0].name, "Error");
+    assert_null(classes[0].parent);
+    int seen[KK_CAT__COUNT] = {0};
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0) {
+            /* the parent comes earlier */
+            bool parent_before = false;
+            for (size_t j = 0; j < i; j++)
+                parent_before = parent_before || strcmp(classes[j].name, classes[i].parent) == 0;
+            if (!parent_before)
+                fail_msg("class %s: parent %s is not listed before it", classes[i].name,
+                         classes[i].parent);
+        }
+        for (size_t j = i + 1; j < n; j++) {
+            assert_string_not_equal(classes[i].name, classes[j].name);
+            if (classes[i].alias && classes[j].alias)
+                assert_string_not_equal(classes[i].alias, classes[j].alias);
+        }
+        seen[classes[i].category]++;
+        assert_true(strlen(classes[i].doc) > 5);
+    }
+    /* every category but NONE and UNKNOWN has exactly one class */
+    for (int c = 0; c < KK_CAT__COUNT; c++) {
+        if (c == KK_CAT_NONE || c == KK_CAT_UNKNOWN)
+            continue;
+        if (seen[c] != 1)
+            fail_msg("category %s has %d classes", kk_err_category_name((kk_err_category_t)c),
+                     seen[c]);
+    }
+}
+
+static void test_every_code_has_a_category_and_class(void **state)
+{
+    (void)state;
+    const int16_t *broker;
+    size_t nb = kk_err_broker_code_list(&broker);
+    char name[96];
+    for (size_t i = 0; i < nb; i++) {
+        kk_err_category_t cat = kk_err_category(broker[i]);
+        assert_true(cat == KK_CAT_BROKER || cat == KK_CAT_AUTHENTICATION ||
+                    cat == KK_CAT_AUTHORIZATION);
+        size_t len = kk_err_class_name(broker[i], name, sizeof(name));
+        assert_int_equal(len, strlen(name));
+        assert_true(name[0] >= 'A' && name[0] <= 'Z');
+        assert_null(strchr(name, '_'));
+        /* a broker code's own class is never one of the named classes */
+        assert_null(find_class(name));
+        assert_non_null(find_class(kk_err_class_parent(broker[i])));
+    }
+    const int *client;
+    size_t nc = kk_err_client_code_list(&client);
+    assert_int_equal(nc, 21);
+    for (size_t i = 0; i < nc; i++) {
+        assert_int_equal(client[i], -100 - (int)i);
+        kk_err_category_t cat = kk_err_category(client[i]);
+        assert_true(cat != KK_CAT_NONE && cat != KK_CAT_UNKNOWN && cat != KK_CAT_BROKER);
+        kk_err_class_name(client[i], name, sizeof(name));
+        const kk_error_class_t *cls = find_class(name);
+        assert_non_null(cls);
+        assert_int_equal(cls->category, cat);
+        if (cls->parent)
+            assert_string_equal(kk_err_class_parent(client[i]), cls->parent);
+    }
+}
+
+static void test_class_names(void **state)
+{
+    (void)state;
+    char name[64];
+    assert_int_equal(kk_err_class_name(6, name, sizeof(name)), strlen("NotLeaderOrFollower"));
+    assert_string_equal(name, "NotLeaderOrFollower");
+    assert_string_equal(kk_err_class_parent(6), "ProtocolError");
+    assert_string_equal(kk_err_poseidon_alias(6), "NotLeaderForPartition");
+    assert_string_equal(kk_err_poseidon_alias(-1), "UnknownError");
+    assert_null(kk_err_poseidon_alias(3));
+    kk_err_class_name(-1, name, sizeof(name));
+    assert_string_equal(name, "UnknownServerError");
+
+    kk_err_class_name(58, name, sizeof(name));
+    assert_string_equal(name, "SaslAuthenticationFailed");
+    assert_string_equal(kk_err_class_parent(58), "AuthenticationError");
+    assert_string_equal(kk_err_class_parent(29), "AuthorizationError");
+    assert_int_equal(kk_err_category(29), KK_CAT_AUTHORIZATION);
+
+    struct { int code; const char *cls; const char *parent; } client[] = {
+        {KK_ERR_TIMED_OUT, "TimedOutError", "ConnectionFailedError"},
+        {KK_ERR_CONNECTION_REFUSED, "ConnectionFailedError", "Error"},
+        {KK_ERR_UNKNOWN_BROKER, "UnableToFetchMetadata", "ConnectionFailedError"},
+        {KK_ERR_NO_BROKERS, "UnableToFetchMetadata", "ConnectionFailedError"},
+        {KK_ERR_CORRELATION, "MalformedResponseError", "Error"},
+        {KK_ERR_STATE, "ClosedError", "Error"},
+        {KK_ERR_INTERRUPTED, "CallInterruptedError", "Error"},
+        {KK_ERR_INVALID_ARG, "InvalidArgumentError", "Error"},
+        {KK_ERR_PARTIAL_FAILURE, "FailedToSendMessages", "Error"},
+        {KK_ERR_NOT_ASSIGNED, "NotAssignedError", "Error"},
+        {999, "UnrecognizedProtocolError", "ProtocolError"},
+    };
+    for (size_t i = 0; i < COUNT(client); i++) {
+        kk_err_class_name(client[i].code, name, sizeof(name));
+        assert_string_equal(name, client[i].cls);
+        assert_string_equal(kk_err_class_parent(client[i].code), client[i].parent);
+    }
+    kk_err_class_name(-999, name, sizeof(name));
+    assert_string_equal(name, "Error");
+    assert_null(kk_err_class_parent(-999));
+    assert_int_equal(kk_err_category(-999), KK_CAT_UNKNOWN);
+    assert_int_equal(kk_err_category(0), KK_CAT_NONE);
+    assert_string_equal(kk_err_category_name(KK_CAT_TIMEOUT), "timeout");
+
+    /* a short buffer gets a terminated prefix and the full length back */
+    char small[5];
+    assert_int_equal(kk_err_class_name(6, small, sizeof(small)), strlen("NotLeaderOrFollower"));
+    assert_string_equal(small, "NotL");
+    assert_int_equal(kk_err_class_name(KK_ERR_STATE, small, sizeof(small)), strlen("ClosedError"));
+    assert_string_equal(small, "Clos");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -475,6 +610,9 @@ int main(void)
         cmocka_unit_test(test_set_broker),
         cmocka_unit_test(test_prefix),
         cmocka_unit_test(test_prefix_truncates),
+        cmocka_unit_test(test_class_list_is_a_tree),
+        cmocka_unit_test(test_every_code_has_a_category_and_class),
+        cmocka_unit_test(test_class_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
