@@ -7,6 +7,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "group_internal.h"
@@ -75,6 +76,7 @@ kk_group_t *kk_group_new(const kk_group_config_t *cfg, kk_error_t *err) {
     }
     g->cfg = *cfg;
     g->generation = -1;
+    g->pid = getpid();
     kk_conn_init(&g->coord, "", 0, &(kk_conn_options_t){0});
     kk_conn_init(&g->hb.conn, "", 0, &(kk_conn_options_t){0});
     g->group_id = dup_str(cfg->group_id);
@@ -135,6 +137,7 @@ kk_group_t *kk_group_new(const kk_group_config_t *cfg, kk_error_t *err) {
 void kk_group_free(kk_group_t *g) {
     if (!g)
         return;
+    kk_grp_forked(g);
     kk_grp_heartbeat_stop(g);
     kk_grp_free_claims(g);
     kk_grp_free_watched(g);
@@ -171,6 +174,7 @@ size_t kk_group_claimed(const kk_group_t *g, kk_topic_partition_t *out, size_t c
 static int check_usable(kk_group_t *g, const char *what, kk_error_t *err) {
     if (!g)
         return kk_error_set(err, KK_ERR_INVALID_ARG, "%s: the group is NULL", what);
+    kk_grp_forked(g);
     if (g->state == GROUP_CLOSED)
         return kk_error_set(err, KK_ERR_STATE, "%s: group %s is closed", what, g->group_id);
     if (g->in_callback)
@@ -271,6 +275,7 @@ int kk_group_close(kk_group_t *g, kk_error_t *err) {
     kk_error_clear(err);
     if (!g)
         return kk_error_set(err, KK_ERR_INVALID_ARG, "kk_group_close: the group is NULL");
+    kk_grp_forked(g);
     if (g->state == GROUP_CLOSED)
         return KK_OK;
     if (g->in_callback)

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "group_internal.h"
 
@@ -16,6 +17,36 @@ void kk_grp_free_claims(kk_group_t *g) {
     g->claim_count = 0;
     g->claims_started = false;
     g->next_claim = 0;
+}
+
+bool kk_grp_forked(kk_group_t *g) {
+    pid_t now = getpid();
+    if (g->pid == now)
+        return false;
+    g->pid = now;
+    /* the parent's thread was not copied: forget it without joining or signalling it */
+    g->hb.running = false;
+    free(g->hb.member_id);
+    g->hb.member_id = NULL;
+    kk_conn_close(&g->hb.conn);
+    g->hb.coordinator_known = false;
+    kk_conn_close(&g->coord);
+    g->coordinator_known = false;
+    kk_grp_free_claims(g); /* their consumers close their own inherited sockets */
+    char *fresh = dup_str("");
+    if (fresh) {
+        free(g->member_id);
+        g->member_id = fresh;
+    }
+    g->generation = -1;
+    g->is_leader = false;
+    g->lost_code = 0;
+    if (g->state != GROUP_CLOSED)
+        g->state = GROUP_UNJOINED;
+    kk_log(g->client, KK_LOG_INFO,
+           "group %s: process %ld joins as a new member (the membership was process %ld's)",
+           g->group_id, (long)now, (long)getppid());
+    return true;
 }
 
 void kk_grp_free_watched(kk_group_t *g) {

@@ -19,6 +19,7 @@
 #define KK_GROUP_INTERNAL_H
 
 #include <pthread.h>
+#include <sys/types.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +102,7 @@ struct kk_group {
     int64_t next_auto_commit_ms;
 
     heartbeat_t hb;
+    pid_t pid; /* the process whose member this is (see kk_grp_forked) */
 };
 
 /* ---- small helpers ---------------------------------------------------------------------- */
@@ -163,6 +165,11 @@ void kk_grp_heartbeat_stop(kk_group_t *g);
 /* ---- group_assignment.c ----------------------------------------------------------------- */
 
 void kk_grp_free_claims(kk_group_t *g);
+/* In a child process after fork(): forgets the parent's membership (member id, generation,
+ * claims, coordinator and heartbeat connections, closed without shutdown) so the next call
+ * joins as a new member; the parent's heartbeat thread does not exist here and is not joined.
+ * Returns true when it did so. */
+bool kk_grp_forked(kk_group_t *g);
 void kk_grp_free_watched(kk_group_t *g);
 /* Copies up to cap claims to out (which may be NULL); returns how many claims there are. */
 size_t kk_grp_copy_claims(const kk_group_t *g, kk_topic_partition_t *out, size_t cap);

@@ -178,6 +178,7 @@ int kk_group_commit(kk_group_t *g, const char *topic, int32_t partition, int64_t
     kk_error_clear(err);
     if (!g)
         return kk_error_set(err, KK_ERR_INVALID_ARG, "kk_group_commit: the group is NULL");
+    kk_grp_forked(g);
     if (g->state == GROUP_CLOSED)
         return kk_error_set(err, KK_ERR_STATE, "kk_group_commit: group %s is closed", g->group_id);
     if (!topic || offset < 0)
@@ -200,6 +201,7 @@ int kk_group_commit_consumed(kk_group_t *g, kk_error_t *err) {
     kk_error_clear(err);
     if (!g)
         return kk_error_set(err, KK_ERR_INVALID_ARG, "kk_group_commit_consumed: the group is NULL");
+    kk_grp_forked(g);
     if (g->state == GROUP_CLOSED)
         return kk_error_set(err, KK_ERR_STATE, "kk_group_commit_consumed: group %s is closed",
                             g->group_id);
@@ -218,6 +220,7 @@ int kk_group_committed(kk_group_t *g, const char *topic, int32_t partition, int6
     kk_error_clear(err);
     if (!g || !topic || !offset || partition < 0)
         return kk_error_set(err, KK_ERR_INVALID_ARG, "kk_group_committed: bad argument");
+    kk_grp_forked(g);
     if (g->state == GROUP_CLOSED)
         return kk_error_set(err, KK_ERR_STATE, "kk_group_committed: group %s is closed",
                             g->group_id);
