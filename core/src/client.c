@@ -99,9 +99,9 @@ kk_client_t *kk_client_new(const kk_client_config_t *cfg, kk_error_t *err) {
     client->log_opaque = cfg->log_opaque;
     client->conn_opts = (kk_conn_options_t){
         .client_id = client->client_id,
-        .connect_timeout_ms = cfg->connect_timeout_ms ? cfg->connect_timeout_ms : 10000,
-        .request_timeout_ms = cfg->request_timeout_ms ? cfg->request_timeout_ms : 30000,
-        .max_response_bytes = cfg->max_response_bytes ? cfg->max_response_bytes : 100 * 1024 * 1024,
+        .connect_timeout_ms = cfg->connect_timeout_ms,
+        .request_timeout_ms = cfg->request_timeout_ms,
+        .max_response_bytes = cfg->max_response_bytes,
         .version_caps = client->version_caps,
         .waker = &client->waker,
         .interrupt_check = cfg->interrupt_check,
