@@ -322,13 +322,16 @@ void kk_encode_offset_commit_request(kk_writer_t *w, int16_t version,
 }
 
 void kk_partition_offsets_free(kk_partition_offsets_t *res) {
-    for (size_t i = 0; i < res->count; i++) {
-        free(res->partitions[i].topic);
+    for (size_t i = 0; i < res->count; i++)
         free(res->partitions[i].metadata);
-    }
     free(res->partitions);
     res->partitions = NULL;
     res->count = 0;
+    for (size_t i = 0; i < res->topic_count; i++)
+        free(res->topic_names[i]);
+    free(res->topic_names);
+    res->topic_names = NULL;
+    res->topic_count = 0;
 }
 
 /* Appends one result; *cap grows by doubling. */
@@ -350,6 +353,27 @@ static kk_partition_offset_t *push_result(kk_partition_offsets_t *out, size_t *c
     return res;
 }
 
+/* Copies a topic's name once, into out->topic_names, for all its partitions to point at: a
+ * copy per partition would let a response of one long name and many partitions take its
+ * size times the partition count. The reader has checked that every topic takes room in the
+ * response, so topic_count is bounded by it. */
+static const char *keep_topic_name(kk_partition_offsets_t *out, kk_slice_t name, bool *oom) {
+    size_t n = out->topic_count;
+    if ((n & (n - 1)) == 0) { /* full at 0, 1, 2, 4, 8...: double */
+        char **grown = realloc(out->topic_names, (n ? n * 2 : 1) * sizeof(*grown));
+        if (!grown) {
+            *oom = true;
+            return NULL;
+        }
+        out->topic_names = grown;
+    }
+    char *copy = kk_slice_strdup(name, oom);
+    if (!copy)
+        return NULL;
+    out->topic_names[out->topic_count++] = copy;
+    return copy;
+}
+
 /* Both responses share the topics -> partitions shape; fetch adds offset fields. */
 static void decode_partition_offsets(kk_reader_t *r, int16_t version, bool flexible, bool is_fetch,
                                      kk_partition_offsets_t *out, bool *oom) {
@@ -368,11 +392,12 @@ static void decode_partition_offsets(kk_reader_t *r, int16_t version, bool flexi
         int32_t parts = kk_read_array_len_v(r, flexible, min_partition);
         if (parts < 0)
             kk_reader_fail(r);
+        const char *topic = r->failed ? NULL : keep_topic_name(out, name, oom);
         for (int32_t p = 0; p < parts && !r->failed && !*oom; p++) {
             kk_partition_offset_t *res = push_result(out, &cap, oom);
             if (!res)
                 break;
-            res->topic = kk_slice_strdup(name, oom);
+            res->topic = topic;
             res->partition = kk_read_i32(r);
             if (is_fetch) {
                 res->offset = kk_read_i64(r);
