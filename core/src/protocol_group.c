@@ -39,7 +39,7 @@ int kk_decode_find_coordinator_response(kk_reader_t *r, int16_t version,
     out->port = -1;
     if (version >= 1)
         out->throttle_time_ms = kk_read_i32(r);
-    out->error_code = kk_read_i16(r);
+    out->error_code = kk_read_error_code(r);
     if (version >= 1)
         out->error_message = kk_slice_strdup(kk_read_str_v(r, flexible), &oom);
     out->node_id = kk_read_i32(r);
@@ -101,7 +101,7 @@ int kk_decode_join_group_response(kk_reader_t *r, int16_t version, kk_join_group
     out->generation_id = -1;
     if (version >= 2)
         out->throttle_time_ms = kk_read_i32(r);
-    out->error_code = kk_read_i16(r);
+    out->error_code = kk_read_error_code(r);
     out->generation_id = kk_read_i32(r);
     if (version >= 7)
         out->protocol_type = kk_slice_strdup(kk_read_str_v(r, flexible), &oom);
@@ -180,7 +180,7 @@ int kk_decode_sync_group_response(kk_reader_t *r, int16_t version, kk_sync_group
     memset(out, 0, sizeof(*out));
     if (version >= 1)
         out->throttle_time_ms = kk_read_i32(r);
-    out->error_code = kk_read_i16(r);
+    out->error_code = kk_read_error_code(r);
     if (version >= 5) {
         out->protocol_type = kk_slice_strdup(kk_read_str_v(r, flexible), &oom);
         out->protocol_name = kk_slice_strdup(kk_read_str_v(r, flexible), &oom);
@@ -213,7 +213,7 @@ int kk_decode_heartbeat_response(kk_reader_t *r, int16_t version, int16_t *error
     bool flexible = kk_protocol_is_flexible(KK_API_HEARTBEAT, version);
     if (version >= 1)
         (void)kk_read_i32(r); /* throttle_time_ms */
-    int16_t code = kk_read_i16(r);
+    int16_t code = kk_read_error_code(r);
     if (flexible)
         kk_read_skip_tags(r);
     *error_code = r->failed ? 0 : code;
@@ -248,7 +248,7 @@ int kk_decode_leave_group_response(kk_reader_t *r, int16_t version, int16_t *err
     int16_t member_code = 0;
     if (version >= 1)
         (void)kk_read_i32(r); /* throttle_time_ms */
-    int16_t code = kk_read_i16(r);
+    int16_t code = kk_read_error_code(r);
     if (version >= 3) {
         /* member id + instance id + error code: 6 bytes, or 5 flexible (with tags) */
         int32_t n = kk_read_array_len_v(r, flexible, flexible ? 5 : 6);
@@ -257,7 +257,7 @@ int kk_decode_leave_group_response(kk_reader_t *r, int16_t version, int16_t *err
         for (int32_t i = 0; i < n && !r->failed; i++) {
             (void)kk_read_str_v(r, flexible); /* member id */
             (void)kk_read_str_v(r, flexible); /* group instance id */
-            int16_t c = kk_read_i16(r);
+            int16_t c = kk_read_error_code(r);
             if (i == 0)
                 member_code = c;
             if (flexible)
@@ -405,7 +405,7 @@ static void decode_partition_offsets(kk_reader_t *r, int16_t version, bool flexi
                     res->leader_epoch = kk_read_i32(r);
                 res->metadata = kk_slice_strdup(kk_read_str_v(r, flexible), oom);
             }
-            res->error_code = kk_read_i16(r);
+            res->error_code = kk_read_error_code(r);
             if (flexible)
                 kk_read_skip_tags(r);
         }
@@ -482,7 +482,7 @@ int kk_decode_offset_fetch_response(kk_reader_t *r, int16_t version, kk_partitio
         out->throttle_time_ms = kk_read_i32(r);
     decode_partition_offsets(r, version, flexible, true, out, &oom);
     if (version >= 2)
-        out->error_code = kk_read_i16(r);
+        out->error_code = kk_read_error_code(r);
     if (flexible)
         kk_read_skip_tags(r);
     if (oom || r->failed) {

@@ -459,6 +459,20 @@ static void test_prefix_truncates(void **state)
     assert_true(ends_with(g.err.message, "p..."));
 }
 
+/* A broker's code as the library's: known codes pass, the client range and unknown codes
+ * become UNKNOWN_SERVER_ERROR. */
+static void test_err_from_broker(void **state)
+{
+    (void)state;
+    assert_int_equal(kk_err_from_broker(0), 0);
+    assert_int_equal(kk_err_from_broker(-1), KK_ERR_UNKNOWN_SERVER_ERROR);
+    assert_int_equal(kk_err_from_broker(1), 1);
+    assert_int_equal(kk_err_from_broker(35), 35);
+    for (int code = INT16_MIN; code < -1; code++)
+        assert_int_equal(kk_err_from_broker((int16_t)code), KK_ERR_UNKNOWN_SERVER_ERROR);
+    assert_int_equal(kk_err_from_broker(INT16_MAX), KK_ERR_UNKNOWN_SERVER_ERROR);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -475,6 +489,7 @@ int main(void)
         cmocka_unit_test(test_set_broker),
         cmocka_unit_test(test_prefix),
         cmocka_unit_test(test_prefix_truncates),
+        cmocka_unit_test(test_err_from_broker),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

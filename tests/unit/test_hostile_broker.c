@@ -45,6 +45,7 @@ typedef struct fake_broker {
     int64_t fetch_base_offset; /* the batch's base offset */
     int fetch_records;         /* records in the batch (0: empty record set) */
     int16_t fetch_error;
+    int16_t api_versions_error;
 } fake_broker_t;
 
 typedef struct conn_arg {
@@ -80,7 +81,7 @@ static bool read_exact(fake_broker_t *fb, int fd, uint8_t *buf, size_t len) {
 }
 
 /* Only the oldest versions the client still speaks, so each answer is short to write. */
-static void answer_api_versions(int fd, int16_t version, int32_t correlation_id) {
+static void answer_api_versions(fake_broker_t *fb, int fd, int16_t version, int32_t correlation_id) {
     const int16_t ranges[][3] = {{KK_API_PRODUCE, 3, 3},
                                  {KK_API_FETCH, 4, 4},
                                  {KK_API_METADATA, 0, 0},
@@ -88,7 +89,7 @@ static void answer_api_versions(int fd, int16_t version, int32_t correlation_id)
     const int n = (int)(sizeof(ranges) / sizeof(ranges[0]));
     kk_writer_t body;
     kk_writer_init(&body);
-    kk_write_i16(&body, 0);
+    kk_write_i16(&body, fb->api_versions_error);
     kk_write_array_len_v(&body, n, version >= 3);
     for (int i = 0; i < n; i++) {
         kk_write_i16(&body, ranges[i][0]);
@@ -201,7 +202,7 @@ static void *serve_connection(void *arg) {
         int32_t correlation_id = kk_read_i32(&r);
         free(request);
         switch (api_key) {
-        case KK_API_API_VERSIONS: answer_api_versions(fd, version, correlation_id); break;
+        case KK_API_API_VERSIONS: answer_api_versions(fb, fd, version, correlation_id); break;
         case KK_API_METADATA: answer_metadata(fb, fd, correlation_id); break;
         case KK_API_PRODUCE: answer_produce(fb, fd, correlation_id); break;
         case KK_API_FETCH: answer_fetch(fb, fd, correlation_id); break;
@@ -360,12 +361,70 @@ static void test_fetch_record_at_int64_max_is_malformed(void **state) {
     fake_broker_stop(fb);
 }
 
+/* Codes from -100 down are the library's own (timeouts, closed connections, malformed
+ * responses...): a broker that sends one must not be read as that condition. Every negative
+ * code but -1, and codes the library does not know, become UNKNOWN_SERVER_ERROR. */
+static void test_fetch_broker_code_in_client_range(void **state) {
+    (void)state;
+    fake_broker_t *fb = fake_broker_start();
+    fb->fetch_error = KK_ERR_MALFORMED;
+    fake_broker_run(fb);
+    kk_fetch_batch_t *batch = NULL;
+    int64_t next;
+    kk_error_t err;
+    assert_int_equal(fetch_once(fb, 0, &batch, &next, &err), KK_ERR_UNKNOWN_SERVER_ERROR);
+    assert_null(batch);
+    fake_broker_stop(fb);
+}
+
+static void test_produce_broker_code_in_client_range(void **state) {
+    (void)state;
+    fake_broker_t *fb = fake_broker_start();
+    fb->produce_error = KK_ERR_NOT_ASSIGNED;
+    fake_broker_run(fb);
+    kk_message_t msgs[3];
+    kk_error_t err;
+    assert_int_not_equal(produce_three(fb, msgs, &err), KK_OK);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(msgs[i].error, KK_ERR_UNKNOWN_SERVER_ERROR);
+    fake_broker_stop(fb);
+}
+
+static void test_api_versions_broker_code_in_client_range(void **state) {
+    (void)state;
+    fake_broker_t *fb = fake_broker_start();
+    fb->api_versions_error = KK_ERR_TIMED_OUT;
+    fake_broker_run(fb);
+    kk_message_t msgs[3];
+    kk_error_t err;
+    assert_int_not_equal(produce_three(fb, msgs, &err), KK_OK);
+    assert_int_not_equal(err.code, KK_ERR_TIMED_OUT);
+    assert_int_not_equal(msgs[0].error, KK_ERR_TIMED_OUT);
+    fake_broker_stop(fb);
+}
+
+static void test_unknown_positive_broker_code(void **state) {
+    (void)state;
+    fake_broker_t *fb = fake_broker_start();
+    fb->fetch_error = 30000; /* no such code (yet) */
+    fake_broker_run(fb);
+    kk_fetch_batch_t *batch = NULL;
+    int64_t next;
+    kk_error_t err;
+    assert_int_equal(fetch_once(fb, 0, &batch, &next, &err), KK_ERR_UNKNOWN_SERVER_ERROR);
+    fake_broker_stop(fb);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_produce_offsets_in_range),
         cmocka_unit_test(test_produce_base_offset_overflow_is_malformed),
         cmocka_unit_test(test_fetch_up_to_last_offset_below_max),
         cmocka_unit_test(test_fetch_record_at_int64_max_is_malformed),
+        cmocka_unit_test(test_fetch_broker_code_in_client_range),
+        cmocka_unit_test(test_produce_broker_code_in_client_range),
+        cmocka_unit_test(test_api_versions_broker_code_in_client_range),
+        cmocka_unit_test(test_unknown_positive_broker_code),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
