@@ -14,6 +14,9 @@
 
 #include <cmocka.h>
 
+#include <malloc.h>
+#include <time.h>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -46,7 +49,20 @@ typedef struct fake_broker {
     int fetch_records;         /* records in the batch (0: empty record set) */
     int16_t fetch_error;
     int16_t api_versions_error;
+    /* how to answer Metadata instead, on the transport level */
+    enum { META_PROPER, META_100MIB_THEN_NOTHING, META_DRIP, META_WRONG_CORRELATION } metadata_mode;
+    atomic_size_t heap_while_waiting; /* META_100MIB_THEN_NOTHING: heap in use 300 ms after */
 } fake_broker_t;
+
+static size_t heap_in_use(void) {
+    struct mallinfo2 mi = mallinfo2();
+    return mi.uordblks + mi.hblkhd;
+}
+
+static void sleep_ms(long ms) {
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
 
 typedef struct conn_arg {
     fake_broker_t *fb;
@@ -203,7 +219,30 @@ static void *serve_connection(void *arg) {
         free(request);
         switch (api_key) {
         case KK_API_API_VERSIONS: answer_api_versions(fb, fd, version, correlation_id); break;
-        case KK_API_METADATA: answer_metadata(fb, fd, correlation_id); break;
+        case KK_API_METADATA:
+            if (fb->metadata_mode == META_PROPER) {
+                answer_metadata(fb, fd, correlation_id);
+            } else if (fb->metadata_mode == META_100MIB_THEN_NOTHING) {
+                /* announce 100 MiB (exactly the default limit) and send nothing more */
+                const uint8_t prefix[8] = {0x06, 0x40, 0x00, 0x00, 0, 0, 0, 0};
+                ssize_t ignored = send(fd, prefix, sizeof(prefix), MSG_NOSIGNAL);
+                (void)ignored;
+                sleep_ms(300);
+                atomic_store(&fb->heap_while_waiting, heap_in_use());
+            } else if (fb->metadata_mode == META_DRIP) {
+                /* a 1,000-byte response, one byte every 20 ms: 20 s to arrive */
+                uint8_t frame[1004] = {0, 0, 0x03, 0xe8};
+                frame[4] = (uint8_t)(correlation_id >> 24), frame[5] = (uint8_t)(correlation_id >> 16);
+                frame[6] = (uint8_t)(correlation_id >> 8), frame[7] = (uint8_t)correlation_id;
+                for (size_t i = 0; i < sizeof(frame) && !atomic_load(&fb->stop); i++) {
+                    if (send(fd, &frame[i], 1, MSG_NOSIGNAL) != 1)
+                        break;
+                    sleep_ms(20);
+                }
+            } else {
+                answer_metadata(fb, fd, correlation_id + 7);
+            }
+            break;
         case KK_API_PRODUCE: answer_produce(fb, fd, correlation_id); break;
         case KK_API_FETCH: answer_fetch(fb, fd, correlation_id); break;
         default: fail_msg("the fake broker got API %d", (int)api_key);
@@ -415,6 +454,80 @@ static void test_unknown_positive_broker_code(void **state) {
     fake_broker_stop(fb);
 }
 
+/* Runs one metadata request and returns its code; *elapsed in seconds. */
+static int metadata_once(fake_broker_t *fb, int timeout_ms, kk_error_t *err, double *elapsed) {
+    char bootstrap[64];
+    kk_client_config_t cfg;
+    kk_client_config_init(&cfg);
+    client_config(&cfg, fb, bootstrap, sizeof(bootstrap));
+    cfg.request_timeout_ms = timeout_ms;
+    kk_client_t *client = kk_client_new(&cfg, err);
+    assert_non_null(client);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    kk_metadata_t *md = NULL;
+    int rc = kk_client_metadata(client, NULL, 0, &md, err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    *elapsed = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    kk_metadata_free(md);
+    kk_client_free(client);
+    return rc;
+}
+
+/* A length prefix of 100 MiB (allowed by the default limit) followed by nothing: the client
+ * must not set aside 100 MiB for bytes that never come, and must time out clearly. */
+static void test_100mib_prefix_then_nothing(void **state) {
+    (void)state;
+    fake_broker_t *fb = fake_broker_start();
+    fb->metadata_mode = META_100MIB_THEN_NOTHING;
+    size_t before = heap_in_use();
+    fake_broker_run(fb);
+    kk_error_t err;
+    double elapsed;
+    int rc = metadata_once(fb, 800, &err, &elapsed);
+    assert_int_equal(rc, KK_ERR_TIMED_OUT);
+    assert_non_null(strstr(err.message, "timed out"));
+    size_t during = atomic_load(&fb->heap_while_waiting);
+    fake_broker_stop(fb);
+    if (before == 0) { /* an allocator that glibc's mallinfo2 does not see (ASan's) */
+        print_message("heap not measurable with this allocator; only the timeout was checked\n");
+        return;
+    }
+    assert_true(during > 0);
+    size_t grew = during > before ? during - before : 0;
+    print_message("heap while the client waited for a 100 MiB response: +%zu bytes\n", grew);
+    assert_true(grew < (size_t)4 << 20);
+}
+
+/* A response that arrives a byte at a time: the deadline is for the whole response, not
+ * renewed by each byte. */
+static void test_slow_drip_times_out(void **state) {
+    (void)state;
+    fake_broker_t *fb = fake_broker_start();
+    fb->metadata_mode = META_DRIP;
+    fake_broker_run(fb);
+    kk_error_t err;
+    double elapsed;
+    int rc = metadata_once(fb, 500, &err, &elapsed);
+    assert_int_equal(rc, KK_ERR_TIMED_OUT);
+    assert_non_null(strstr(err.message, "timed out"));
+    /* the client may retry once on a new connection: two deadlines at most */
+    assert_true(elapsed < 2.5);
+    fake_broker_stop(fb);
+}
+
+static void test_wrong_correlation_id(void **state) {
+    (void)state;
+    fake_broker_t *fb = fake_broker_start();
+    fb->metadata_mode = META_WRONG_CORRELATION;
+    fake_broker_run(fb);
+    kk_error_t err;
+    double elapsed;
+    assert_int_equal(metadata_once(fb, 2000, &err, &elapsed), KK_ERR_CORRELATION);
+    assert_non_null(strstr(err.message, "correlation id"));
+    fake_broker_stop(fb);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_produce_offsets_in_range),
@@ -425,6 +538,9 @@ int main(void) {
         cmocka_unit_test(test_produce_broker_code_in_client_range),
         cmocka_unit_test(test_api_versions_broker_code_in_client_range),
         cmocka_unit_test(test_unknown_positive_broker_code),
+        cmocka_unit_test(test_100mib_prefix_then_nothing),
+        cmocka_unit_test(test_slow_drip_times_out),
+        cmocka_unit_test(test_wrong_correlation_id),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
