@@ -12,6 +12,7 @@
  * with `start-node`. script/chaos runs a long version; script/test.d/15-cluster a short one.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
