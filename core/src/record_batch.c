@@ -15,6 +15,7 @@
 
 #include <zlib.h>
 
+#include "bytes.h"
 #include "crc32c.h"
 #include "error.h"
 
@@ -43,69 +44,6 @@
 #define LEGACY_MIN_V1 22
 
 /* ---- small helpers ------------------------------------------------------------------- */
-
-static inline uint64_t get_be64(const uint8_t *p) {
-    return ((uint64_t)p[0] << 56) | ((uint64_t)p[1] << 48) | ((uint64_t)p[2] << 40) |
-           ((uint64_t)p[3] << 32) | ((uint64_t)p[4] << 24) | ((uint64_t)p[5] << 16) |
-           ((uint64_t)p[6] << 8) | (uint64_t)p[7];
-}
-
-static inline uint32_t get_be32(const uint8_t *p) {
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) |
-           (uint32_t)p[3];
-}
-
-static inline uint16_t get_be16(const uint8_t *p) {
-    return (uint16_t)(((unsigned)p[0] << 8) | (unsigned)p[1]);
-}
-
-static inline uint8_t *put_be64(uint8_t *p, uint64_t v) {
-    for (int i = 7; i >= 0; i--) {
-        p[i] = (uint8_t)v;
-        v >>= 8;
-    }
-    return p + 8;
-}
-
-static inline uint8_t *put_be32(uint8_t *p, uint32_t v) {
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-    return p + 4;
-}
-
-static inline uint8_t *put_be16(uint8_t *p, uint16_t v) {
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-    return p + 2;
-}
-
-static inline uint64_t zigzag64(int64_t v) {
-    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-}
-
-static inline uint32_t zigzag32(int32_t v) {
-    return ((uint32_t)v << 1) ^ (uint32_t)(v >> 31);
-}
-
-static inline size_t uvarint_size(uint64_t v) {
-    size_t n = 1;
-    while (v >= 0x80) {
-        v >>= 7;
-        n++;
-    }
-    return n;
-}
-
-static inline uint8_t *put_uvarint(uint8_t *p, uint64_t v) {
-    while (v >= 0x80) {
-        *p++ = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    *p++ = (uint8_t)v;
-    return p;
-}
 
 /* Offsets and timestamps off the wire (or from the caller) are arbitrary: add and subtract
  * without signed overflow. */
@@ -846,8 +784,7 @@ static uint32_t xxh32_short(const uint8_t *p, size_t len) {
     uint32_t h = P5 + (uint32_t)len;
     size_t i = 0;
     for (; i + 4 <= len; i += 4) {
-        uint32_t k = (uint32_t)p[i] | ((uint32_t)p[i + 1] << 8) | ((uint32_t)p[i + 2] << 16) |
-                     ((uint32_t)p[i + 3] << 24);
+        uint32_t k = get_le32(p + i);
         h += k * P3;
         h = ROTL32(h, 17) * P4;
     }
