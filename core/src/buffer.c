@@ -47,14 +47,6 @@ bool kk_writer_reserve(kk_writer_t *w, size_t n) {
     return true;
 }
 
-uint8_t *kk_writer_detach(kk_writer_t *w, size_t *len) {
-    uint8_t *data = w->data;
-    if (len)
-        *len = w->len;
-    kk_writer_init(w);
-    return data;
-}
-
 void kk_write_raw(kk_writer_t *w, const void *src, size_t n) {
     if (n == 0 || !kk_writer_reserve(w, n))
         return;
@@ -86,18 +78,13 @@ static void write_be(kk_writer_t *w, uint64_t v, size_t bytes) {
 void kk_write_i8(kk_writer_t *w, int8_t v) { write_be(w, (uint8_t)v, 1); }
 void kk_write_i16(kk_writer_t *w, int16_t v) { write_be(w, (uint16_t)v, 2); }
 void kk_write_i32(kk_writer_t *w, int32_t v) { write_be(w, (uint32_t)v, 4); }
-void kk_write_u32(kk_writer_t *w, uint32_t v) { write_be(w, v, 4); }
 void kk_write_i64(kk_writer_t *w, int64_t v) { write_be(w, (uint64_t)v, 8); }
 void kk_write_bool(kk_writer_t *w, bool v) { write_be(w, v ? 1 : 0, 1); }
 
-static void write_uvarlong(kk_writer_t *w, uint64_t v) {
+void kk_write_uvarint(kk_writer_t *w, uint32_t v) {
     uint8_t tmp[KK_UVARINT_MAX];
     kk_write_raw(w, tmp, (size_t)(put_uvarint(tmp, v) - tmp));
 }
-
-void kk_write_uvarint(kk_writer_t *w, uint32_t v) { write_uvarlong(w, v); }
-void kk_write_varint(kk_writer_t *w, int32_t v) { write_uvarlong(w, zigzag32(v)); }
-void kk_write_varlong(kk_writer_t *w, int64_t v) { write_uvarlong(w, zigzag64(v)); }
 
 void kk_write_string_n(kk_writer_t *w, const char *s, size_t n) {
     if (!s) {
@@ -229,7 +216,6 @@ static uint64_t read_be(kk_reader_t *r, size_t bytes) {
 int8_t kk_read_i8(kk_reader_t *r) { return (int8_t)(uint8_t)read_be(r, 1); }
 int16_t kk_read_i16(kk_reader_t *r) { return (int16_t)(uint16_t)read_be(r, 2); }
 int32_t kk_read_i32(kk_reader_t *r) { return (int32_t)(uint32_t)read_be(r, 4); }
-uint32_t kk_read_u32(kk_reader_t *r) { return (uint32_t)read_be(r, 4); }
 int64_t kk_read_i64(kk_reader_t *r) { return (int64_t)read_be(r, 8); }
 bool kk_read_bool(kk_reader_t *r) { return read_be(r, 1) != 0; }
 
