@@ -93,7 +93,7 @@ class TestPoseidon < Minitest::Test
     assert_same Poseidon::Errors::NotLeaderOrFollower, Poseidon::Errors::NotLeaderForPartition
     assert_same Poseidon::Errors::MessageSizeTooLarge, Poseidon::Errors::ERROR_CODES[10]
     assert_same Kafkette::Errors::ConnectionFailedError, Poseidon::Connection::ConnectionFailedError
-    assert_same Kafkette::Errors::TimeoutError, Poseidon::Connection::TimeoutException
+    assert_same Kafkette::Errors::TimedOutError, Poseidon::Connection::TimeoutException
     m = Poseidon::FetchedMessage.new("topic", "value", "key", 7)
     assert_equal ["topic", "value", "key", 7], [m.topic, m.value, m.key, m.offset]
     assert_raises(ArgumentError) { Poseidon::MessageToSend.new(nil, "value") }
@@ -142,7 +142,7 @@ class TestPoseidon < Minitest::Test
     assert p.send_messages(msgs)
     msgs.each { |m| assert_equal Zlib.crc32(m.key) % 3, m.partition }
     assert(msgs.all? { |m| m.offset.is_a?(Integer) })
-    assert_raises(ArgumentError) { Poseidon::Producer.new(BROKERS, "x", unknown_option: 1) }
+    assert_raises(Poseidon::Errors::InvalidArgumentError) { Poseidon::Producer.new(BROKERS, "x", unknown_option: 1) }
     wrong = Poseidon::Producer.new(BROKERS, "x", partitioner: proc { 3 })
     assert_raises(Poseidon::Errors::InvalidPartitionError) { wrong.send_messages([Poseidon::MessageToSend.new(topic, "v", "k")]) }
     [p, wrong].each(&:shutdown)
