@@ -77,7 +77,7 @@ class TestConsumerGroup < Minitest::Test
   # gem under script/test, ruby/lib under rake).
   def load_path_args
     lib = File.dirname($LOADED_FEATURES.grep(%r{/kafkette\.rb\z}).first)
-    ext = File.dirname(File.dirname($LOADED_FEATURES.grep(%r{/kafkette/kafkette_ext\.[a-z]+\z}).first))
+    ext = File.dirname($LOADED_FEATURES.grep(%r{/kafkette/kafkette_ext\.[a-z]+\z}).first, 2)
     ["-I", lib, "-I", ext, "-r", "kafkette"]
   end
 
@@ -122,7 +122,9 @@ class TestConsumerGroup < Minitest::Test
     end
 
     # Each of the three claims two partitions, all six between them.
-    drain.call(now + 30) { claims.size == 3 && claims.values.all? { |c| c.size == 2 } && claims.values.flatten.sort == (0...6).to_a }
+    drain.call(now + 30) do
+      claims.size == 3 && claims.values.all? { |c| c.size == 2 } && claims.values.flatten.sort == (0...6).to_a
+    end
 
     # SIGKILL: no LeaveGroup; the coordinator notices after the session timeout.
     killed = 1
@@ -134,7 +136,7 @@ class TestConsumerGroup < Minitest::Test
     drain.call(now + 30) do
       claims.keys.sort == [0, 2] && claims.values.all? { |c| c.size == 3 } && claims.values.flatten.sort == (0...6).to_a
     end
-    assert_operator now - killed_at, :<, SESSION_MS / 1000.0 + 10, "the survivors took too long to take over"
+    assert_operator now - killed_at, :<, (SESSION_MS / 1000.0) + 10, "the survivors took too long to take over"
 
     # Every record produced, before and after the kill, is consumed at least once.
     produce(topic, 6, 10, first: 20)
@@ -150,7 +152,9 @@ class TestConsumerGroup < Minitest::Test
     g = new_group(name, topic)
     seen = []
     deadline = now + 20
-    g.fetch { |partition, messages| seen.concat(messages.map { |m| [partition, m.offset, m.value] }) } while seen.size < 10 && now < deadline
+    while seen.size < 10 && now < deadline
+      g.fetch { |partition, messages| seen.concat(messages.map { |m| [partition, m.offset, m.value] }) }
+    end
     assert_equal (0...10).map { |i| [0, i, "p0-#{i}"] }, seen
     assert_equal 10, g.committed_offset(0), "fetch(commit: true) commits after the block"
     g.close
@@ -215,7 +219,7 @@ class TestConsumerGroup < Minitest::Test
     committed = []
     g1 = nil
     g1 = new_group(name, topic, auto_commit_interval_ms: 0, on_revoke: lambda do |parts|
-      parts.each { |p| g1.commit(p, 3) && committed << p }
+      parts.each { |p| g1.commit(p, 3) && (committed << p) }
       g1.commit # everything fetched so far, too
     end)
     g1.join

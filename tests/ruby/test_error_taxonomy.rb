@@ -77,7 +77,9 @@ class TestErrorTaxonomy < Minitest::Test
     c = Kafkette::PartitionConsumer.new("id", BROKER_HOST, BROKER_PORT, "t", 0, 0)
     err = assert_raises(E::InvalidArgumentError) { c.fetch(max_bytes: 1.5) }
     assert_equal "option 'max_bytes' takes an integer from 1 to 2147483647, not a Float", err.message
-    err = assert_raises(E::InvalidArgumentError) { Kafkette::PartitionConsumer.new("id", BROKER_HOST, BROKER_PORT, "t", 0, 0, max_bytes: 1.5) }
+    err = assert_raises(E::InvalidArgumentError) do
+      Kafkette::PartitionConsumer.new("id", BROKER_HOST, BROKER_PORT, "t", 0, 0, max_bytes: 1.5)
+    end
     assert_equal "option 'max_bytes' takes an integer from 1 to 2147483647, not a Float", err.message
     c.close
   end

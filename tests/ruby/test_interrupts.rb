@@ -134,7 +134,12 @@ class TestInterrupts < Minitest::Test
     c = waiting_consumer
     ticks = 0
     running = true
-    counter = Thread.new { (ticks += 1; sleep 0.01) while running }
+    counter = Thread.new do
+      while running
+        ticks += 1
+        sleep 0.01
+      end
+    end
     c.fetch(max_wait_ms: 600)
     running = false
     counter.join
@@ -183,9 +188,15 @@ class TestInterrupts < Minitest::Test
 
   def test_close_from_another_thread_wakes_a_call_waiting_for_the_lock
     c = waiting_consumer
-    first = Thread.new { Thread.current.report_on_exception = false; c.fetch(max_wait_ms: 5000) }
+    first = Thread.new do
+      Thread.current.report_on_exception = false
+      c.fetch(max_wait_ms: 5000)
+    end
     sleep 0.2
-    second = Thread.new { Thread.current.report_on_exception = false; c.fetch(max_wait_ms: 5000) }
+    second = Thread.new do
+      Thread.current.report_on_exception = false
+      c.fetch(max_wait_ms: 5000)
+    end
     sleep 0.2
     started = now
     c.close

@@ -39,7 +39,7 @@ class TestPoseidon < Minitest::Test
   def spawn_script(source)
     script = source.gsub('"localhost:9092"', BROKERS.first.dump).gsub('"localhost", 9092', "#{BROKER_HOST.dump}, #{BROKER_PORT}")
     lib = File.dirname($LOADED_FEATURES.grep(%r{/kafkette\.rb\z}).first)
-    ext = File.dirname(File.dirname($LOADED_FEATURES.grep(%r{/kafkette/kafkette_ext\.[a-z]+\z}).first))
+    ext = File.dirname($LOADED_FEATURES.grep(%r{/kafkette/kafkette_ext\.[a-z]+\z}).first, 2)
     cmd = [RbConfig.ruby, "-I", lib, "-I", ext, "-I", Kafkette::POSEIDON_COMPAT_DIR, "-e", "STDOUT.sync = true; eval(STDIN.read)"]
     io = IO.popen(cmd, "r+")
     io.write(script)

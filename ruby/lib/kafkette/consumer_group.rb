@@ -79,7 +79,7 @@ module Kafkette
 
         return block_given? ? false : nil # closed by another thread or a signal handler meanwhile
       end
-      return result && result.drop(1) unless block_given?
+      return result&.drop(1) unless block_given?
       return false if result.nil?
 
       topic, partition, messages = result
