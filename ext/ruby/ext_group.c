@@ -49,11 +49,14 @@ static const rb_data_type_t group_type = {
     .flags = RUBY_TYPED_FREE_IMMEDIATELY,
 };
 
+static void leave_cleanly(kke_head_t *h);
+
 static VALUE group_alloc(VALUE klass) {
     kke_group_t *g;
     VALUE self = TypedData_Make_Struct(klass, kke_group_t, &group_type, g);
     g->topics = g->on_assign = g->on_revoke = g->pending = Qnil;
     kke_head_init(&g->head, group_release, "Kafkette::Errors::ConsumerClosedError", "consumer group");
+    g->head.leaving = leave_cleanly;
     return self;
 }
 
@@ -182,52 +185,33 @@ static void *group_nogvl(void *arg) {
     return NULL;
 }
 
-/* close() from another thread (or a trap handler) while a call waits: leave the group cleanly
+/* close() from another thread (or a trap handler) during a call: leave the group cleanly
  * (commit, on_revoke, LeaveGroup) before kke_leave() frees it, so the others rebalance at once
  * instead of after the session timeout. */
-static void leave_if_closing(kke_group_t *g) {
-    if (!g->head.close_pending || !g->group)
-        return;
+static void leave_cleanly(kke_head_t *h) {
+    kke_group_t *g = (kke_group_t *)h;
     group_call_t call;
     memset(&call, 0, sizeof(call));
     call.group = g->group;
     call.op = OP_CLOSE;
-    kk_client_clear_interrupt(g->head.client); /* set by close() itself */
-    kke_blocking(g->head.client, group_nogvl, &call); /* an interrupt only cuts it short */
+    kk_client_clear_interrupt(h->client); /* set by close() itself */
+    kke_blocking(h->client, group_nogvl, &call); /* an interrupt only cuts it short */
 }
 
-/* kke_run() with the clean leave above; raises as kke_run does. A nested commit runs at once
- * (the object is already in the call whose callback made it). */
+/* kke_run(), or for a commit nested in a callback of the call in progress, the core call at once. */
 static int group_run(kke_group_t *g, group_call_t *call) {
     kke_head_t *h = &g->head;
-    if (call->nested) {
+    if (!call->nested) {
+        kke_run(h, group_nogvl, call, &call->rc);
+    } else {
         if (!kke_blocking(h->client, group_nogvl, call))
             call->rc = KK_ERR_INTERRUPTED;
         if (h->close_pending)
             kk_client_interrupt(h->client); /* the outer call must still see the close */
-        return call->rc;
     }
-    for (;;) {
-        if (!kke_blocking(h->client, group_nogvl, call))
-            call->rc = KK_ERR_INTERRUPTED;
-        if (call->rc != KK_ERR_INTERRUPTED || h->close_pending)
-            break;
-        int state = kke_check_interrupt();
-        if (state) {
-            leave_if_closing(g);
-            kke_leave(h);
-            h->callback_error = Qnil;
-            rb_jump_tag(state);
-        }
-    }
-    if (h->close_pending && call->batch) {
-        kk_fetch_batch_free(call->batch); /* closing: nobody will see it */
+    if (!g->group && call->batch) { /* closed meanwhile: nobody will see it */
+        kk_fetch_batch_free(call->batch);
         call->batch = NULL;
-    }
-    leave_if_closing(g);
-    if (kke_leave(h) && call->rc == KK_ERR_INTERRUPTED) {
-        h->callback_error = Qnil;
-        rb_raise(rb_path2class(h->closed_class), "the %s was closed during the call", h->what);
     }
     return call->rc;
 }

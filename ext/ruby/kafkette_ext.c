@@ -370,6 +370,8 @@ void kke_enter(kke_head_t *h) {
 bool kke_leave(kke_head_t *h) {
     bool released = false;
     if (h->close_pending) {
+        if (h->leaving)
+            h->leaving(h);
         h->close_pending = false;
         h->closed = true;
         h->release(h);

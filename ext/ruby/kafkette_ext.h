@@ -104,6 +104,7 @@ typedef struct kke_head {
     kke_log_t log;
     kk_client_t *client;               /* the core object's client; NULL once released */
     void (*release)(struct kke_head *); /* frees the core object; never calls Ruby */
+    void (*leaving)(struct kke_head *); /* optional: runs before release when a close came during a call */
     const char *closed_class;           /* raised when used after close */
     const char *what;                   /* "producer", "consumer", ... for messages */
 } kke_head_t;
