@@ -315,4 +315,5 @@ puts format("%-8s %-12s %8s %12s %9s %10s", "op", "peer", "wall s", "records/s",
 end
 puts "vs C core = wall time over the C core's (the issue's target: within 1.3x). CPU s/M = CPU seconds per"
 puts "million records (C rows: the C program's process). \"Ruby alone\" makes the objects the API deals in"
-puts "without Kafka (#{commas(best[%i[consume ruby]][:per_fetch])} records per batch, as fetched): what Ruby charges for them, whoever makes them."
+puts "without Kafka (#{commas(best[%i[consume ruby]][:per_fetch])} records per batch, as fetched): " \
+     "what Ruby charges for them, whoever makes them."

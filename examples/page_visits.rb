@@ -36,8 +36,8 @@ end
 # One consumer process: reports its claims ("claimed 0,3") and progress ("consumed 250") on
 # `out`; on SIGTERM it leaves the group and writes its counts as one JSON line.
 def run_consumer(index, group_name, brokers, topic, out)
-  group = Kafkette::ConsumerGroup.new(group_name, brokers, topic, client_id: "page-visits-#{index}",
-                                      session_timeout_ms: 6000, heartbeat_interval_ms: 1000)
+  group = Kafkette::ConsumerGroup.new(group_name, brokers, topic,
+                                      client_id: "page-visits-#{index}", session_timeout_ms: 6000, heartbeat_interval_ms: 1000)
   trap("TERM") { group.close }
   counts = Hash.new(0)
   seen = Hash.new { |h, k| h[k] = [] } # partition => offsets

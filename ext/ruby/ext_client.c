@@ -19,24 +19,23 @@ static void client_free(void *ptr) {
     xfree(c);
 }
 
+static void client_mark(void *ptr) { kke_head_mark(ptr); }
+
 static size_t client_memsize(const void *ptr) {
     const kke_client_t *c = ptr;
     return sizeof(*c) + kke_head_memsize(&c->head);
 }
 
-/* The client holds no Ruby objects, so there is nothing to mark. */
 static const rb_data_type_t client_type = {
     .wrap_struct_name = "Kafkette::Client",
-    .function = {.dmark = NULL, .dfree = client_free, .dsize = client_memsize},
+    .function = {.dmark = client_mark, .dfree = client_free, .dsize = client_memsize},
     .flags = RUBY_TYPED_FREE_IMMEDIATELY,
 };
 
 static VALUE client_alloc(VALUE klass) {
     kke_client_t *c;
     VALUE self = TypedData_Make_Struct(klass, kke_client_t, &client_type, c);
-    c->head.release = client_release;
-    c->head.closed_class = "Kafkette::Errors::ClosedError";
-    c->head.what = "client";
+    kke_head_init(&c->head, client_release, "Kafkette::Errors::ClosedError", "client");
     return self;
 }
 
@@ -46,25 +45,14 @@ static kke_client_t *get_client(VALUE self) {
     return c;
 }
 
-/* _setup(bootstrap, client_id, options) */
-static VALUE client_setup(VALUE self, VALUE bootstrap, VALUE client_id, VALUE opts) {
+/* _setup(brokers, client_id, options) */
+static VALUE client_setup(VALUE self, VALUE brokers, VALUE client_id, VALUE opts) {
     kke_client_t *c = get_client(self);
-    if (c->head.client || c->head.closed)
-        rb_raise(rb_eRuntimeError, "the client is already set up");
-    kk_client_config_t cfg;
-    kk_client_config_init(&cfg);
-    cfg.bootstrap_servers = kke_cstr_arg(bootstrap, "brokers");
-    cfg.client_id = NIL_P(client_id) ? NULL : kke_cstr_arg(client_id, "client_id");
-    cfg.connect_timeout_ms = (int)kke_opt_int(opts, "connect_timeout_ms", cfg.connect_timeout_ms, 1, INT32_MAX);
-    cfg.request_timeout_ms = (int)kke_opt_int(opts, "request_timeout_ms", cfg.request_timeout_ms, 1, INT32_MAX);
-    cfg.allow_auto_topic_creation = kke_opt_bool(opts, "allow_auto_topic_creation", false);
-    kke_opt_api_versions(opts, &cfg);
-    cfg.log_cb = kke_log_cb;
-    cfg.log_opaque = &c->head.log;
+    kk_config_t *cfg;
+    VALUE holder = kke_config_setup(&c->head, KK_CONFIG_CLIENT, brokers, client_id, opts, Qnil, &cfg);
     kk_error_t err;
-    c->head.client = kk_client_new(&cfg, &err);
-    RB_GC_GUARD(bootstrap);
-    RB_GC_GUARD(client_id);
+    c->head.client = kk_client_new(kk_config_client(cfg), &err);
+    kke_config_done(holder);
     if (!c->head.client)
         kke_raise(err.code, err.message);
     return self;

@@ -4,6 +4,7 @@
  */
 #include "kafkette_ext.h"
 
+#include <stdio.h>
 #include <string.h>
 
 typedef struct kke_consumer {
@@ -22,6 +23,7 @@ static void consumer_release(kke_head_t *h) {
 static void consumer_mark(void *ptr) {
     kke_consumer_t *c = ptr;
     rb_gc_mark(c->topic);
+    kke_head_mark(&c->head);
 }
 
 static void consumer_free(void *ptr) {
@@ -46,9 +48,7 @@ static VALUE consumer_alloc(VALUE klass) {
     kke_consumer_t *c;
     VALUE self = TypedData_Make_Struct(klass, kke_consumer_t, &consumer_type, c);
     c->topic = Qnil;
-    c->head.release = consumer_release;
-    c->head.closed_class = "Kafkette::Errors::ClosedError";
-    c->head.what = "consumer";
+    kke_head_init(&c->head, consumer_release, "Kafkette::Errors::ConsumerClosedError", "consumer");
     return self;
 }
 
@@ -58,46 +58,27 @@ static kke_consumer_t *get_consumer(VALUE self) {
     return c;
 }
 
-/* _setup(bootstrap, client_id, topic, partition, offset_kind, offset_value, options) */
-static VALUE consumer_setup(VALUE self, VALUE bootstrap, VALUE client_id, VALUE topic, VALUE partition,
+/* _setup(brokers, client_id, topic, partition, offset_kind, offset_value, options) */
+static VALUE consumer_setup(VALUE self, VALUE brokers, VALUE client_id, VALUE topic, VALUE partition,
                             VALUE offset_kind, VALUE offset_value, VALUE opts) {
     kke_consumer_t *c = get_consumer(self);
-    if (c->consumer || c->head.closed)
-        rb_raise(rb_eRuntimeError, "the consumer is already set up");
-    if (!NIL_P(opts))
-        Check_Type(opts, T_HASH);
-
-    kk_consumer_config_t cfg;
-    kk_consumer_config_init(&cfg);
-    cfg.client.bootstrap_servers = kke_cstr_arg(bootstrap, "brokers");
-    cfg.client.client_id = NIL_P(client_id) ? NULL : kke_cstr_arg(client_id, "client_id");
-    cfg.topic = kke_cstr_arg(topic, "topic");
-    cfg.partition = (int32_t)kke_int_in_range(partition, 0, INT32_MAX, "partition");
-    cfg.offset.kind = (kk_offset_kind_t)kke_int_in_range(offset_kind, KK_OFFSET_AT, KK_OFFSET_AT_TIME, "offset kind");
-    cfg.offset.value = (int64_t)kke_int_in_range(offset_value, 0, INT64_MAX, "offset");
-    cfg.client.connect_timeout_ms = (int)kke_opt_int(opts, "connect_timeout_ms", cfg.client.connect_timeout_ms, 1, INT32_MAX);
-    cfg.client.request_timeout_ms = (int)kke_opt_int(opts, "request_timeout_ms", cfg.client.request_timeout_ms, 1, INT32_MAX);
-    cfg.client.max_response_bytes = (int32_t)kke_opt_int(opts, "max_response_bytes", cfg.client.max_response_bytes, 1, INT32_MAX);
-    kke_opt_api_versions(opts, &cfg.client);
-    cfg.max_bytes = (int32_t)kke_opt_int(opts, "max_bytes", cfg.max_bytes, 1, INT32_MAX);
-    cfg.min_bytes = (int32_t)kke_opt_int(opts, "min_bytes", cfg.min_bytes, 0, INT32_MAX);
-    cfg.max_wait_ms = (int32_t)kke_opt_int(opts, "max_wait_ms", cfg.max_wait_ms, 0, INT32_MAX);
-    cfg.read_committed = kke_opt_bool(opts, "read_committed", cfg.read_committed);
-    cfg.offset_reset = (kk_offset_reset_t)kke_opt_int(opts, "offset_reset", cfg.offset_reset, KK_RESET_EARLIEST, KK_RESET_ERROR);
-    cfg.failover_tries = (int)kke_opt_int(opts, "failover_tries", cfg.failover_tries, 0, INT32_MAX);
-    cfg.retry_backoff_ms = (int)kke_opt_int(opts, "retry_backoff_ms", cfg.retry_backoff_ms, 0, INT32_MAX);
-    cfg.client.log_cb = kke_log_cb;
-    cfg.client.log_opaque = &c->head.log;
-
+    kk_config_t *cfg;
+    VALUE holder = kke_config_setup(&c->head, KK_CONFIG_CONSUMER, brokers, client_id, opts, Qnil, &cfg);
+    kk_consumer_config_t *cc = kk_config_consumer(cfg);
+    cc->topic = kke_cstr_arg(topic, "topic");
+    cc->partition = (int32_t)kke_int_in_range(partition, 0, INT32_MAX, "partition");
+    cc->offset.kind = (kk_offset_kind_t)kke_int_in_range(offset_kind, KK_OFFSET_AT, KK_OFFSET_AT_TIME, "offset kind");
+    cc->offset.value = (int64_t)kke_int_in_range(offset_value, 0, INT64_MAX, "offset");
     kk_error_t err;
-    c->consumer = kk_consumer_new(&cfg, &err); /* copies what it keeps; never waits */
-    RB_GC_GUARD(bootstrap);
-    RB_GC_GUARD(client_id);
+    c->consumer = kk_consumer_new(cc, &err); /* copies what it keeps; never waits */
+    int32_t part = cc->partition;
+    kke_config_done(holder);
+    RB_GC_GUARD(topic);
     if (!c->consumer)
         kke_raise(err.code, err.message);
     c->head.client = kk_consumer_client(c->consumer);
     c->topic = rb_str_new_frozen(topic);
-    c->partition = cfg.partition;
+    c->partition = part;
     return self;
 }
 
@@ -128,19 +109,40 @@ static VALUE convert_batch(VALUE arg) {
     return kke_fetched_list(cv->batch, cv->topic, cv->partition);
 }
 
-/* A per-call limit: nil keeps the configured one. */
-static int32_t fetch_limit(VALUE v, int32_t min, const char *what) {
-    return NIL_P(v) ? -1 : (int32_t)kke_int_in_range(v, min, INT32_MAX, what);
+/* Per-call max_bytes, min_bytes, max_wait_ms, checked by a consumer config. */
+static kk_fetch_options_t fetch_options(VALUE opts) {
+    kk_fetch_options_t o = KK_FETCH_OPTIONS_DEFAULT;
+    if (NIL_P(opts) || (RB_TYPE_P(opts, T_HASH) && RHASH_SIZE(opts) == 0))
+        return o;
+    kk_config_t *cfg;
+    VALUE holder = kke_config_new(KK_CONFIG_CONSUMER, &cfg);
+    kke_config_apply(cfg, opts, Qnil);
+    const kk_consumer_config_t *cc = kk_config_consumer(cfg);
+    if (kk_config_is_set(cfg, "max_bytes"))
+        o.max_bytes = cc->max_bytes;
+    if (kk_config_is_set(cfg, "min_bytes"))
+        o.min_bytes = cc->min_bytes;
+    if (kk_config_is_set(cfg, "max_wait_ms"))
+        o.max_wait_ms = cc->max_wait_ms;
+    for (size_t i = 0; i < kk_option_count(); i++) {
+        const char *name = kk_option_at(i)->name;
+        if (strcmp(name, "max_bytes") && strcmp(name, "min_bytes") && strcmp(name, "max_wait_ms") &&
+            kk_config_is_set(cfg, name)) {
+            char message[160];
+            snprintf(message, sizeof(message), "fetch takes max_bytes, min_bytes and max_wait_ms; '%s' is an option of the consumer", name);
+            kke_raise(KK_ERR_INVALID_ARG, message);
+        }
+    }
+    kke_config_done(holder);
+    return o;
 }
 
-/* _fetch(max_bytes, min_bytes, max_wait_ms) -> Array of FetchedMessage */
-static VALUE consumer_fetch(VALUE self, VALUE max_bytes, VALUE min_bytes, VALUE max_wait_ms) {
+/* _fetch(options) -> Array of FetchedMessage */
+static VALUE consumer_fetch(VALUE self, VALUE opts) {
     kke_consumer_t *c = get_consumer(self);
     fetch_call_t call;
     memset(&call, 0, sizeof(call));
-    call.options.max_bytes = fetch_limit(max_bytes, 1, "max_bytes");
-    call.options.min_bytes = fetch_limit(min_bytes, 0, "min_bytes");
-    call.options.max_wait_ms = fetch_limit(max_wait_ms, 0, "max_wait_ms");
+    call.options = fetch_options(opts);
     kke_enter(&c->head);
     call.consumer = c->consumer;
     int rc = kke_run(&c->head, fetch_nogvl, &call, &call.rc);
@@ -214,6 +216,13 @@ static VALUE consumer_log_start_offset(VALUE self) {
     return c->consumer ? offset_or_nil(kk_consumer_log_start_offset(c->consumer)) : Qnil;
 }
 
+/* "host:port" of the seed the consumer's client is bootstrapped to, or nil. */
+static VALUE consumer_bootstrap_broker(VALUE self) {
+    kke_consumer_t *c = get_consumer(self);
+    const char *broker = c->consumer && !c->head.busy ? kk_client_bootstrap_broker(c->head.client) : NULL;
+    return broker ? rb_str_new_cstr(broker) : Qnil;
+}
+
 static VALUE consumer_close(VALUE self) {
     kke_close(&get_consumer(self)->head);
     return Qnil;
@@ -228,7 +237,8 @@ void kke_init_consumer(void) {
     VALUE c = rb_define_class_under(kke_mKafkette, "PartitionConsumer", rb_cObject);
     rb_define_alloc_func(c, consumer_alloc);
     rb_define_private_method(c, "_setup", consumer_setup, 7);
-    rb_define_private_method(c, "_fetch", consumer_fetch, 3);
+    rb_define_private_method(c, "_fetch", consumer_fetch, 1);
+    rb_define_private_method(c, "_bootstrap_broker", consumer_bootstrap_broker, 0);
     rb_define_method(c, "connect", consumer_connect, 0);
     rb_define_method(c, "next_offset", consumer_next_offset, 0);
     rb_define_method(c, "highwater_mark", consumer_highwater_mark, 0);

@@ -1,95 +1,20 @@
 /*
  * Kafkette::ConsumerGroup's native half: configuration, join/poll/commit/close (without the
- * GVL), and the rebalance events the core reports while the GVL is released.
- *
- * The core calls on_assign/on_revoke inside kk_group_poll/join/close, on this thread but
- * without the GVL, so they cannot call Ruby: they copy the partitions into a queue owned by
- * the Ruby object, and the Ruby layer drains it (_take_events) once the call has returned.
+ * GVL), and the rebalance callbacks, which the core calls from inside those calls: they take
+ * the GVL back to run the Ruby callables while the partitions are still owned (on_revoke), so
+ * a commit made there succeeds (docs/BINDINGS.md, "Threads, close and callbacks").
  */
 #include "kafkette_ext.h"
 
-#include <stdlib.h>
 #include <string.h>
-
-/* One rebalance event, copied out of the core's callback with plain malloc (no Ruby there). */
-typedef struct group_event {
-    bool assign;   /* else revoke */
-    size_t count;
-    int32_t *partitions;
-    char **topics;
-} group_event_t;
 
 typedef struct kke_group {
     kke_head_t head; /* first: the shared helpers see a kke_head_t */
     kk_group_t *group;
     VALUE topics;    /* frozen Array of frozen Strings: the subscription, shared by messages */
-    group_event_t *events;
-    size_t event_count, event_cap;
-    bool events_dropped; /* out of memory in a callback */
+    VALUE on_assign, on_revoke; /* callables or nil */
+    VALUE pending;   /* a poll's result held back while its callback's exception was raised */
 } kke_group_t;
-
-static void events_clear(kke_group_t *g) {
-    for (size_t i = 0; i < g->event_count; i++) {
-        for (size_t j = 0; j < g->events[i].count; j++)
-            free(g->events[i].topics[j]);
-        free(g->events[i].topics);
-        free(g->events[i].partitions);
-    }
-    g->event_count = 0;
-}
-
-static void events_free(kke_group_t *g) {
-    events_clear(g);
-    free(g->events);
-    g->events = NULL;
-    g->event_cap = 0;
-}
-
-/* Runs without the GVL: only malloc and memcpy. */
-static void push_event(kke_group_t *g, bool assign, const kk_topic_partition_t *parts, size_t n) {
-    if (g->event_count == g->event_cap) {
-        size_t cap = g->event_cap ? g->event_cap * 2 : 4;
-        group_event_t *grown = realloc(g->events, cap * sizeof(*grown));
-        if (!grown) {
-            g->events_dropped = true;
-            return;
-        }
-        g->events = grown;
-        g->event_cap = cap;
-    }
-    group_event_t ev = {assign, 0, NULL, NULL};
-    if (n) {
-        ev.partitions = malloc(n * sizeof(*ev.partitions));
-        ev.topics = calloc(n, sizeof(*ev.topics));
-        if (!ev.partitions || !ev.topics) {
-            free(ev.partitions);
-            free(ev.topics);
-            g->events_dropped = true;
-            return;
-        }
-        for (size_t i = 0; i < n; i++) {
-            size_t len = strlen(parts[i].topic);
-            char *copy = malloc(len + 1);
-            if (!copy) {
-                g->events_dropped = true;
-                break;
-            }
-            memcpy(copy, parts[i].topic, len + 1);
-            ev.topics[i] = copy;
-            ev.partitions[i] = parts[i].partition;
-            ev.count = i + 1;
-        }
-    }
-    g->events[g->event_count++] = ev;
-}
-
-static void on_assign_cb(void *opaque, const kk_topic_partition_t *parts, size_t n) {
-    push_event(opaque, true, parts, n);
-}
-
-static void on_revoke_cb(void *opaque, const kk_topic_partition_t *parts, size_t n) {
-    push_event(opaque, false, parts, n);
-}
 
 static void group_release(kke_head_t *h) {
     kke_group_t *g = (kke_group_t *)h;
@@ -99,20 +24,23 @@ static void group_release(kke_head_t *h) {
 
 static void group_mark(void *ptr) {
     kke_group_t *g = ptr;
+    kke_head_mark(&g->head);
     rb_gc_mark(g->topics);
+    rb_gc_mark(g->on_assign);
+    rb_gc_mark(g->on_revoke);
+    rb_gc_mark(g->pending);
 }
 
 static void group_free(void *ptr) {
     kke_group_t *g = ptr;
     kk_group_free(g->group); /* closes sockets, stops the heartbeat thread; does not leave */
     kke_log_free(&g->head.log);
-    events_free(g);
     xfree(g);
 }
 
 static size_t group_memsize(const void *ptr) {
     const kke_group_t *g = ptr;
-    return sizeof(*g) + kke_head_memsize(&g->head) + g->event_cap * sizeof(group_event_t);
+    return sizeof(*g) + kke_head_memsize(&g->head);
 }
 
 static const rb_data_type_t group_type = {
@@ -121,13 +49,14 @@ static const rb_data_type_t group_type = {
     .flags = RUBY_TYPED_FREE_IMMEDIATELY,
 };
 
+static void leave_cleanly(kke_head_t *h);
+
 static VALUE group_alloc(VALUE klass) {
     kke_group_t *g;
     VALUE self = TypedData_Make_Struct(klass, kke_group_t, &group_type, g);
-    g->topics = Qnil;
-    g->head.release = group_release;
-    g->head.closed_class = "Kafkette::Errors::ClosedError";
-    g->head.what = "consumer group";
+    g->topics = g->on_assign = g->on_revoke = g->pending = Qnil;
+    kke_head_init(&g->head, group_release, "Kafkette::Errors::ConsumerClosedError", "consumer group");
+    g->head.leaving = leave_cleanly;
     return self;
 }
 
@@ -137,16 +66,50 @@ static kke_group_t *get_group(VALUE self) {
     return g;
 }
 
-/* _setup(bootstrap, group_id, topics, options) */
-static VALUE group_setup(VALUE self, VALUE bootstrap, VALUE group_id, VALUE topics, VALUE opts) {
-    kke_group_t *g = get_group(self);
-    if (g->group || g->head.closed)
-        rb_raise(rb_eRuntimeError, "the consumer group is already set up");
-    if (!NIL_P(opts))
-        Check_Type(opts, T_HASH);
-    Check_Type(topics, T_ARRAY);
+static VALUE topic_string(kke_group_t *g, const char *topic) {
+    for (long i = 0; i < RARRAY_LEN(g->topics); i++) {
+        VALUE t = RARRAY_AREF(g->topics, i);
+        if ((size_t)RSTRING_LEN(t) == strlen(topic) && memcmp(RSTRING_PTR(t), topic, strlen(topic)) == 0)
+            return t;
+    }
+    return rb_str_freeze(rb_utf8_str_new_cstr(topic));
+}
 
-    /* Everything that may raise happens before the one C allocation below. */
+/* ---- rebalance callbacks (called by the core without the GVL) ------------------------------ */
+
+typedef struct rebalance_args {
+    kke_group_t *g;
+    VALUE callable;
+    const kk_topic_partition_t *parts;
+    size_t count;
+} rebalance_args_t;
+
+/* partition numbers for a single-topic group, else [topic, partition] pairs */
+static VALUE call_rebalance(VALUE arg) {
+    const rebalance_args_t *a = (const rebalance_args_t *)arg;
+    bool single = RARRAY_LEN(a->g->topics) == 1;
+    VALUE list = rb_ary_new_capa((long)a->count);
+    for (size_t i = 0; i < a->count; i++) {
+        VALUE part = INT2NUM(a->parts[i].partition);
+        rb_ary_push(list, single ? part : rb_assoc_new(topic_string(a->g, a->parts[i].topic), part));
+    }
+    return rb_funcall(a->callable, kke_id_call, 1, list);
+}
+
+static void on_assign_cb(void *opaque, const kk_topic_partition_t *parts, size_t n) {
+    rebalance_args_t a = {opaque, ((kke_group_t *)opaque)->on_assign, parts, n};
+    kke_callback(&a.g->head, call_rebalance, (VALUE)&a);
+}
+
+static void on_revoke_cb(void *opaque, const kk_topic_partition_t *parts, size_t n) {
+    rebalance_args_t a = {opaque, ((kke_group_t *)opaque)->on_revoke, parts, n};
+    kke_callback(&a.g->head, call_rebalance, (VALUE)&a);
+}
+
+/* _setup(brokers, group_id, topics, options) */
+static VALUE group_setup(VALUE self, VALUE brokers, VALUE group_id, VALUE topics, VALUE opts) {
+    kke_group_t *g = get_group(self);
+    Check_Type(topics, T_ARRAY);
     VALUE names = rb_ary_new_capa(RARRAY_LEN(topics));
     for (long i = 0; i < RARRAY_LEN(topics); i++) {
         VALUE t = rb_ary_entry(topics, i);
@@ -154,53 +117,40 @@ static VALUE group_setup(VALUE self, VALUE bootstrap, VALUE group_id, VALUE topi
         rb_ary_push(names, rb_str_new_frozen(t));
     }
     rb_obj_freeze(names);
+    const char *id = kke_cstr_arg(group_id, "group name");
 
-    kk_group_config_t cfg;
-    kk_group_config_init(&cfg);
-    cfg.client.bootstrap_servers = kke_cstr_arg(bootstrap, "brokers");
-    cfg.client.client_id = kke_opt_cstr(opts, "client_id");
-    cfg.client.connect_timeout_ms = (int)kke_opt_int(opts, "connect_timeout_ms", cfg.client.connect_timeout_ms, 1, INT32_MAX);
-    cfg.client.request_timeout_ms = (int)kke_opt_int(opts, "request_timeout_ms", cfg.client.request_timeout_ms, 1, INT32_MAX);
-    cfg.client.max_response_bytes = (int32_t)kke_opt_int(opts, "max_response_bytes", cfg.client.max_response_bytes, 1, INT32_MAX);
-    kke_opt_api_versions(opts, &cfg.client);
-    cfg.group_id = kke_cstr_arg(group_id, "group name");
-    cfg.assignor = kke_opt_cstr(opts, "assignor");
-    cfg.session_timeout_ms = (int)kke_opt_int(opts, "session_timeout_ms", cfg.session_timeout_ms, 1, INT32_MAX);
-    cfg.rebalance_timeout_ms = (int)kke_opt_int(opts, "rebalance_timeout_ms", cfg.rebalance_timeout_ms, 1, INT32_MAX);
-    cfg.heartbeat_interval_ms = (int)kke_opt_int(opts, "heartbeat_interval_ms", cfg.heartbeat_interval_ms, 1, INT32_MAX);
-    cfg.auto_commit_interval_ms = (int)kke_opt_int(opts, "auto_commit_interval_ms", cfg.auto_commit_interval_ms, 0, INT32_MAX);
-    cfg.start_when_no_commit = kke_opt_bool(opts, "start_latest", false) ? KK_RESET_LATEST : KK_RESET_EARLIEST;
-    cfg.max_bytes = (int32_t)kke_opt_int(opts, "max_bytes", cfg.max_bytes, 1, INT32_MAX);
-    cfg.max_wait_ms = (int32_t)kke_opt_int(opts, "max_wait_ms", cfg.max_wait_ms, 0, INT32_MAX);
-    cfg.metadata_refresh_interval_ms = (int)kke_opt_int(opts, "metadata_refresh_interval_ms", cfg.metadata_refresh_interval_ms, 1, INT32_MAX);
-    cfg.retry_backoff_ms = (int)kke_opt_int(opts, "retry_backoff_ms", cfg.retry_backoff_ms, 0, INT32_MAX);
-    cfg.client.log_cb = kke_log_cb;
-    cfg.client.log_opaque = &g->head.log;
-    cfg.on_assign = on_assign_cb;
-    cfg.on_revoke = on_revoke_cb;
-    cfg.rebalance_opaque = g;
-
+    kk_config_t *cfg;
+    VALUE callbacks = rb_hash_new();
+    VALUE holder = kke_config_setup(&g->head, KK_CONFIG_GROUP, brokers, Qundef, opts, callbacks, &cfg);
+    kk_group_config_t *gc = kk_config_group(cfg);
+    VALUE on_assign = rb_hash_lookup2(callbacks, rb_str_new_cstr("on_assign"), Qnil);
+    VALUE on_revoke = rb_hash_lookup2(callbacks, rb_str_new_cstr("on_revoke"), Qnil);
+    gc->group_id = id;
+    gc->on_assign = NIL_P(on_assign) ? NULL : on_assign_cb;
+    gc->on_revoke = NIL_P(on_revoke) ? NULL : on_revoke_cb;
+    gc->rebalance_opaque = g;
     long n = RARRAY_LEN(names);
     VALUE list_buf;
-    const char **list = ALLOCV_N(const char *, list_buf, n ? n : 1); /* GC-owned: may raise */
+    const char **list = ALLOCV_N(const char *, list_buf, n ? n : 1); /* GC-owned */
     for (long i = 0; i < n; i++) {
         VALUE t = RARRAY_AREF(names, i);
         list[i] = StringValueCStr(t);
     }
-    cfg.topics = list;
-    cfg.topic_count = (size_t)n;
+    gc->topics = list;
+    gc->topic_count = (size_t)n;
 
     kk_error_t err;
-    g->group = kk_group_new(&cfg, &err); /* copies what it keeps; never waits */
+    g->group = kk_group_new(gc, &err); /* copies what it keeps; never waits */
     ALLOCV_END(list_buf);
-    RB_GC_GUARD(bootstrap);
+    kke_config_done(holder);
     RB_GC_GUARD(group_id);
     RB_GC_GUARD(names);
-    RB_GC_GUARD(opts);
     if (!g->group)
         kke_raise(err.code, err.message);
     g->head.client = kk_group_client(g->group);
     g->topics = names;
+    g->on_assign = on_assign;
+    g->on_revoke = on_revoke;
     return self;
 }
 
@@ -209,6 +159,7 @@ static VALUE group_setup(VALUE self, VALUE bootstrap, VALUE group_id, VALUE topi
 typedef struct group_call {
     kk_group_t *group;
     int op; /* one of the OP_ values */
+    bool nested; /* a commit from inside a rebalance callback of the call in progress */
     int timeout_ms;
     const char *topic;
     int32_t partition;
@@ -234,56 +185,53 @@ static void *group_nogvl(void *arg) {
     return NULL;
 }
 
-/* close() from another thread (or a trap handler) while a call waits: leave the group cleanly
+/* close() from another thread (or a trap handler) during a call: leave the group cleanly
  * (commit, on_revoke, LeaveGroup) before kke_leave() frees it, so the others rebalance at once
  * instead of after the session timeout. */
-static void leave_if_closing(kke_group_t *g) {
-    if (!g->head.close_pending || !g->group)
-        return;
+static void leave_cleanly(kke_head_t *h) {
+    kke_group_t *g = (kke_group_t *)h;
     group_call_t call;
     memset(&call, 0, sizeof(call));
     call.group = g->group;
     call.op = OP_CLOSE;
-    kk_client_clear_interrupt(g->head.client); /* set by close() itself */
-    kke_blocking(g->head.client, group_nogvl, &call); /* an interrupt only cuts it short */
+    kk_client_clear_interrupt(h->client); /* set by close() itself */
+    kke_blocking(h->client, group_nogvl, &call); /* an interrupt only cuts it short */
 }
 
-/* kke_run() with the clean leave above; raises as kke_run does. */
+/* kke_run(), or for a commit nested in a callback of the call in progress, the core call at once. */
 static int group_run(kke_group_t *g, group_call_t *call) {
     kke_head_t *h = &g->head;
-    for (;;) {
+    if (!call->nested) {
+        kke_run(h, group_nogvl, call, &call->rc);
+    } else {
         if (!kke_blocking(h->client, group_nogvl, call))
             call->rc = KK_ERR_INTERRUPTED;
-        if (call->rc != KK_ERR_INTERRUPTED || h->close_pending)
-            break;
-        int state = kke_check_interrupt();
-        if (state) {
-            leave_if_closing(g);
-            kke_leave(h);
-            rb_jump_tag(state);
-        }
+        if (h->close_pending)
+            kk_client_interrupt(h->client); /* the outer call must still see the close */
     }
-    if (h->close_pending && call->batch) {
-        kk_fetch_batch_free(call->batch); /* closing: nobody will see it */
+    if (!g->group && call->batch) { /* closed meanwhile: nobody will see it */
+        kk_fetch_batch_free(call->batch);
         call->batch = NULL;
     }
-    leave_if_closing(g);
-    if (kke_leave(h) && call->rc == KK_ERR_INTERRUPTED)
-        rb_raise(rb_path2class(h->closed_class), "the %s was closed during the call", h->what);
     return call->rc;
 }
 
 static void call_init(kke_group_t *g, group_call_t *call, int op) {
     memset(call, 0, sizeof(*call));
-    kke_enter(&g->head);
+    call->nested = (op == OP_COMMIT || op == OP_COMMIT_CONSUMED) && g->head.in_callback && kke_reentered(&g->head);
+    if (!call->nested)
+        kke_enter(&g->head);
     call->group = g->group;
     call->op = op;
 }
 
-static NORETURN(void raise_call(kke_group_t *g, const group_call_t *call));
-static void raise_call(kke_group_t *g, const group_call_t *call) {
-    kke_log_flush(&g->head.log);
-    kke_raise(call->err.code ? call->err.code : call->rc, call->err.message);
+/* Raises what a callback raised, else the call's error, if any. */
+static void finish(kke_group_t *g, const group_call_t *call) {
+    if (!call->nested)
+        kke_log_flush(&g->head.log);
+    kke_raise_callback_error(&g->head);
+    if (call->rc != KK_OK)
+        kke_raise(call->err.code ? call->err.code : call->rc, call->err.message);
 }
 
 static int timeout_arg(VALUE v) { return (int)kke_int_in_range(v, 0, INT32_MAX, "timeout_ms"); }
@@ -295,19 +243,9 @@ static VALUE group_join(VALUE self, VALUE timeout_ms) {
     group_call_t call;
     call_init(g, &call, OP_JOIN);
     call.timeout_ms = timeout;
-    if (group_run(g, &call) != KK_OK)
-        raise_call(g, &call);
-    kke_log_flush(&g->head.log);
+    group_run(g, &call);
+    finish(g, &call);
     return Qnil;
-}
-
-static VALUE topic_string(kke_group_t *g, const char *topic) {
-    for (long i = 0; i < RARRAY_LEN(g->topics); i++) {
-        VALUE t = RARRAY_AREF(g->topics, i);
-        if ((size_t)RSTRING_LEN(t) == strlen(topic) && memcmp(RSTRING_PTR(t), topic, strlen(topic)) == 0)
-            return t;
-    }
-    return rb_str_freeze(rb_utf8_str_new_cstr(topic));
 }
 
 typedef struct convert {
@@ -327,23 +265,29 @@ static VALUE convert_batch(VALUE arg) {
 static VALUE group_poll(VALUE self, VALUE timeout_ms) {
     kke_group_t *g = get_group(self);
     int timeout = timeout_arg(timeout_ms);
+    if (!NIL_P(g->pending)) { /* the batch of a poll that raised a callback's exception */
+        VALUE result = g->pending;
+        g->pending = Qnil;
+        return result;
+    }
     group_call_t call;
     call_init(g, &call, OP_POLL);
     call.timeout_ms = timeout;
-    if (group_run(g, &call) != KK_OK)
-        raise_call(g, &call);
-    if (!call.batch) {
-        kke_log_flush(&g->head.log);
-        return Qnil;
+    group_run(g, &call);
+    VALUE result = Qnil;
+    if (call.batch) {
+        convert_t cv = {g, &call};
+        int state = 0;
+        result = rb_protect(convert_batch, (VALUE)&cv, &state);
+        kk_fetch_batch_free(call.batch);
+        if (state) {
+            g->head.callback_error = Qnil;
+            rb_jump_tag(state);
+        }
+        if (!NIL_P(g->head.callback_error))
+            g->pending = result; /* delivered by the next poll, not lost */
     }
-    convert_t cv = {g, &call};
-    int state = 0;
-    VALUE result = rb_protect(convert_batch, (VALUE)&cv, &state);
-    kk_fetch_batch_free(call.batch);
-    if (state)
-        rb_jump_tag(state);
-    RB_GC_GUARD(result);
-    kke_log_flush(&g->head.log);
+    finish(g, &call);
     return result;
 }
 
@@ -358,11 +302,9 @@ static VALUE group_commit(VALUE self, VALUE topic, VALUE partition, VALUE offset
     call.topic = name;
     call.partition = part;
     call.offset = off;
-    int rc = group_run(g, &call);
+    group_run(g, &call);
     RB_GC_GUARD(topic);
-    if (rc != KK_OK)
-        raise_call(g, &call);
-    kke_log_flush(&g->head.log);
+    finish(g, &call);
     return Qtrue;
 }
 
@@ -370,9 +312,8 @@ static VALUE group_commit_consumed(VALUE self) {
     kke_group_t *g = get_group(self);
     group_call_t call;
     call_init(g, &call, OP_COMMIT_CONSUMED);
-    if (group_run(g, &call) != KK_OK)
-        raise_call(g, &call);
-    kke_log_flush(&g->head.log);
+    group_run(g, &call);
+    finish(g, &call);
     return Qtrue;
 }
 
@@ -385,18 +326,21 @@ static VALUE group_committed(VALUE self, VALUE topic, VALUE partition) {
     call_init(g, &call, OP_COMMITTED);
     call.topic = name;
     call.partition = part;
-    int rc = group_run(g, &call);
+    group_run(g, &call);
     RB_GC_GUARD(topic);
-    if (rc != KK_OK)
-        raise_call(g, &call);
-    kke_log_flush(&g->head.log);
+    finish(g, &call);
     return call.offset >= 0 ? LL2NUM(call.offset) : Qnil;
+}
+
+/* The member's state may be read when no call runs, or from the call's own callbacks. */
+static bool readable(const kke_group_t *g) {
+    return g->group && (!g->head.busy || (g->head.in_callback && kke_reentered(&g->head)));
 }
 
 /* [[topic, partition], ...] sorted; [] once closed */
 static VALUE group_claimed(VALUE self) {
     kke_group_t *g = get_group(self);
-    if (!g->group || g->head.busy)
+    if (!readable(g))
         return rb_ary_new();
     size_t n = kk_group_claimed(g->group, NULL, 0);
     VALUE list = rb_ary_new_capa((long)n);
@@ -413,36 +357,17 @@ static VALUE group_claimed(VALUE self) {
 
 static VALUE group_generation(VALUE self) {
     kke_group_t *g = get_group(self);
-    return INT2NUM(g->group && !g->head.busy ? kk_group_generation(g->group) : -1);
+    return INT2NUM(readable(g) ? kk_group_generation(g->group) : -1);
 }
 
 static VALUE group_member_id(VALUE self) {
     kke_group_t *g = get_group(self);
-    return g->group && !g->head.busy ? rb_utf8_str_new_cstr(kk_group_member_id(g->group)) : rb_utf8_str_new_cstr("");
+    return rb_utf8_str_new_cstr(readable(g) ? kk_group_member_id(g->group) : "");
 }
 
 static VALUE group_leader_p(VALUE self) {
     kke_group_t *g = get_group(self);
-    return g->group && !g->head.busy && kk_group_is_leader(g->group) ? Qtrue : Qfalse;
-}
-
-/* Drains the rebalance events: [[:assign | :revoke, [[topic, partition], ...]], ...]. */
-static VALUE group_take_events(VALUE self) {
-    kke_group_t *g = get_group(self);
-    VALUE list = rb_ary_new_capa((long)g->event_count);
-    for (size_t i = 0; i < g->event_count; i++) {
-        const group_event_t *ev = &g->events[i];
-        VALUE parts = rb_ary_new_capa((long)ev->count);
-        for (size_t j = 0; j < ev->count; j++)
-            rb_ary_push(parts, rb_assoc_new(topic_string(g, ev->topics[j]), INT2NUM(ev->partitions[j])));
-        rb_ary_push(list, rb_assoc_new(ID2SYM(rb_intern(ev->assign ? "assign" : "revoke")), parts));
-    }
-    bool dropped = g->events_dropped;
-    g->events_dropped = false;
-    events_clear(g); /* after the conversion: a raise above leaves the queue intact */
-    if (dropped)
-        rb_ary_push(list, rb_assoc_new(ID2SYM(rb_intern("dropped")), rb_ary_new()));
-    return list;
+    return readable(g) && kk_group_is_leader(g->group) ? Qtrue : Qfalse;
 }
 
 /* Leaves the group cleanly (auto-commit, on_revoke, LeaveGroup) and frees it; from another
@@ -462,13 +387,12 @@ static VALUE group_close(VALUE self) {
         call.rc = KK_ERR_INTERRUPTED;
     kke_leave(&g->head);
     kke_close(&g->head);
-    kke_log_flush(&g->head.log);
-    if (call.rc != KK_OK && call.rc != KK_ERR_INTERRUPTED)
-        kke_raise(call.err.code ? call.err.code : call.rc, call.err.message);
+    if (call.rc == KK_ERR_INTERRUPTED)
+        call.rc = KK_OK;
+    finish(g, &call);
     return Qnil;
 }
 
-/* { topic => [error_code, partition_count] } through a Metadata request on the group's client. */
 static VALUE group_partition_counts(VALUE self, VALUE topics) {
     return kke_partition_counts(&get_group(self)->head, topics);
 }
@@ -488,7 +412,6 @@ void kke_init_group(void) {
     rb_define_private_method(c, "_commit_consumed", group_commit_consumed, 0);
     rb_define_private_method(c, "_committed", group_committed, 2);
     rb_define_private_method(c, "_claimed", group_claimed, 0);
-    rb_define_private_method(c, "_take_events", group_take_events, 0);
     rb_define_private_method(c, "_partition_counts", group_partition_counts, 1);
     rb_define_private_method(c, "_close", group_close, 0);
     rb_define_method(c, "generation", group_generation, 0);

@@ -10,6 +10,7 @@
 typedef struct kke_producer {
     kke_head_t head; /* first: the shared helpers see a kke_head_t */
     kk_producer_t *producer;
+    VALUE partitioner; /* a Ruby callable, or nil */
 } kke_producer_t;
 
 static void producer_release(kke_head_t *h) {
@@ -25,24 +26,28 @@ static void producer_free(void *ptr) {
     xfree(p);
 }
 
+static void producer_mark(void *ptr) {
+    kke_producer_t *p = ptr;
+    kke_head_mark(&p->head);
+    rb_gc_mark(p->partitioner);
+}
+
 static size_t producer_memsize(const void *ptr) {
     const kke_producer_t *p = ptr;
     return sizeof(*p) + kke_head_memsize(&p->head);
 }
 
-/* The producer holds no Ruby objects, so there is nothing to mark. */
 static const rb_data_type_t producer_type = {
     .wrap_struct_name = "Kafkette::Producer",
-    .function = {.dmark = NULL, .dfree = producer_free, .dsize = producer_memsize},
+    .function = {.dmark = producer_mark, .dfree = producer_free, .dsize = producer_memsize},
     .flags = RUBY_TYPED_FREE_IMMEDIATELY,
 };
 
 static VALUE producer_alloc(VALUE klass) {
     kke_producer_t *p;
     VALUE self = TypedData_Make_Struct(klass, kke_producer_t, &producer_type, p);
-    p->head.release = producer_release;
-    p->head.closed_class = "Kafkette::Errors::ProducerShutdownError";
-    p->head.what = "producer";
+    p->partitioner = Qnil;
+    kke_head_init(&p->head, producer_release, "Kafkette::Errors::ProducerShutdownError", "producer");
     return self;
 }
 
@@ -52,61 +57,48 @@ static kke_producer_t *get_producer(VALUE self) {
     return p;
 }
 
-/* _setup(bootstrap, client_id, options): options are already checked and renamed by the Ruby
- * side; the checks here only keep a direct caller from passing nonsense to the core. */
-static VALUE producer_setup(VALUE self, VALUE bootstrap, VALUE client_id, VALUE opts) {
+/* ---- a Ruby partitioner, called by the core during the send ---------------------------------- */
+
+typedef struct partition_args {
+    kke_producer_t *p;
+    const void *key;
+    size_t key_len;
+    int32_t count;
+} partition_args_t;
+
+static VALUE call_partitioner(VALUE arg) {
+    const partition_args_t *a = (const partition_args_t *)arg;
+    VALUE key = rb_str_new(a->key, (long)a->key_len);
+    return rb_funcall(a->p->partitioner, kke_id_call, 2, key, INT2NUM(a->count));
+}
+
+/* Anything but an Integer in [0, count) fails the message (KK_ERR_INVALID_PARTITION). */
+static int32_t partitioner_cb(void *opaque, const void *key, size_t key_len, int32_t count) {
+    partition_args_t a = {opaque, key, key_len, count};
+    VALUE chosen = kke_callback(&a.p->head, call_partitioner, (VALUE)&a);
+    return FIXNUM_P(chosen) && FIX2LONG(chosen) >= 0 && FIX2LONG(chosen) < count ? (int32_t)FIX2LONG(chosen) : -1;
+}
+
+/* _setup(brokers, client_id, options) */
+static VALUE producer_setup(VALUE self, VALUE brokers, VALUE client_id, VALUE opts) {
     kke_producer_t *p = get_producer(self);
-    if (p->producer || p->head.closed)
-        rb_raise(rb_eRuntimeError, "the producer is already set up");
-    if (!NIL_P(opts))
-        Check_Type(opts, T_HASH);
-
-    kk_producer_config_t cfg;
-    kk_producer_config_init(&cfg);
-    cfg.client.bootstrap_servers = kke_cstr_arg(bootstrap, "brokers");
-    cfg.client.client_id = NIL_P(client_id) ? NULL : kke_cstr_arg(client_id, "client_id");
-    cfg.client.connect_timeout_ms = (int)kke_opt_int(opts, "connect_timeout_ms", cfg.client.connect_timeout_ms, 1, INT32_MAX);
-    cfg.client.request_timeout_ms = (int)kke_opt_int(opts, "request_timeout_ms", cfg.client.request_timeout_ms, 1, INT32_MAX);
-    cfg.client.max_response_bytes = (int32_t)kke_opt_int(opts, "max_response_bytes", cfg.client.max_response_bytes, 1, INT32_MAX);
-    cfg.client.allow_auto_topic_creation = kke_opt_bool(opts, "allow_auto_topic_creation", cfg.client.allow_auto_topic_creation);
-    kke_opt_api_versions(opts, &cfg.client);
-    cfg.required_acks = (int16_t)kke_opt_int(opts, "required_acks", cfg.required_acks, -1, 1);
-    cfg.ack_timeout_ms = (int32_t)kke_opt_int(opts, "ack_timeout_ms", cfg.ack_timeout_ms, 0, INT32_MAX);
-    cfg.max_send_retries = (int)kke_opt_int(opts, "max_send_retries", cfg.max_send_retries, 0, INT32_MAX);
-    cfg.retry_backoff_ms = (int)kke_opt_int(opts, "retry_backoff_ms", cfg.retry_backoff_ms, 0, INT32_MAX);
-    cfg.metadata_refresh_interval_ms =
-        (int)kke_opt_int(opts, "metadata_refresh_interval_ms", cfg.metadata_refresh_interval_ms, 0, INT32_MAX);
-    cfg.compression = (kk_codec_t)kke_opt_int(opts, "compression", cfg.compression, KK_CODEC_NONE, KK_CODEC_ZSTD);
-    cfg.partitioner = (kk_partitioner_kind_t)kke_opt_int(opts, "partitioner", cfg.partitioner,
-                                                         KK_PARTITIONER_MURMUR2, KK_PARTITIONER_CRC32);
-    cfg.max_request_bytes = (int32_t)kke_opt_int(opts, "max_request_bytes", cfg.max_request_bytes, 1024, INT32_MAX);
-    cfg.topic_wait_ms = (int)kke_opt_int(opts, "topic_wait_ms", cfg.topic_wait_ms, 0, INT32_MAX);
-
-    VALUE topics = NIL_P(opts) ? Qnil : rb_hash_lookup2(opts, ID2SYM(rb_intern("compressed_topics")), Qnil);
-    VALUE topics_buf = 0;
-    if (!NIL_P(topics)) {
-        Check_Type(topics, T_ARRAY);
-        long n = RARRAY_LEN(topics);
-        /* GC-owned scratch: a TypeError below cannot leak it */
-        const char **names = ALLOCV_N(const char *, topics_buf, n > 0 ? n : 1);
-        for (long i = 0; i < n; i++)
-            names[i] = kke_cstr_arg(RARRAY_AREF(topics, i), "compressed_topics entry");
-        cfg.compressed_topics = names;
-        cfg.compressed_topic_count = (size_t)n;
+    kk_config_t *cfg;
+    VALUE callbacks = rb_hash_new();
+    VALUE holder = kke_config_setup(&p->head, KK_CONFIG_PRODUCER, brokers, client_id, opts, callbacks, &cfg);
+    kk_producer_config_t *pc = kk_config_producer(cfg);
+    VALUE partitioner = rb_hash_lookup2(callbacks, rb_str_new_cstr("partitioner"), Qnil);
+    if (!NIL_P(partitioner)) {
+        pc->partitioner = KK_PARTITIONER_CALLBACK;
+        pc->partitioner_cb = partitioner_cb;
+        pc->partitioner_opaque = p;
     }
-    cfg.client.log_cb = kke_log_cb;
-    cfg.client.log_opaque = &p->head.log;
-
     kk_error_t err;
-    p->producer = kk_producer_new(&cfg, &err); /* copies what it keeps; never waits */
-    if (topics_buf)
-        ALLOCV_END(topics_buf);
-    RB_GC_GUARD(topics);
-    RB_GC_GUARD(bootstrap);
-    RB_GC_GUARD(client_id);
+    p->producer = kk_producer_new(pc, &err); /* copies what it keeps; never waits */
+    kke_config_done(holder);
     if (!p->producer)
         kke_raise(err.code, err.message);
     p->head.client = kk_producer_client(p->producer);
+    p->partitioner = partitioner;
     return self;
 }
 
@@ -117,7 +109,6 @@ static VALUE producer_setup(VALUE self, VALUE bootstrap, VALUE client_id, VALUE 
  * so no other thread can change them. */
 typedef struct build {
     bool fill;
-    VALUE partitions; /* Array of Integer/nil from a Ruby partitioner, or nil */
     kk_message_t *msgs;
     kk_header_t *headers;
     char *bytes;
@@ -169,13 +160,6 @@ static void build_message(build_t *b, VALUE obj, long i) {
     /* The constructor checked the types; the strings may have changed since, the hash too. */
     VALUE topic = m->topic, value = m->value, key = m->key, headers = m->headers;
     int32_t partition = m->partition;
-    if (!NIL_P(b->partitions)) {
-        VALUE chosen = rb_ary_entry(b->partitions, i);
-        if (!b->fill && !NIL_P(chosen))
-            kke_int_in_range(chosen, 0, INT32_MAX, "partition");
-        if (!NIL_P(chosen))
-            partition = (int32_t)FIX2LONG(chosen);
-    }
     if (!b->fill) {
         if (!RB_TYPE_P(topic, T_STRING))
             rb_raise(rb_eArgError, "message %ld has no topic (was it initialized?)", i);
@@ -244,18 +228,16 @@ static void store_results(VALUE list, const kk_message_t *msgs, long n) {
     }
 }
 
-/* _send(messages, partitions): true, or raises with the failed messages attached. */
-static VALUE producer_send(VALUE self, VALUE messages, VALUE partitions) {
+/* _send(messages): true, or raises with the failed messages attached. */
+static VALUE producer_send(VALUE self, VALUE messages) {
     kke_producer_t *p = get_producer(self);
     Check_Type(messages, T_ARRAY);
-    if (!NIL_P(partitions))
-        Check_Type(partitions, T_ARRAY);
     VALUE list = rb_ary_dup(messages); /* our own snapshot of the list */
     long n = RARRAY_LEN(list);
     if (n == 0)
         return Qnil;
 
-    build_t b = {.fill = false, .partitions = partitions, .last_topic = Qundef};
+    build_t b = {.fill = false, .last_topic = Qundef};
     for (long i = 0; i < n; i++)
         build_message(&b, RARRAY_AREF(list, i), i);
 
@@ -346,12 +328,15 @@ static VALUE producer_send(VALUE self, VALUE messages, VALUE partitions) {
         ALLOCV_END(retry_buf);
     if (index_buf)
         ALLOCV_END(index_buf);
+    if (state || (closed && code == KK_ERR_INTERRUPTED))
+        p->head.callback_error = Qnil;
     if (state)
         rb_jump_tag(state); /* the interrupt's exception; nothing ran Ruby since it was caught */
     if (closed && code == KK_ERR_INTERRUPTED)
         rb_raise(rb_path2class(p->head.closed_class), "the producer was closed during the send");
 
     kke_log_flush(&p->head.log);
+    kke_raise_callback_error(&p->head); /* what the partitioner raised; the results are stored */
     if (failed == 0)
         return Qtrue;
     VALUE failed_list = rb_ary_new_capa((long)failed);
@@ -363,60 +348,6 @@ static VALUE producer_send(VALUE self, VALUE messages, VALUE partitions) {
     rb_ivar_set(exc, kke_id_failed_messages, failed_list);
     rb_exc_raise(exc);
     return Qnil; /* not reached */
-}
-
-/* ---- metadata for a Ruby partitioner ------------------------------------------------------- */
-
-typedef struct counts_call {
-    kk_client_t *client;
-    const char **topics;
-    size_t count;
-    kk_metadata_t *md;
-    int rc;
-    kk_error_t err;
-} counts_call_t;
-
-static void *counts_nogvl(void *arg) {
-    counts_call_t *call = arg;
-    call->rc = kk_client_metadata(call->client, call->topics, call->count, &call->md, &call->err);
-    return NULL;
-}
-
-/* { topic => [error_code, partition_count] } for the given topics, straight from a Metadata
- * request (a Ruby partitioner needs the partition counts with the GVL held). */
-VALUE kke_partition_counts(kke_head_t *h, VALUE topics) {
-    Check_Type(topics, T_ARRAY);
-    VALUE list = rb_ary_dup(topics);
-    long n = RARRAY_LEN(list);
-    VALUE names_buf = 0;
-    const char **names = ALLOCV_N(const char *, names_buf, n > 0 ? n : 1);
-    for (long i = 0; i < n; i++)
-        names[i] = kke_cstr_arg(RARRAY_AREF(list, i), "topic");
-    kke_enter(h);
-    counts_call_t call = {h->client, names, (size_t)n, NULL, 0, {0, ""}};
-    int rc = kke_run(h, counts_nogvl, &call, &call.rc);
-    if (rc != KK_OK) {
-        ALLOCV_END(names_buf);
-        kke_log_flush(&h->log);
-        kke_raise(call.err.code ? call.err.code : rc, call.err.message);
-    }
-    /* copy the snapshot into plain numbers, free it, then build Ruby objects */
-    VALUE result = rb_hash_new();
-    for (long i = 0; i < n; i++) {
-        const kk_topic_info_t *t = kk_metadata_topic(call.md, names[i]);
-        int code = t ? t->error_code : 3;
-        long parts = t ? (long)t->partition_count : 0;
-        rb_hash_aset(result, RARRAY_AREF(list, i), rb_assoc_new(INT2FIX(code), LONG2FIX(parts)));
-    }
-    kk_metadata_free(call.md);
-    ALLOCV_END(names_buf);
-    RB_GC_GUARD(list);
-    kke_log_flush(&h->log);
-    return result;
-}
-
-static VALUE producer_partition_counts(VALUE self, VALUE topics) {
-    return kke_partition_counts(&get_producer(self)->head, topics);
 }
 
 static VALUE producer_close(VALUE self) {
@@ -433,8 +364,7 @@ void kke_init_producer(void) {
     VALUE c = rb_define_class_under(kke_mKafkette, "Producer", rb_cObject);
     rb_define_alloc_func(c, producer_alloc);
     rb_define_private_method(c, "_setup", producer_setup, 3);
-    rb_define_private_method(c, "_send", producer_send, 2);
-    rb_define_private_method(c, "_partition_counts", producer_partition_counts, 1);
+    rb_define_private_method(c, "_send", producer_send, 1);
     rb_define_method(c, "close", producer_close, 0);
     rb_define_method(c, "closed?", producer_closed_p, 0);
 }

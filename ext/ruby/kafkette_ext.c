@@ -1,6 +1,7 @@
 /*
- * Entry point of the extension and the helpers the classes share: buffered log lines,
- * GVL-free calls that Ruby can interrupt, error conversion, argument checks.
+ * What the extension's classes share: buffered log lines, GVL-free calls that Ruby can
+ * interrupt, error conversion, options passed to the core's kk_config_t, the per-object lock
+ * and callbacks from the core back into Ruby.
  */
 #include "kafkette_ext.h"
 
@@ -12,10 +13,8 @@ VALUE kke_mKafkette;
 VALUE kke_mErrors;
 VALUE kke_cMessageToSend;
 VALUE kke_cFetchedMessage;
-
 ID kke_id_failed_messages;
-
-static ID id_build, id_emit_log_lines, id_at_logger;
+ID kke_id_call;
 
 /* ---- log lines ----------------------------------------------------------------------------- */
 
@@ -60,7 +59,7 @@ static int logger_severity(int level) {
 void kke_log_flush(kke_log_t *log) {
     if (log->len == 0 && log->dropped == 0)
         return;
-    VALUE logger = rb_ivar_get(kke_mKafkette, id_at_logger);
+    VALUE logger = rb_ivar_get(kke_mKafkette, rb_intern("@logger"));
     VALUE lines = Qnil;
     if (!NIL_P(logger)) {
         lines = rb_ary_new();
@@ -86,13 +85,203 @@ void kke_log_flush(kke_log_t *log) {
         log->cap = 0;
     }
     if (!NIL_P(lines))
-        rb_funcall(kke_mKafkette, id_emit_log_lines, 1, lines);
+        rb_funcall(kke_mKafkette, rb_intern("emit_log_lines"), 1, lines);
 }
 
 void kke_log_free(kke_log_t *log) {
     free(log->buf);
     log->buf = NULL;
     log->len = log->cap = log->dropped = 0;
+}
+
+/* ---- errors ---------------------------------------------------------------------------------- */
+
+VALUE kke_error_new(int code, const char *message) {
+    return rb_funcall(kke_mErrors, rb_intern("build"), 2, INT2NUM(code), rb_utf8_str_new_cstr(message));
+}
+
+void kke_raise(int code, const char *message) {
+    char copy[KK_ERROR_MESSAGE_SIZE];
+    snprintf(copy, sizeof(copy), "%s", message);
+    rb_exc_raise(kke_error_new(code, copy));
+}
+
+static NORETURN(void raise_config(const kk_error_t *err));
+static void raise_config(const kk_error_t *err) { kke_raise(err->code, err->message); }
+
+/* ---- arguments ------------------------------------------------------------------------------- */
+
+long long kke_int_in_range(VALUE v, long long min, long long max, const char *what) {
+    if (!RB_INTEGER_TYPE_P(v))
+        rb_raise(rb_eTypeError, "%s must be an Integer, not %s", what, rb_obj_classname(v));
+    if (!FIXNUM_P(v))
+        rb_raise(rb_eArgError, "%s is out of range (%lld..%lld)", what, min, max);
+    long long n = FIX2LONG(v);
+    if (n < min || n > max)
+        rb_raise(rb_eArgError, "%s must be in %lld..%lld, not %lld", what, min, max, n);
+    return n;
+}
+
+const char *kke_cstr_arg(VALUE v, const char *what) {
+    if (!RB_TYPE_P(v, T_STRING))
+        rb_raise(NIL_P(v) ? rb_eArgError : rb_eTypeError, "%s must be a String, not %s", what, rb_obj_classname(v));
+    if (memchr(RSTRING_PTR(v), 0, (size_t)RSTRING_LEN(v)))
+        rb_raise(rb_eArgError, "%s must not contain NUL bytes", what);
+    return StringValueCStr(v);
+}
+
+/* ---- options --------------------------------------------------------------------------------- */
+
+static void config_free(void *ptr) { kk_config_free(ptr); }
+
+static const rb_data_type_t config_type = {
+    .wrap_struct_name = "kafkette config",
+    .function = {.dmark = NULL, .dfree = config_free, .dsize = NULL},
+    .flags = RUBY_TYPED_FREE_IMMEDIATELY,
+};
+
+VALUE kke_config_new(kk_config_kind_t kind, kk_config_t **out) {
+    VALUE holder = TypedData_Wrap_Struct(0, &config_type, NULL);
+    *out = kk_config_new(kind);
+    if (!*out)
+        rb_raise(rb_eNoMemError, "out of memory");
+    DATA_PTR(holder) = *out;
+    return holder;
+}
+
+void kke_config_done(VALUE holder) {
+    kk_config_free(DATA_PTR(holder));
+    DATA_PTR(holder) = NULL;
+}
+
+/* Strings and Symbols as text; NULL (and *type set) for anything else or a String with NUL. */
+static const char *text_of(VALUE v, const char **type) {
+    if (SYMBOL_P(v))
+        v = rb_sym2str(v);
+    if (RB_TYPE_P(v, T_STRING) && !memchr(RSTRING_PTR(v), 0, (size_t)RSTRING_LEN(v)))
+        return StringValueCStr(v);
+    *type = RB_TYPE_P(v, T_STRING) ? "String holding a NUL byte" : rb_obj_classname(v);
+    return NULL;
+}
+
+typedef struct map_fill {
+    int64_t *keys, *values;
+    long n;
+    VALUE bad; /* the first key or value that is not an Integer */
+} map_fill_t;
+
+static int map_entry(VALUE key, VALUE value, VALUE arg) {
+    map_fill_t *m = (map_fill_t *)arg;
+    if (!FIXNUM_P(key) || !FIXNUM_P(value)) {
+        m->bad = FIXNUM_P(key) ? value : key;
+        return ST_STOP;
+    }
+    m->keys[m->n] = FIX2LONG(key);
+    m->values[m->n++] = FIX2LONG(value);
+    return ST_CONTINUE;
+}
+
+/* "Array holding an Integer" (kk_config_reject_type puts "a"/"an" in front). */
+static const char *holding(char *buf, size_t size, const char *outer, VALUE inner) {
+    const char *t = NIL_P(inner) ? "nil" : rb_obj_classname(inner);
+    snprintf(buf, size, "%s holding %s %s", outer, strchr("AEIOU", t[0]) ? "an" : "a", t);
+    return buf;
+}
+
+void kke_config_set(kk_config_t *cfg, const char *name, VALUE v, VALUE callbacks) {
+    kk_error_t err;
+    int rc = KK_OK;
+    const char *type = NULL;
+    char buf[96];
+    const kk_option_info_t *info = kk_option_find(kk_config_kind(cfg), name);
+    bool callable = !NIL_P(v) && !SYMBOL_P(v) && !RB_TYPE_P(v, T_STRING) && rb_respond_to(v, kke_id_call);
+    if (info && !NIL_P(callbacks) &&
+        (info->type == KK_OPTION_CALLBACK ? callable || NIL_P(v) : callable && strcmp(name, "partitioner") == 0)) {
+        rb_hash_aset(callbacks, rb_str_new_cstr(name), v);
+        if (info->type != KK_OPTION_CALLBACK)
+            rc = kk_config_set_default(cfg, name, &err);
+    } else if (info && info->type == KK_OPTION_CALLBACK && !NIL_P(v)) {
+        type = rb_obj_classname(v);
+    } else if (NIL_P(v)) {
+        rc = kk_config_set_default(cfg, name, &err);
+    } else if (v == Qtrue || v == Qfalse) {
+        rc = kk_config_set_bool(cfg, name, v == Qtrue, &err);
+    } else if (FIXNUM_P(v)) {
+        rc = kk_config_set_int(cfg, name, FIX2LONG(v), &err);
+    } else if (RB_TYPE_P(v, T_BIGNUM)) { /* past int64: the core says it is out of range */
+        VALUE text = rb_big2str(v, 10);
+        rc = kk_config_set(cfg, name, StringValueCStr(text), &err);
+    } else if (RB_TYPE_P(v, T_ARRAY)) {
+        long n = RARRAY_LEN(v);
+        VALUE items_buf = 0;
+        const char **items = ALLOCV_N(const char *, items_buf, n ? n : 1);
+        for (long i = 0; i < n && !type; i++)
+            if (!(items[i] = text_of(RARRAY_AREF(v, i), &type)))
+                type = holding(buf, sizeof(buf), "Array", RARRAY_AREF(v, i));
+        rc = type ? KK_OK : kk_config_set_list(cfg, name, items, (size_t)n, &err);
+        ALLOCV_END(items_buf);
+    } else if (RB_TYPE_P(v, T_HASH)) {
+        long n = (long)RHASH_SIZE(v);
+        VALUE keys_buf = 0;
+        int64_t *keys = ALLOCV_N(int64_t, keys_buf, 2 * (n ? n : 1));
+        map_fill_t m = {keys, keys + n, 0, Qundef};
+        rb_hash_foreach(v, map_entry, (VALUE)&m);
+        if (m.bad != Qundef)
+            type = holding(buf, sizeof(buf), "Hash", m.bad);
+        else
+            rc = kk_config_set_map(cfg, name, m.keys, m.values, (size_t)m.n, &err);
+        ALLOCV_END(keys_buf);
+    } else {
+        const char *text = text_of(v, &type);
+        if (text)
+            rc = kk_config_set(cfg, name, text, &err);
+    }
+    if (type)
+        rc = kk_config_reject_type(cfg, name, type, &err);
+    RB_GC_GUARD(v);
+    if (rc != KK_OK)
+        raise_config(&err);
+}
+
+typedef struct apply {
+    kk_config_t *cfg;
+    VALUE callbacks;
+} apply_t;
+
+static int apply_entry(VALUE key, VALUE value, VALUE arg) {
+    apply_t *a = (apply_t *)arg;
+    VALUE name = SYMBOL_P(key) ? rb_sym2str(key) : key;
+    if (!RB_TYPE_P(name, T_STRING) || memchr(RSTRING_PTR(name), 0, (size_t)RSTRING_LEN(name))) {
+        char message[128];
+        snprintf(message, sizeof(message), "option names are Symbols or Strings, not %s", rb_obj_classname(key));
+        kke_raise(KK_ERR_INVALID_ARG, message);
+    }
+    kke_config_set(a->cfg, StringValueCStr(name), value, a->callbacks);
+    return ST_CONTINUE;
+}
+
+void kke_config_apply(kk_config_t *cfg, VALUE opts, VALUE callbacks) {
+    if (NIL_P(opts))
+        return;
+    if (!RB_TYPE_P(opts, T_HASH))
+        rb_raise(rb_eTypeError, "options must be a Hash, not %s", rb_obj_classname(opts));
+    apply_t a = {cfg, callbacks};
+    rb_hash_foreach(opts, apply_entry, (VALUE)&a);
+}
+
+VALUE kke_config_setup(kke_head_t *h, kk_config_kind_t kind, VALUE brokers, VALUE client_id, VALUE opts,
+                       VALUE callbacks, kk_config_t **out) {
+    if (h->client || h->closed)
+        rb_raise(rb_eRuntimeError, "the %s is already set up", h->what);
+    VALUE holder = kke_config_new(kind, out);
+    kke_config_set(*out, "bootstrap_servers", brokers, Qnil);
+    if (client_id != Qundef)
+        kke_config_set(*out, "client_id", client_id, Qnil);
+    kke_config_apply(*out, opts, callbacks);
+    kk_client_config_t *cc = kk_config_client(*out);
+    cc->log_cb = kke_log_cb;
+    cc->log_opaque = &h->log;
+    return holder;
 }
 
 /* ---- blocking calls -------------------------------------------------------------------------- */
@@ -138,101 +327,61 @@ int kke_check_interrupt(void) {
     return state;
 }
 
-/* ---- errors ---------------------------------------------------------------------------------- */
-
-VALUE kke_error_new(int code, const char *message) {
-    return rb_funcall(kke_mErrors, id_build, 2, INT2NUM(code), rb_utf8_str_new_cstr(message));
-}
-
-void kke_raise(int code, const char *message) {
-    char copy[KK_ERROR_MESSAGE_SIZE];
-    snprintf(copy, sizeof(copy), "%s", message);
-    rb_exc_raise(kke_error_new(code, copy));
-}
-
-/* ---- argument helpers ------------------------------------------------------------------------ */
-
-long long kke_int_in_range(VALUE v, long long min, long long max, const char *what) {
-    if (!RB_INTEGER_TYPE_P(v))
-        rb_raise(rb_eTypeError, "%s must be an Integer, not %s", what, rb_obj_classname(v));
-    if (!FIXNUM_P(v))
-        rb_raise(rb_eArgError, "%s is out of range (%lld..%lld)", what, min, max);
-    long long n = FIX2LONG(v);
-    if (n < min || n > max)
-        rb_raise(rb_eArgError, "%s must be in %lld..%lld, not %lld", what, min, max, n);
-    return n;
-}
-
-static VALUE opt_get(VALUE hash, const char *name) {
-    if (NIL_P(hash))
-        return Qnil;
-    Check_Type(hash, T_HASH);
-    return rb_hash_lookup2(hash, ID2SYM(rb_intern(name)), Qnil);
-}
-
-long long kke_opt_int(VALUE hash, const char *name, long long fallback, long long min, long long max) {
-    VALUE v = opt_get(hash, name);
-    return NIL_P(v) ? fallback : kke_int_in_range(v, min, max, name);
-}
-
-const char *kke_cstr_arg(VALUE v, const char *what) {
-    if (!RB_TYPE_P(v, T_STRING))
-        rb_raise(NIL_P(v) ? rb_eArgError : rb_eTypeError, "%s must be a String, not %s", what, rb_obj_classname(v));
-    if (memchr(RSTRING_PTR(v), 0, (size_t)RSTRING_LEN(v)))
-        rb_raise(rb_eArgError, "%s must not contain NUL bytes", what);
-    return StringValueCStr(v);
-}
-
-const char *kke_opt_cstr(VALUE hash, const char *name) {
-    VALUE v = opt_get(hash, name);
-    if (NIL_P(v))
-        return NULL;
-    if (!RB_TYPE_P(v, T_STRING))
-        rb_raise(rb_eTypeError, "%s must be a String, not %s", name, rb_obj_classname(v));
-    if (memchr(RSTRING_PTR(v), 0, (size_t)RSTRING_LEN(v)))
-        rb_raise(rb_eArgError, "%s must not contain NUL bytes", name);
-    return StringValueCStr(v);
-}
-
-bool kke_opt_bool(VALUE hash, const char *name, bool fallback) {
-    VALUE v = opt_get(hash, name);
-    return NIL_P(v) ? fallback : RTEST(v);
-}
-
-static int api_version_entry(VALUE key, VALUE value, VALUE arg) {
-    kk_client_config_t *cfg = (kk_client_config_t *)arg;
-    long long api = kke_int_in_range(key, 0, KK_API__COUNT - 1, "max_api_versions key");
-    cfg->max_api_version[api] = (int16_t)kke_int_in_range(value, -1, INT16_MAX, "max_api_versions value");
-    return ST_CONTINUE;
-}
-
-void kke_opt_api_versions(VALUE hash, kk_client_config_t *cfg) {
-    VALUE v = opt_get(hash, "max_api_versions");
-    if (NIL_P(v))
-        return;
-    Check_Type(v, T_HASH);
-    rb_hash_foreach(v, api_version_entry, (VALUE)cfg);
-}
-
 /* ---- object state ---------------------------------------------------------------------------- */
 
+void kke_head_init(kke_head_t *h, void (*release)(kke_head_t *), const char *closed_class, const char *what) {
+    h->lock = rb_mutex_new();
+    h->owner = Qnil;
+    h->callback_error = Qnil;
+    h->release = release;
+    h->closed_class = closed_class;
+    h->what = what;
+}
+
+void kke_head_mark(const kke_head_t *h) {
+    rb_gc_mark(h->lock);
+    rb_gc_mark(h->owner);
+    rb_gc_mark(h->callback_error);
+}
+
+size_t kke_head_memsize(const kke_head_t *h) { return h->log.cap; }
+
+bool kke_reentered(const kke_head_t *h) { return h->busy && h->owner == rb_fiber_current(); }
+
+static NORETURN(void raise_closed(const kke_head_t *h, const char *how));
+static void raise_closed(const kke_head_t *h, const char *how) {
+    rb_raise(rb_path2class(h->closed_class), "the %s %s", h->what, how);
+}
+
 void kke_enter(kke_head_t *h) {
+    if (kke_reentered(h))
+        rb_raise(rb_eRuntimeError, "the %s was called from inside one of its own calls (a callback)", h->what);
     if (h->closed || h->close_pending || !h->client)
-        rb_raise(rb_path2class(h->closed_class), "the %s is closed", h->what);
-    if (h->busy)
-        rb_raise(rb_eThreadError, "the %s is in use by another call; use one object per thread", h->what);
+        raise_closed(h, "is closed");
+    rb_mutex_lock(h->lock); /* waits, the GVL released, while another thread's call runs */
+    if (h->closed || h->close_pending || !h->client) {
+        rb_mutex_unlock(h->lock);
+        raise_closed(h, "was closed while this call waited for another");
+    }
     h->busy = true;
+    h->owner = rb_fiber_current();
 }
 
 bool kke_leave(kke_head_t *h) {
+    bool released = false;
+    if (h->close_pending) {
+        if (h->leaving)
+            h->leaving(h);
+        h->close_pending = false;
+        h->closed = true;
+        h->release(h);
+        h->client = NULL;
+        released = true;
+    }
     h->busy = false;
-    if (!h->close_pending)
-        return false;
-    h->close_pending = false;
-    h->closed = true;
-    h->release(h);
-    h->client = NULL;
-    return true;
+    h->owner = Qnil;
+    rb_mutex_unlock(h->lock);
+    return released;
 }
 
 void kke_close(kke_head_t *h) {
@@ -259,116 +408,112 @@ int kke_run(kke_head_t *h, void *(*fn)(void *), void *arg, int *rc) {
         int state = kke_check_interrupt();
         if (state) {
             kke_leave(h);
+            h->callback_error = Qnil;
             rb_jump_tag(state);
         }
     }
-    if (kke_leave(h) && *rc == KK_ERR_INTERRUPTED)
-        rb_raise(rb_path2class(h->closed_class), "the %s was closed during the call", h->what);
+    if (kke_leave(h) && *rc == KK_ERR_INTERRUPTED) {
+        h->callback_error = Qnil;
+        raise_closed(h, "was closed during the call");
+    }
     return *rc;
 }
 
-size_t kke_head_memsize(const kke_head_t *h) { return h->log.cap; }
+typedef struct callback_call {
+    kke_head_t *h;
+    VALUE (*fn)(VALUE);
+    VALUE arg;
+    VALUE result;
+} callback_call_t;
 
-/* ---- module functions ------------------------------------------------------------------------ */
+static void keep_error(kke_head_t *h) {
+    VALUE e = rb_errinfo();
+    rb_set_errinfo(Qnil);
+    if (!NIL_P(h->callback_error))
+        return;
+    if (SPECIAL_CONST_P(e) || BUILTIN_TYPE(e) != T_OBJECT || !rb_obj_is_kind_of(e, rb_eException))
+        e = rb_exc_new_cstr(rb_eRuntimeError, "a callback jumped out of a core call (throw or break)");
+    h->callback_error = e;
+}
 
-/* [[code, "NAME", "description", retriable], ...] for every broker error code the core knows. */
-static VALUE native_broker_codes(VALUE self) {
-    (void)self;
-    const int16_t *codes = NULL;
-    size_t n = kk_err_broker_code_list(&codes);
-    VALUE list = rb_ary_new_capa((long)n);
-    for (size_t i = 0; i < n; i++) {
-        int code = codes[i];
-        VALUE entry = rb_ary_new_from_args(4, INT2NUM(code), rb_str_new_cstr(kk_err_name(code)),
-                                           rb_str_new_cstr(kk_err_description(code)),
-                                           kk_err_is_retriable(code) ? Qtrue : Qfalse);
-        rb_ary_push(list, entry);
+static void *callback_with_gvl(void *p) {
+    callback_call_t *c = p;
+    kke_head_t *h = c->h;
+    if (!NIL_P(h->callback_error))
+        return NULL; /* an earlier callback of this call raised: do not run more Ruby code */
+    int state = 0;
+    h->in_callback = true;
+    VALUE result = rb_protect(c->fn, c->arg, &state);
+    h->in_callback = false;
+    if (state)
+        keep_error(h);
+    else
+        c->result = result;
+    /* Ruby acts on pending interrupts when it gives the GVL up again, which would unwind
+     * through the core: take them here, where they can be kept. */
+    rb_protect(check_ints, Qnil, &state);
+    if (state)
+        keep_error(h);
+    return NULL;
+}
+
+VALUE kke_callback(kke_head_t *h, VALUE (*fn)(VALUE), VALUE arg) {
+    callback_call_t c = {h, fn, arg, Qundef};
+    rb_thread_call_with_gvl(callback_with_gvl, &c);
+    return c.result;
+}
+
+void kke_raise_callback_error(kke_head_t *h) {
+    VALUE e = h->callback_error;
+    h->callback_error = Qnil;
+    if (!NIL_P(e))
+        rb_exc_raise(e);
+}
+
+/* ---- partition counts (Client#partition_counts, ConsumerGroup#partitions) -------------------- */
+
+typedef struct counts_call {
+    kk_client_t *client;
+    const char **topics;
+    size_t count;
+    kk_metadata_t *md;
+    int rc;
+    kk_error_t err;
+} counts_call_t;
+
+static void *counts_nogvl(void *arg) {
+    counts_call_t *call = arg;
+    call->rc = kk_client_metadata(call->client, call->topics, call->count, &call->md, &call->err);
+    return NULL;
+}
+
+VALUE kke_partition_counts(kke_head_t *h, VALUE topics) {
+    Check_Type(topics, T_ARRAY);
+    VALUE list = rb_ary_dup(topics);
+    long n = RARRAY_LEN(list);
+    VALUE names_buf = 0;
+    const char **names = ALLOCV_N(const char *, names_buf, n > 0 ? n : 1);
+    for (long i = 0; i < n; i++)
+        names[i] = kke_cstr_arg(RARRAY_AREF(list, i), "topic");
+    kke_enter(h);
+    counts_call_t call = {h->client, names, (size_t)n, NULL, 0, {0, ""}};
+    int rc = kke_run(h, counts_nogvl, &call, &call.rc);
+    if (rc != KK_OK) {
+        ALLOCV_END(names_buf);
+        kke_log_flush(&h->log);
+        kke_raise(call.err.code ? call.err.code : rc, call.err.message);
     }
-    return list;
-}
-
-static VALUE native_error_name(VALUE self, VALUE code) {
-    (void)self;
-    return rb_str_new_cstr(kk_err_name(NUM2INT(code)));
-}
-
-static VALUE native_error_description(VALUE self, VALUE code) {
-    (void)self;
-    return rb_str_new_cstr(kk_err_description(NUM2INT(code)));
-}
-
-static VALUE native_retriable_p(VALUE self, VALUE code) {
-    (void)self;
-    return kk_err_is_retriable(NUM2INT(code)) ? Qtrue : Qfalse;
-}
-
-RUBY_FUNC_EXPORTED void Init_kafkette_ext(void) {
-    kke_mKafkette = rb_define_module("Kafkette");
-    kke_mErrors = rb_define_module_under(kke_mKafkette, "Errors");
-    kke_cMessageToSend = rb_define_class_under(kke_mKafkette, "MessageToSend", rb_cObject);
-    kke_cFetchedMessage = rb_define_class_under(kke_mKafkette, "FetchedMessage", rb_cObject);
-    rb_gc_register_mark_object(kke_cMessageToSend);
-    rb_gc_register_mark_object(kke_cFetchedMessage);
-
-    kke_id_failed_messages = rb_intern("@failed_messages");
-    id_build = rb_intern("build");
-    id_emit_log_lines = rb_intern("emit_log_lines");
-    id_at_logger = rb_intern("@logger");
-
-    VALUE native = rb_define_module_under(kke_mKafkette, "Native");
-    rb_define_module_function(native, "broker_codes", native_broker_codes, 0);
-    rb_define_module_function(native, "error_name", native_error_name, 1);
-    rb_define_module_function(native, "error_description", native_error_description, 1);
-    rb_define_module_function(native, "retriable?", native_retriable_p, 1);
-    rb_define_const(native, "CORE_VERSION", rb_str_freeze(rb_str_new_cstr(KK_VERSION_STRING)));
-
-#define KKE_CONST(name) rb_define_const(native, #name, INT2NUM(KK_##name))
-    KKE_CONST(ERR_UNKNOWN_SERVER_ERROR);
-    KKE_CONST(ERR_TIMED_OUT);
-    KKE_CONST(ERR_CONNECTION_REFUSED);
-    KKE_CONST(ERR_RESOLVE);
-    KKE_CONST(ERR_CONNECTION_CLOSED);
-    KKE_CONST(ERR_IO);
-    KKE_CONST(ERR_MALFORMED);
-    KKE_CONST(ERR_CORRELATION);
-    KKE_CONST(ERR_RESPONSE_TOO_LARGE);
-    KKE_CONST(ERR_INTERRUPTED);
-    KKE_CONST(ERR_NO_MEMORY);
-    KKE_CONST(ERR_INVALID_ARG);
-    KKE_CONST(ERR_UNSUPPORTED_VERSION);
-    KKE_CONST(ERR_NO_BROKERS);
-    KKE_CONST(ERR_NOT_CONNECTED);
-    KKE_CONST(ERR_CRC);
-    KKE_CONST(ERR_COMPRESSION);
-    KKE_CONST(ERR_UNKNOWN_BROKER);
-    KKE_CONST(ERR_STATE);
-    KKE_CONST(ERR_INVALID_PARTITION);
-    KKE_CONST(ERR_PARTIAL_FAILURE);
-    KKE_CONST(ERR_NOT_ASSIGNED);
-    KKE_CONST(CODEC_NONE);
-    KKE_CONST(CODEC_GZIP);
-    KKE_CONST(CODEC_SNAPPY);
-    KKE_CONST(CODEC_LZ4);
-    KKE_CONST(CODEC_ZSTD);
-    KKE_CONST(PARTITIONER_MURMUR2);
-    KKE_CONST(PARTITIONER_CRC32);
-    KKE_CONST(OFFSET_AT);
-    KKE_CONST(OFFSET_EARLIEST);
-    KKE_CONST(OFFSET_LATEST);
-    KKE_CONST(OFFSET_FROM_LATEST);
-    KKE_CONST(OFFSET_AT_TIME);
-    KKE_CONST(RESET_EARLIEST);
-    KKE_CONST(RESET_LATEST);
-    KKE_CONST(RESET_ERROR);
-    KKE_CONST(API_PRODUCE);
-    KKE_CONST(API_FETCH);
-    KKE_CONST(API_LIST_OFFSETS);
-    KKE_CONST(API_METADATA);
-#undef KKE_CONST
-
-    kke_init_messages();
-    kke_init_producer();
-    kke_init_consumer();
-    kke_init_client();
-    kke_init_group();
+    /* copy the snapshot into plain numbers, free it, then build Ruby objects */
+    VALUE result = rb_hash_new();
+    for (long i = 0; i < n; i++) {
+        const kk_topic_info_t *t = kk_metadata_topic(call.md, names[i]);
+        int code = t ? t->error_code : 3;
+        long parts = t ? (long)t->partition_count : 0;
+        rb_hash_aset(result, RARRAY_AREF(list, i), rb_assoc_new(INT2FIX(code), LONG2FIX(parts)));
+    }
+    kk_metadata_free(call.md);
+    ALLOCV_END(names_buf);
+    RB_GC_GUARD(list);
+    kke_log_flush(&h->log);
+    return result;
 }

@@ -48,77 +48,12 @@ module Kafkette
       nil # a broken logger must not turn a finished send or fetch into a failure
     end
 
-    # "host:port" strings from an Array (or any #each) of them, or one comma-separated String.
-    # @api private
-    def broker_list(brokers)
-      list = brokers.is_a?(String) ? brokers.split(",") : brokers
-      raise ArgumentError, "brokers must respond to #each" unless list.respond_to?(:each)
-
-      list = list.map do |broker|
-        raise TypeError, "brokers must be \"host:port\" Strings, not #{broker.class}" unless broker.is_a?(String)
-
-        broker = broker.strip
-        host, port = split_host_port(broker)
-        raise ArgumentError, "broker #{broker.inspect} is not \"host:port\"" if host.nil? || host.empty?
-
-        check_port(port)
-        broker
-      end
-      raise ArgumentError, "the broker list is empty" if list.empty?
-
-      list
-    end
-
-    # @api private
-    def check_port(port)
-      raise TypeError, "port must be an Integer, not #{port.class}" unless port.is_a?(Integer)
-      raise ArgumentError, "port must be in 1..65535, not #{port}" unless (1..65_535).cover?(port)
-
-      port
-    end
-
     # @api private
     def check_string(value, what, allow_nil: false)
       return value if value.is_a?(String) || (allow_nil && value.nil?)
       raise ArgumentError, "#{what} must not be nil" if value.nil?
 
       raise TypeError, "#{what} must be a String, not #{value.class}"
-    end
-
-    # @api private
-    def check_int(value, what, range)
-      raise TypeError, "#{what} must be an Integer, not #{value.class}" unless value.is_a?(Integer)
-      raise ArgumentError, "#{what} must be in #{range}, not #{value}" unless range.cover?(value)
-
-      value
-    end
-
-    # @api private
-    # Checks an option every class with connections takes the same way and puts it into
-    # native under the extension's name; false when name is not one of them.
-    def connection_option(name, value, native)
-      case name
-      when :socket_timeout_ms
-        native[:request_timeout_ms] = check_int(value, name.to_s, 1..0x7fff_ffff)
-      when :connect_timeout_ms, :max_response_bytes
-        native[name] = check_int(value, name.to_s, 1..0x7fff_ffff)
-      when :max_api_versions
-        raise TypeError, "max_api_versions must be a Hash" unless value.is_a?(Hash)
-
-        native[name] = value
-      else
-        return false
-      end
-      true
-    end
-
-    private
-
-    def split_host_port(broker)
-      match = broker.match(/\A\[(?<host>[^\]]+)\]:(?<port>\d+)\z/) || broker.match(/\A(?<host>[^:\s]+):(?<port>\d+)\z/)
-      return [nil, nil] unless match
-
-      [match[:host], Integer(match[:port], 10)]
     end
   end
 end

@@ -144,7 +144,7 @@ class TestConsumer < Minitest::Test
       c3.close
     end
     started = now
-    assert_same c3, c3.each { flunk "nothing was produced" }
+    assert_same c3, (c3.each { flunk "nothing was produced" })
     assert_operator now - started, :<, 2.0
     closer.join
   end

@@ -77,7 +77,7 @@ class TestConsumerGroup < Minitest::Test
   # gem under script/test, ruby/lib under rake).
   def load_path_args
     lib = File.dirname($LOADED_FEATURES.grep(%r{/kafkette\.rb\z}).first)
-    ext = File.dirname(File.dirname($LOADED_FEATURES.grep(%r{/kafkette/kafkette_ext\.[a-z]+\z}).first))
+    ext = File.dirname($LOADED_FEATURES.grep(%r{/kafkette/kafkette_ext\.[a-z]+\z}).first, 2)
     ["-I", lib, "-I", ext, "-r", "kafkette"]
   end
 
@@ -122,7 +122,9 @@ class TestConsumerGroup < Minitest::Test
     end
 
     # Each of the three claims two partitions, all six between them.
-    drain.call(now + 30) { claims.size == 3 && claims.values.all? { |c| c.size == 2 } && claims.values.flatten.sort == (0...6).to_a }
+    drain.call(now + 30) do
+      claims.size == 3 && claims.values.all? { |c| c.size == 2 } && claims.values.flatten.sort == (0...6).to_a
+    end
 
     # SIGKILL: no LeaveGroup; the coordinator notices after the session timeout.
     killed = 1
@@ -134,7 +136,7 @@ class TestConsumerGroup < Minitest::Test
     drain.call(now + 30) do
       claims.keys.sort == [0, 2] && claims.values.all? { |c| c.size == 3 } && claims.values.flatten.sort == (0...6).to_a
     end
-    assert_operator now - killed_at, :<, SESSION_MS / 1000.0 + 10, "the survivors took too long to take over"
+    assert_operator now - killed_at, :<, (SESSION_MS / 1000.0) + 10, "the survivors took too long to take over"
 
     # Every record produced, before and after the kill, is consumed at least once.
     produce(topic, 6, 10, first: 20)
@@ -150,7 +152,9 @@ class TestConsumerGroup < Minitest::Test
     g = new_group(name, topic)
     seen = []
     deadline = now + 20
-    g.fetch { |partition, messages| seen.concat(messages.map { |m| [partition, m.offset, m.value] }) } while seen.size < 10 && now < deadline
+    while seen.size < 10 && now < deadline
+      g.fetch { |partition, messages| seen.concat(messages.map { |m| [partition, m.offset, m.value] }) }
+    end
     assert_equal (0...10).map { |i| [0, i, "p0-#{i}"] }, seen
     assert_equal 10, g.committed_offset(0), "fetch(commit: true) commits after the block"
     g.close
@@ -158,7 +162,7 @@ class TestConsumerGroup < Minitest::Test
     assert_equal [], g.claimed
 
     produce(topic, 1, 5, first: 10)
-    g2 = new_group(name, topic)
+    g2 = new_group(name, topic, auto_commit_interval_ms: 0) # its close must not commit what it fetched
     first = nil
     deadline = now + 20
     first ||= g2.fetch { |_p, messages| break messages.first.offset } until first.is_a?(Integer) || now > deadline
@@ -166,7 +170,7 @@ class TestConsumerGroup < Minitest::Test
 
     # An explicit commit (fetch(commit: false) commits nothing): the next member starts there.
     g2.close
-    g3 = new_group(name, topic)
+    g3 = new_group(name, topic, auto_commit_interval_ms: 0)
     batch = nil
     deadline = now + 20
     batch = g3.fetch(commit: false) until batch || now > deadline
@@ -208,6 +212,42 @@ class TestConsumerGroup < Minitest::Test
     assert_equal [:revoke, mine], events.last
   end
 
+  def test_on_revoke_runs_while_the_partitions_are_owned_so_a_commit_succeeds
+    topic = create_topic("group-revoke", partitions: 2)
+    produce(topic, 2, 5)
+    name = group_name
+    committed = []
+    g1 = nil
+    g1 = new_group(name, topic, auto_commit_interval_ms: 0, on_revoke: lambda do |parts|
+      parts.each { |p| g1.commit(p, 3) && (committed << p) }
+      g1.commit # everything fetched so far, too
+    end)
+    g1.join
+    assert_equal [0, 1], g1.claimed
+    g2 = new_group(name, topic)
+    joiner = Thread.new { g2.join }
+    deadline = now + 30
+    g1.fetch(timeout_ms: 100) until g1.claimed.size == 1 || now > deadline
+    joiner.join
+    assert_equal [0, 1], committed, "commits made in on_revoke succeed"
+    [0, 1].each { |p| assert_includes 3..5, g2.committed_offset(p) } # 5 when the fetches got that far
+  end
+
+  def test_callback_errors_and_reentry
+    topic = create_topic("group-cberr", partitions: 1)
+    g = nil
+    g = new_group(group_name, topic, on_assign: ->(_parts) { raise IOError, "from on_assign" })
+    err = assert_raises(IOError) { g.join }
+    assert_equal "from on_assign", err.message
+    assert_equal [0], g.claimed, "the rebalance completed"
+
+    h = nil
+    h = new_group(group_name, topic, on_assign: ->(_parts) { h.fetch(timeout_ms: 10) })
+    err = assert_raises(RuntimeError) { h.join }
+    assert_match(/inside one of its own calls/, err.message)
+    assert_equal [0], h.claimed
+  end
+
   def test_multi_topic_groups_use_topic_partition_pairs
     t1 = create_topic("group-m1", partitions: 2)
     t2 = create_topic("group-m2", partitions: 1)
@@ -231,13 +271,17 @@ class TestConsumerGroup < Minitest::Test
     assert_raises(ArgumentError) { Kafkette::ConsumerGroup.new("g", BROKERS, []) }
     assert_raises(ArgumentError) { Kafkette::ConsumerGroup.new("g", BROKERS, "") }
     assert_raises(TypeError) { Kafkette::ConsumerGroup.new("g", BROKERS, 42) }
-    e = assert_raises(ArgumentError) { Kafkette::ConsumerGroup.new("g", BROKERS, topic, assignor: :sticky) }
-    assert_match(/assignor/, e.message)
-    e = assert_raises(ArgumentError) { Kafkette::ConsumerGroup.new("g", BROKERS, topic, zookeeper: "localhost:2181") }
+    iae = Kafkette::Errors::InvalidArgumentError
+    e = assert_raises(iae) { Kafkette::ConsumerGroup.new("g", BROKERS, topic, assignor: :sticky) }
+    assert_equal "option 'assignor' takes one of 'range', 'roundrobin', not 'sticky'", e.message
+    e = assert_raises(iae) { Kafkette::ConsumerGroup.new("g", BROKERS, topic, zookeeper: "localhost:2181") }
     assert_match(/zookeeper/, e.message)
-    assert_raises(TypeError) { Kafkette::ConsumerGroup.new("g", BROKERS, topic, on_assign: 1) }
-    assert_raises(TypeError) { Kafkette::ConsumerGroup.new("g", BROKERS, topic, max_api_versions: [1]) }
-    assert_raises(ArgumentError) { Kafkette::ConsumerGroup.new("g", BROKERS, topic, socket_timeout_ms: 0) }
+    e = assert_raises(iae) { Kafkette::ConsumerGroup.new("g", BROKERS, topic, on_assign: 1) }
+    assert_equal "option 'on_assign' takes a callable, not an Integer", e.message
+    assert_raises(iae) { Kafkette::ConsumerGroup.new("g", BROKERS, topic, max_api_versions: [1]) }
+    assert_raises(iae) { Kafkette::ConsumerGroup.new("g", BROKERS, topic, socket_timeout_ms: 0) }
+    assert_raises(iae) { Kafkette::ConsumerGroup.new("g", BROKERS, topic, offset_reset: :error) } # a consumer's only
+    Kafkette::ConsumerGroup.new("g", BROKERS, topic, "assignor" => "roundrobin", offset_reset: :latest, on_revoke: nil).close
 
     missing = unique_topic("group-missing")
     g = new_group(group_name, [topic, missing])

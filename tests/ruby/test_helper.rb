@@ -30,7 +30,8 @@ module KafketteTest
   end
 
   def admin
-    @admin ||= Kafkette::Client.new(BROKERS, "kafkette-ruby-tests")
+    # a missing topic stays missing (a Client's metadata requests may create topics by default)
+    @admin ||= Kafkette::Client.new(BROKERS, "kafkette-ruby-tests", allow_auto_topic_creation: false)
   end
 
   def create_topic(prefix = "t", partitions: 1)

@@ -134,7 +134,12 @@ class TestInterrupts < Minitest::Test
     c = waiting_consumer
     ticks = 0
     running = true
-    counter = Thread.new { (ticks += 1; sleep 0.01) while running }
+    counter = Thread.new do
+      while running
+        ticks += 1
+        sleep 0.01
+      end
+    end
     c.fetch(max_wait_ms: 600)
     running = false
     counter.join
@@ -161,13 +166,45 @@ class TestInterrupts < Minitest::Test
     assert c.closed?
   end
 
-  def test_one_object_is_used_by_one_thread_at_a_time
+  def test_calls_from_several_threads_take_turns
     c = waiting_consumer
     t = Thread.new { c.fetch(max_wait_ms: 1000) }
     sleep 0.2
-    assert_raises(ThreadError) { c.fetch(max_wait_ms: 10) }
+    started = now
+    assert_equal [], c.fetch(max_wait_ms: 10), "waits for the other thread's fetch instead of failing"
+    assert_operator now - started, :>=, 0.6
     assert_equal [], t.value
     assert_usable c
+
+    # many threads sending on one producer: every message delivered, offsets all different
+    p = Kafkette::Producer.new(BROKERS, "turns", required_acks: 1)
+    threads = Array.new(4) do |n|
+      Thread.new { Array.new(10) { |i| Kafkette::MessageToSend.new(@topic, "#{n}-#{i}").tap { |m| p.send_messages([m]) } } }
+    end
+    offsets = threads.flat_map(&:value).map(&:offset)
+    assert_equal 40, offsets.uniq.size
+    p.close
+  end
+
+  def test_close_from_another_thread_wakes_a_call_waiting_for_the_lock
+    c = waiting_consumer
+    first = Thread.new do
+      Thread.current.report_on_exception = false
+      c.fetch(max_wait_ms: 5000)
+    end
+    sleep 0.2
+    second = Thread.new do
+      Thread.current.report_on_exception = false
+      c.fetch(max_wait_ms: 5000)
+    end
+    sleep 0.2
+    started = now
+    c.close
+    [first, second].each do |t|
+      assert_raises(Kafkette::Errors::ConsumerClosedError) { t.value }
+    end
+    assert_operator now - started, :<, PROMPT
+    assert_raises(Kafkette::Errors::ConsumerClosedError) { c.fetch }
   end
 
   def test_many_threads_with_their_own_objects

@@ -14,9 +14,9 @@ class TestLeaks < Minitest::Test
   CONNECT_CYCLES = [CYCLES / 20, 1000].max
   VALUE = ("0123456789abcdef" * 256).freeze
 
-  def measure(label, cycles)
+  def measure(label, cycles, &)
     warmup = [cycles / 10, 1].max
-    warmup.times { |i| yield i }
+    warmup.times(&)
     GC.start
     start = rss_kb
     half = nil

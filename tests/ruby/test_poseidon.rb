@@ -39,7 +39,7 @@ class TestPoseidon < Minitest::Test
   def spawn_script(source)
     script = source.gsub('"localhost:9092"', BROKERS.first.dump).gsub('"localhost", 9092', "#{BROKER_HOST.dump}, #{BROKER_PORT}")
     lib = File.dirname($LOADED_FEATURES.grep(%r{/kafkette\.rb\z}).first)
-    ext = File.dirname(File.dirname($LOADED_FEATURES.grep(%r{/kafkette/kafkette_ext\.[a-z]+\z}).first))
+    ext = File.dirname($LOADED_FEATURES.grep(%r{/kafkette/kafkette_ext\.[a-z]+\z}).first, 2)
     cmd = [RbConfig.ruby, "-I", lib, "-I", ext, "-I", Kafkette::POSEIDON_COMPAT_DIR, "-e", "STDOUT.sync = true; eval(STDIN.read)"]
     io = IO.popen(cmd, "r+")
     io.write(script)
@@ -93,7 +93,7 @@ class TestPoseidon < Minitest::Test
     assert_same Poseidon::Errors::NotLeaderOrFollower, Poseidon::Errors::NotLeaderForPartition
     assert_same Poseidon::Errors::MessageSizeTooLarge, Poseidon::Errors::ERROR_CODES[10]
     assert_same Kafkette::Errors::ConnectionFailedError, Poseidon::Connection::ConnectionFailedError
-    assert_same Kafkette::Errors::TimeoutError, Poseidon::Connection::TimeoutException
+    assert_same Kafkette::Errors::TimedOutError, Poseidon::Connection::TimeoutException
     m = Poseidon::FetchedMessage.new("topic", "value", "key", 7)
     assert_equal ["topic", "value", "key", 7], [m.topic, m.value, m.key, m.offset]
     assert_raises(ArgumentError) { Poseidon::MessageToSend.new(nil, "value") }
@@ -142,7 +142,7 @@ class TestPoseidon < Minitest::Test
     assert p.send_messages(msgs)
     msgs.each { |m| assert_equal Zlib.crc32(m.key) % 3, m.partition }
     assert(msgs.all? { |m| m.offset.is_a?(Integer) })
-    assert_raises(ArgumentError) { Poseidon::Producer.new(BROKERS, "x", unknown_option: 1) }
+    assert_raises(Poseidon::Errors::InvalidArgumentError) { Poseidon::Producer.new(BROKERS, "x", unknown_option: 1) }
     wrong = Poseidon::Producer.new(BROKERS, "x", partitioner: proc { 3 })
     assert_raises(Poseidon::Errors::InvalidPartitionError) { wrong.send_messages([Poseidon::MessageToSend.new(topic, "v", "k")]) }
     [p, wrong].each(&:shutdown)

@@ -123,15 +123,50 @@ class TestProducer < Minitest::Test
     assert_equal 12, seen.size
     assert(seen.all? { |_, count| count == 4 })
 
-    bad = producer(partitioner: ->(_key, count) { count })
-    m = Kafkette::MessageToSend.new(topic, "v", "k")
-    err = assert_raises(Kafkette::Errors::InvalidPartitionError) { bad.send_messages([m]) }
-    assert_match(/requested 4 while only 4 partitions exist/, err.message)
-    assert_nil m.offset
+    # the core calls it, once per keyed message; anything but an Integer in range fails that
+    # message (the others are delivered)
+    [->(_key, count) { count }, ->(_key, _count) { -1 }, ->(_key, _count) { "1" }, ->(_key, _count) { 1.0 }].each do |wrong|
+      bad = producer(partitioner: wrong)
+      m = Kafkette::MessageToSend.new(topic, "v", "k")
+      fine = Kafkette::MessageToSend.new(topic, "v", nil, partition: 1)
+      err = assert_raises(Kafkette::Errors::InvalidPartitionError) { bad.send_messages([m, fine]) }
+      assert_equal [m], err.failed_messages
+      assert_nil m.offset
+      assert_equal Kafkette::Native::ERR_INVALID_PARTITION, m.error_code
+      assert fine.delivered?
+    end
 
-    boom = producer(partitioner: ->(_key, _count) { raise IOError, "partitioner failed" })
-    assert_raises(IOError) { boom.send_messages([Kafkette::MessageToSend.new(topic, "v", "k")]) }
-    assert boom.send_messages([Kafkette::MessageToSend.new(topic, "v")]), "the producer stays usable"
+    # an exception is raised by send_messages once the send returned; the other messages' fates are kept
+    calls = 0
+    boom = producer(partitioner: lambda do |key, _count|
+      calls += 1
+      raise IOError, "partitioner failed" if key == "boom"
+
+      0
+    end)
+    msgs = [Kafkette::MessageToSend.new(topic, "v", "boom"), Kafkette::MessageToSend.new(topic, "v", nil, partition: 2)]
+    assert_raises(IOError) { boom.send_messages(msgs) }
+    refute msgs[0].delivered?
+    assert msgs[1].delivered?
+    assert boom.send_messages([Kafkette::MessageToSend.new(topic, "v", "k")]), "the producer stays usable"
+    assert_equal 2, calls
+
+    # a block-less object with #call works, and so does a Method
+    assert producer(partitioner: Struct.new(:x) { def call(_k, n) = n - 1 }.new(0)).send_messages(
+      [Kafkette::MessageToSend.new(topic, "v", "k")]
+    )
+  end
+
+  def test_partitioner_calling_its_own_producer_raises_runtime_error
+    topic = create_topic("reenter", partitions: 2)
+    p = nil
+    p = producer(partitioner: lambda do |_key, _count|
+      p.send_messages([Kafkette::MessageToSend.new(topic, "inner")])
+      0
+    end)
+    err = assert_raises(RuntimeError) { p.send_messages([Kafkette::MessageToSend.new(topic, "v", "k")]) }
+    assert_match(/inside one of its own calls/, err.message)
+    assert p.send_messages([Kafkette::MessageToSend.new(topic, "v")]), "still usable"
   end
 
   def test_required_acks

@@ -6,22 +6,17 @@ module Kafkette
   #     client = Kafkette::Client.new(["localhost:9092"])
   #     client.create_topic("events", partitions: 6)
   #     client.partition_count("events")  # => 6
+  #
+  # Options: the "Every object" table of docs/CONFIGURATION.md, checked by the core.
   class Client
-    OPTIONS = %i[socket_timeout_ms connect_timeout_ms allow_auto_topic_creation max_api_versions].freeze
-
     attr_reader :brokers, :client_id
 
     def initialize(brokers, client_id = "kafkette", options = {})
       raise TypeError, "options must be a Hash, not #{options.class}" unless options.is_a?(Hash)
 
-      unknown = options.keys - OPTIONS
-      raise ArgumentError, "Unknown options: #{unknown.inspect}" if unknown.any?
-
-      @brokers = Kafkette.broker_list(brokers)
-      @client_id = Kafkette.check_string(client_id, "client_id")
-      native = { allow_auto_topic_creation: options[:allow_auto_topic_creation] ? true : false }
-      options.each { |name, value| Kafkette.connection_option(name, value, native) unless value.nil? }
-      _setup(@brokers.join(","), @client_id, native)
+      @brokers = brokers
+      @client_id = client_id
+      _setup(brokers, client_id, options)
     end
 
     # Creates a topic and waits until every partition has a leader. -1 means the broker's

@@ -15,47 +15,24 @@ module Kafkette
   # and the rebalance callbacks use [topic, partition] pairs, #commit takes the topic, and each
   # FetchedMessage's #topic says where a batch came from.
   #
-  # Options:
-  # :assignor:: :range (default) or :roundrobin (the standard names, so Java and librdkafka
-  #             consumers can share the group)
-  # :session_timeout_ms:: a member silent this long is dead (10_000; brokers accept >= 6_000)
-  # :rebalance_timeout_ms:: how long a rebalance waits for members to rejoin (30_000); a member
-  #                         rejoins in its next #fetch, so one block must not take longer
-  # :heartbeat_interval_ms:: (3_000) heartbeats go on in the background while a block runs
-  # :auto_commit_interval_ms:: 0 (default): only #fetch(commit: true) and #commit commit.
-  #                            Otherwise the offsets #fetch returned are committed this often
-  #                            and before partitions are given up (rebalance, #close)
-  # :trail:: true: a partition without a committed offset starts at its end (only new records);
-  #          default false: at its beginning
-  # :max_bytes:: per fetch (1_048_576); :max_wait_ms:: per fetch (100)
-  # :client_id::, :socket_timeout_ms:: (30_000), :connect_timeout_ms:: (10_000),
-  # :metadata_refresh_interval_ms:: partition counts are re-checked this often (10_000),
-  # :retry_backoff_ms:: (200), :max_api_versions:: {api_key => version} caps
-  # :on_assign:: callable given the partitions claimed after a rebalance
-  # :on_revoke:: callable given the partitions given up
-  #
-  # Rebalance callbacks are called with the GVL, right after the #fetch (or #close) during
-  # which the rebalance happened returned, not in the middle of it: the core runs the
-  # rebalance without the GVL. So on_revoke comes once the partitions are already given up:
-  # a #commit there raises Errors::NotAssignedError. Commit in the fetch block instead
-  # (fetch(commit: true) does), or set :auto_commit_interval_ms, which makes the core commit
-  # everything fetched before it gives partitions up.
+  # Options: the "Every object" and "ConsumerGroup" tables of docs/CONFIGURATION.md (the core
+  # checks them and raises Errors::InvalidArgumentError with its message), among them
+  # :assignor (:range or :roundrobin), :trail, :auto_commit_interval_ms, and the callables
+  # :on_assign and :on_revoke, given the partitions (numbers for a single-topic group, else
+  # [topic, partition] pairs). The core calls them from inside the #fetch, #join or #close
+  # during which the group rebalances, on the calling thread: on_revoke while the partitions
+  # are still owned, so a #commit there succeeds; on_assign once the new ones are claimed. What
+  # a callback raises is raised by that call once the rebalance has completed
+  # (docs/BINDINGS.md, "Threads, close and callbacks").
   #
   # Delivery is at least once: records after the last commit are delivered again to the next
   # owner of their partition.
   #
-  # A group is for one thread at a time; #close from another thread (or a signal handler)
+  # Calls from several threads take turns; #close from another thread (or a signal handler)
   # stops a waiting #fetch, and the member leaves the group cleanly.
   class ConsumerGroup
     include Enumerable
 
-    OPTIONS = %i[
-      assignor session_timeout_ms rebalance_timeout_ms heartbeat_interval_ms
-      auto_commit_interval_ms trail max_bytes max_wait_ms client_id socket_timeout_ms
-      connect_timeout_ms metadata_refresh_interval_ms retry_backoff_ms max_api_versions
-      on_assign on_revoke
-    ].freeze
-    ASSIGNORS = %w[range roundrobin].freeze
     # How long one #fetch waits for messages by default.
     DEFAULT_FETCH_TIMEOUT_MS = 1_000
 
@@ -64,18 +41,13 @@ module Kafkette
     def initialize(name, brokers, topics, options = {})
       raise TypeError, "options must be a Hash, not #{options.class}" unless options.is_a?(Hash)
 
-      unknown = options.keys - OPTIONS
-      raise ArgumentError, "Unknown options: #{unknown.inspect}" if unknown.any?
-
       @name = Kafkette.check_string(name, "group name").dup.freeze
       raise ArgumentError, "the group name must not be empty" if @name.empty?
 
-      @brokers = Kafkette.broker_list(brokers)
+      @brokers = brokers
       @topics = topic_list(topics)
       @options = options.dup.freeze
-      @on_assign = callback(options, :on_assign)
-      @on_revoke = callback(options, :on_revoke)
-      _setup(@brokers.join(","), @name, @topics, native_options(options))
+      _setup(brokers, @name, @topics, options)
     end
 
     # The topic of a single-topic group.
@@ -86,7 +58,7 @@ module Kafkette
     # Joins the group (or completes a rebalance) now instead of in the first #fetch; raises
     # Errors::UnknownTopicOrPartition when a subscribed topic does not exist.
     def join(timeout_ms: 30_000)
-      with_events { _join(timeout_ms) }
+      _join(timeout_ms)
       self
     end
 
@@ -101,13 +73,13 @@ module Kafkette
       raise Errors::ClosedError, "the consumer group is closed" if closed?
 
       begin
-        result = with_events { _poll(timeout_ms) }
+        result = _poll(timeout_ms)
       rescue Errors::ClosedError
         raise unless closed?
 
         return block_given? ? false : nil # closed by another thread or a signal handler meanwhile
       end
-      return result && result.drop(1) unless block_given?
+      return result&.drop(1) unless block_given?
       return false if result.nil?
 
       topic, partition, messages = result
@@ -145,9 +117,9 @@ module Kafkette
     # An offset at or below the last commit is not sent: commits never go backwards.
     def commit(*args)
       case args.size
-      when 0 then with_events { _commit_consumed }
-      when 2 then with_events { _commit(single_topic("commit(partition, offset)"), *args) }
-      when 3 then with_events { _commit(*args) }
+      when 0 then _commit_consumed
+      when 2 then _commit(single_topic("commit(partition, offset)"), *args)
+      when 3 then _commit(*args)
       else raise ArgumentError, "wrong number of arguments (given #{args.size}, expected 0, 2 or 3)"
       end
     end
@@ -184,12 +156,12 @@ module Kafkette
     # LeaveGroup so the others take over at once. Safe to call twice, and from another thread
     # while a fetch waits (that fetch_loop then ends).
     def close
-      with_events { _close }
+      _close
       nil
     end
 
     def inspect
-      "#<#{self.class.name} #{@name} #{@topics.join(',')} via #{@brokers.join(',')}#{closed? ? ' closed' : ''}>"
+      "#<#{self.class.name} #{@name} #{@topics.join(',')} via #{Array(@brokers).join(',')}#{closed? ? ' closed' : ''}>"
     end
 
     private
@@ -207,14 +179,6 @@ module Kafkette
       end.uniq.freeze
     end
 
-    def callback(options, name)
-      cb = options[name]
-      return nil if cb.nil?
-      raise TypeError, "#{name} must respond to #call" unless cb.respond_to?(:call)
-
-      cb
-    end
-
     def single_topic(what)
       return @topics.first if @topics.size == 1
 
@@ -222,52 +186,9 @@ module Kafkette
     end
 
     def commit_batch(topic, partition, messages)
-      with_events { _commit(topic, partition, messages.last.offset + 1) }
+      _commit(topic, partition, messages.last.offset + 1)
     rescue Errors::NotAssignedError
       nil # given up in a rebalance meanwhile: the next owner starts at the last commit
-    end
-
-    # Runs a native call, then hands the rebalance events it produced to the callbacks (also
-    # when it raised).
-    def with_events
-      yield
-    ensure
-      deliver_events
-    end
-
-    def deliver_events
-      _take_events.each do |kind, parts|
-        cb = kind == :assign ? @on_assign : kind == :revoke ? @on_revoke : nil
-        next if cb.nil?
-
-        cb.call(@topics.size == 1 ? parts.map(&:last) : parts)
-      end
-    end
-
-    def native_options(options)
-      native = {}
-      options.each do |name, value|
-        next if Kafkette.connection_option(name, value, native)
-
-        case name
-        when :assignor
-          assignor = value.to_s
-          raise ArgumentError, "Unknown assignor #{value.inspect} (known: :range, :roundrobin)" unless ASSIGNORS.include?(assignor)
-
-          native[:assignor] = assignor
-        when :trail
-          native[:start_latest] = value ? true : false
-        when :client_id
-          native[:client_id] = Kafkette.check_string(value, "client_id")
-        when :on_assign, :on_revoke
-          next
-        when :auto_commit_interval_ms, :max_wait_ms, :retry_backoff_ms
-          native[name] = Kafkette.check_int(value, name.to_s, 0..0x7fff_ffff)
-        else
-          native[name] = Kafkette.check_int(value, name.to_s, 1..0x7fff_ffff)
-        end
-      end
-      native
     end
   end
 end

@@ -24,18 +24,17 @@ module Poseidon
   # Poseidon kept these two under Connection.
   class Connection
     ConnectionFailedError = Kafkette::Errors::ConnectionFailedError
-    TimeoutException = Kafkette::Errors::TimeoutError
+    TimeoutException = Kafkette::Errors::TimedOutError
   end
 
   class Producer < Kafkette::Producer
-    DEFAULTS = { required_acks: 0 }.freeze
+    DEFAULTS = { required_acks: 0, partitioner: :crc32 }.freeze
 
     def initialize(brokers, client_id, options = {})
       raise TypeError, "options must be a Hash, not #{options.class}" unless options.is_a?(Hash)
 
-      options = DEFAULTS.merge(options.compact)
       # Poseidon placed keys by CRC-32 unless given a partitioner object.
-      options[:partitioner] ||= :crc32
+      options = DEFAULTS.merge(options.compact.transform_keys { |k| k.is_a?(String) ? k.to_sym : k })
       super(brokers, client_id, options)
     end
   end
@@ -48,7 +47,7 @@ module Poseidon
     def setup(client_id, brokers, topic, partition, offset, options)
       raise TypeError, "options must be a Hash, not #{options.class}" unless options.is_a?(Hash)
 
-      options = DEFAULTS.merge(options.compact)
+      options = DEFAULTS.merge(options.compact.transform_keys { |k| k.is_a?(String) ? k.to_sym : k })
       if options.key?(:socket_timeout_ms) && options[:socket_timeout_ms].is_a?(Integer) &&
          options[:max_wait_ms].is_a?(Integer) && options[:socket_timeout_ms] < options[:max_wait_ms]
         raise ArgumentError, "Setting socket_timeout_ms should be higher than max_wait_ms"
