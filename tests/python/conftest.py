@@ -3,9 +3,8 @@ KAFKETTE_BOOTSTRAP (script/test and script/test.d/20-python do, from script/kafk
 import os
 import uuid
 
-import pytest
-
 import kafkette
+import pytest
 
 BOOTSTRAP = os.environ.get("KAFKETTE_BOOTSTRAP", "")
 

@@ -2,9 +2,8 @@
 import threading
 import time
 
-import pytest
-
 import kafkette
+import pytest
 
 
 def fill(brokers, topic, n, partition=0):

@@ -2,9 +2,8 @@
 and kafkette reads what they wrote; keyed messages land where their partitioners say."""
 import time
 
-import pytest
-
 import kafkette
+import pytest
 from conftest import consume_all
 
 confluent_kafka = pytest.importorskip("confluent_kafka")

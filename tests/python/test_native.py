@@ -6,9 +6,8 @@ import socket
 import threading
 import time
 
-import pytest
-
 import kafkette
+import pytest
 
 
 def fill(brokers, topic, n, partition=0):

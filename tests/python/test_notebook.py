@@ -4,9 +4,8 @@ import os
 import sys
 from pathlib import Path
 
-import pytest
-
 import kafkette
+import pytest
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")

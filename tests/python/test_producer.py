@@ -1,9 +1,8 @@
 """Producer round trips against the real broker: codecs, options, partitioning, failures."""
 import zlib
 
-import pytest
-
 import kafkette
+import pytest
 from conftest import consume_all, murmur2_partition
 
 CODECS = ["none", "gzip", "snappy", "lz4", "zstd"]
