@@ -237,9 +237,9 @@ typedef struct kk_client kk_client_t;
 typedef struct kk_client_config {
     const char *bootstrap_servers; /* "host:port,host:port" (required) */
     const char *client_id;         /* NULL means "kafkette" */
-    int connect_timeout_ms;        /* 0 means 10000 */
-    int request_timeout_ms;        /* 0 means 30000; the deadline for one request/response */
-    int32_t max_response_bytes;    /* 0 means 100 MiB; a larger length prefix is an error */
+    int connect_timeout_ms;        /* default 10000 */
+    int request_timeout_ms;        /* default 30000; the deadline for one request/response */
+    int32_t max_response_bytes;    /* default 100 MiB; a larger length prefix is an error */
     bool allow_auto_topic_creation;/* for Metadata v4+; older versions always allow it */
     /* Per-API cap on the version the client will use; negative means no cap. Tests use it
      * to force old versions. kk_client_config_init() sets every entry to -1. */

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "error.h"
@@ -80,6 +81,7 @@ kk_client_t *kk_client_new(const kk_client_config_t *cfg, kk_error_t *err) {
     }
     client->waker.read_fd = client->waker.write_fd = -1;
     client->bootstrap.fd = -1;
+    client->pid = getpid();
     client->bootstrap_servers = dup_string(cfg->bootstrap_servers);
     client->client_id = dup_string(cfg->client_id ? cfg->client_id : "kafkette");
     if (!client->bootstrap_servers || !client->client_id) {
@@ -97,9 +99,9 @@ kk_client_t *kk_client_new(const kk_client_config_t *cfg, kk_error_t *err) {
     client->log_opaque = cfg->log_opaque;
     client->conn_opts = (kk_conn_options_t){
         .client_id = client->client_id,
-        .connect_timeout_ms = cfg->connect_timeout_ms ? cfg->connect_timeout_ms : 10000,
-        .request_timeout_ms = cfg->request_timeout_ms ? cfg->request_timeout_ms : 30000,
-        .max_response_bytes = cfg->max_response_bytes ? cfg->max_response_bytes : 100 * 1024 * 1024,
+        .connect_timeout_ms = cfg->connect_timeout_ms,
+        .request_timeout_ms = cfg->request_timeout_ms,
+        .max_response_bytes = cfg->max_response_bytes,
         .version_caps = client->version_caps,
         .waker = &client->waker,
         .interrupt_check = cfg->interrupt_check,
@@ -126,9 +128,29 @@ void kk_client_free(kk_client_t *client) {
     free(client);
 }
 
+bool kk_client_forked(kk_client_t *client) {
+    pid_t now = getpid();
+    if (client->pid == now)
+        return false;
+    client->pid = now;
+    kk_conn_close(&client->bootstrap);
+    for (size_t i = 0; i < client->broker_count; i++)
+        kk_conn_close(&client->brokers[i]->conn);
+    kk_waker_destroy(&client->waker);
+    kk_error_t ignored;
+    /* without a pipe an interrupt only sets the flag, which the 100 ms checks still see */
+    if (kk_waker_init(&client->waker, &ignored) != KK_OK)
+        kk_log(client, KK_LOG_WARNING, "after fork: %s", ignored.message);
+    kk_log(client, KK_LOG_INFO,
+           "process %ld: closed the connections inherited from process %ld; reconnecting",
+           (long)now, (long)getppid());
+    return true;
+}
+
 int kk_client_connect(kk_client_t *client, kk_error_t *err) {
     if (!client)
         return kk_error_set(err, KK_ERR_INVALID_ARG, "client is NULL");
+    kk_client_forked(client);
     if (kk_conn_is_open(&client->bootstrap))
         return KK_OK;
     char failures[KK_ERROR_MESSAGE_SIZE] = "";
@@ -228,6 +250,7 @@ void kk_client_clear_interrupt(kk_client_t *client) {
 
 int kk_client_broker_conn(kk_client_t *client, const kk_metadata_t *md, int32_t node_id,
                           kk_conn_t **out, kk_error_t *err) {
+    kk_client_forked(client);
     const kk_broker_info_t *info = kk_metadata_broker(md, node_id);
     if (!info)
         return kk_error_set(err, KK_ERR_UNKNOWN_BROKER, "broker %d is not in the cluster metadata",

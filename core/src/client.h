@@ -2,6 +2,8 @@
 #ifndef KK_CLIENT_H
 #define KK_CLIENT_H
 
+#include <sys/types.h>
+
 #include "connection.h"
 #include "kafkette.h"
 
@@ -27,6 +29,7 @@ struct kk_client {
     kk_log_cb log_cb;
     void *log_opaque;
     kk_waker_t waker;
+    pid_t pid; /* the process the connections belong to (see kk_client_forked) */
 
     kk_conn_t bootstrap; /* the seed we negotiated with; closed until connected */
     kk_broker_conn_t **brokers; /* each allocated once, so conn pointers stay valid */
@@ -36,6 +39,12 @@ struct kk_client {
 /* Sends a log line to the callback, if any. */
 void kk_log(const kk_client_t *client, kk_log_level_t level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* After fork(), the child shares the parent's sockets and wake-up pipe. Called before a client
+ * touches the network: in a process other than the one that made the connections it closes
+ * them (close, never shutdown, so the parent's streams go on), makes a new wake-up pipe and
+ * returns true; otherwise it returns false. */
+bool kk_client_forked(kk_client_t *client);
 
 /* The (opened, negotiated) connection to a broker node, using the host and port in md.
  * Reconnects a dropped connection. The pointer stays owned by the client. */

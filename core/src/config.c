@@ -1,9 +1,8 @@
 /*
- * The option table: every option of every object, with its type, range, default and a line of
- * documentation, and the kk_config_t that fills the typed config structs from names and values.
- * Bindings pass their keyword options through here and check nothing themselves, so the
- * messages for a bad option are the same in every language; kk_*_new() check a struct filled
- * by hand against the same entries (kk_config_check).
+ * kk_config_t: fills the typed config structs from option names and values, checked against the
+ * option table (config_table.c). Bindings pass their keyword options through here and check
+ * nothing themselves, so the messages for a bad option are the same in every language;
+ * kk_*_new() check a struct filled by hand against the same entries (kk_config_check).
  */
 #include "config.h"
 
@@ -21,199 +20,10 @@
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
-/* Where and how an option's value is kept in the typed struct. */
-typedef enum storage {
-    STORE_INT,         /* int */
-    STORE_I16,         /* int16_t */
-    STORE_I32,         /* int32_t */
-    STORE_BOOL,        /* bool */
-    STORE_ENUM,        /* an int-sized enum: the value of the chosen name */
-    STORE_ENUM_NAME,   /* const char *: the chosen name (a static string) */
-    STORE_STRING,      /* const char *, owned by the kk_config_t */
-    STORE_JOINED,      /* a list kept as one comma-separated const char * (bootstrap servers) */
-    STORE_STRING_LIST, /* const char *const * plus a size_t count at count_offset */
-    STORE_API_CAPS,    /* kk_client_config_t.max_api_version */
-    STORE_TRAIL,       /* a bool that picks KK_RESET_LATEST or KK_RESET_EARLIEST */
-    STORE_CHECK_ONLY,  /* nothing to keep; the value is only checked (the producer's type) */
-    STORE_CALLBACK,    /* a function pointer, set through a binding or the struct */
-} storage_t;
-
-typedef struct option {
-    kk_option_info_t info;
-    storage_t storage;
-    size_t offset;       /* in the kind's struct; client options in kk_client_config_t */
-    size_t count_offset; /* STORE_STRING_LIST */
-    const int64_t *values; /* the value of each of info.names (ENUM, and INT names) */
-} option_t;
-
-/* Every typed struct starts with its client part, so a client option's offset is the same in
- * all of them. */
-_Static_assert(offsetof(kk_producer_config_t, client) == 0, "client part first");
-_Static_assert(offsetof(kk_consumer_config_t, client) == 0, "client part first");
-_Static_assert(offsetof(kk_group_config_t, client) == 0, "client part first");
-_Static_assert(sizeof(kk_codec_t) == sizeof(int) && sizeof(kk_partitioner_kind_t) == sizeof(int) &&
-                   sizeof(kk_offset_reset_t) == sizeof(int),
-               "enum options are stored as int");
-
-#define ALL_KINDS (KK_CONFIG_CLIENT | KK_CONFIG_PRODUCER | KK_CONFIG_CONSUMER | KK_CONFIG_GROUP)
-#define MS "ms"
-#define BYTES "bytes"
-#define I32_MAX INT32_MAX
-
-static const char *const acks_names[] = {"all", NULL};
-static const int64_t acks_values[] = {-1};
-static const char *const codec_names[] = {"none", "gzip", "snappy", "lz4", "zstd", NULL};
-static const int64_t codec_values[] = {KK_CODEC_NONE, KK_CODEC_GZIP, KK_CODEC_SNAPPY, KK_CODEC_LZ4,
-                                       KK_CODEC_ZSTD};
-static const char *const partitioner_names[] = {"murmur2", "crc32", NULL};
-static const int64_t partitioner_values[] = {KK_PARTITIONER_MURMUR2, KK_PARTITIONER_CRC32};
-static const char *const reset_names[] = {"earliest", "latest", "error", NULL};
-static const char *const group_reset_names[] = {"earliest", "latest", NULL};
-static const int64_t reset_values[] = {KK_RESET_EARLIEST, KK_RESET_LATEST, KK_RESET_ERROR};
-static const char *const assignor_names[] = {"range", "roundrobin", NULL};
-static const char *const producer_type_names[] = {"sync", "async", NULL};
-static const int64_t producer_type_values[] = {0, 1};
-
-#define CLIENT_FIELD(f) offsetof(kk_client_config_t, f)
-#define PRODUCER_FIELD(f) offsetof(kk_producer_config_t, f)
-#define CONSUMER_FIELD(f) offsetof(kk_consumer_config_t, f)
-#define GROUP_FIELD(f) offsetof(kk_group_config_t, f)
-
-/* An entry: name, alias_of, type, kinds, min, max, names, default (text), unit, doc, then where
- * it is kept. Aliases repeat their option's storage. */
-#define OPT(name, alias, type, kinds, min, max, names, dflt, unit, doc, storage, offset, count, values) \
-    {{name, alias, KK_OPTION_##type, kinds, min, max, names, dflt, unit, doc},                         \
-     STORE_##storage, offset, count, values}
-
-static const option_t options[] = {
-    /* every kind */
-    OPT("bootstrap_servers", NULL, LIST, ALL_KINDS, 1, 1024, NULL, "", NULL,
-        "the seed brokers, \"host:port\" each; any one that answers is enough", JOINED,
-        CLIENT_FIELD(bootstrap_servers), 0, NULL),
-    OPT("client_id", NULL, STRING, ALL_KINDS, 0, INT16_MAX, NULL, "kafkette", NULL,
-        "the name brokers log and apply quotas to", STRING, CLIENT_FIELD(client_id), 0, NULL),
-    OPT("connect_timeout_ms", NULL, INT, ALL_KINDS, 1, I32_MAX, NULL, "10000", MS,
-        "how long a TCP connect may take", INT, CLIENT_FIELD(connect_timeout_ms), 0, NULL),
-    OPT("request_timeout_ms", NULL, INT, ALL_KINDS, 1, I32_MAX, NULL, "30000", MS,
-        "how long one request may wait for its response", INT, CLIENT_FIELD(request_timeout_ms),
-        0, NULL),
-    OPT("socket_timeout_ms", "request_timeout_ms", INT, ALL_KINDS, 1, I32_MAX, NULL, "30000", MS,
-        "Poseidon's name for request_timeout_ms", INT, CLIENT_FIELD(request_timeout_ms), 0, NULL),
-    OPT("max_response_bytes", NULL, INT, ALL_KINDS, 1, I32_MAX, NULL, "104857600", BYTES,
-        "a response whose length prefix is larger is refused as malformed", I32,
-        CLIENT_FIELD(max_response_bytes), 0, NULL),
-    OPT("allow_auto_topic_creation", NULL, BOOL, KK_CONFIG_CLIENT | KK_CONFIG_PRODUCER, 0, 1, NULL,
-        "true", NULL, "let a metadata request create a missing topic (the broker must allow it too)",
-        BOOL, CLIENT_FIELD(allow_auto_topic_creation), 0, NULL),
-    OPT("allow_auto_topic_creation", NULL, BOOL, KK_CONFIG_CONSUMER | KK_CONFIG_GROUP, 0, 1, NULL,
-        "false", NULL, "let a metadata request create a missing topic (reading never needs it)",
-        BOOL, CLIENT_FIELD(allow_auto_topic_creation), 0, NULL),
-    OPT("max_api_versions", NULL, MAP, ALL_KINDS, -1, INT16_MAX, NULL, "", NULL,
-        "caps on the version used per API key (key=version); for testing old brokers' paths",
-        API_CAPS, CLIENT_FIELD(max_api_version), 0, NULL),
-
-    /* producer */
-    OPT("type", NULL, ENUM, KK_CONFIG_PRODUCER, 0, 0, producer_type_names, "sync", NULL,
-        "Poseidon's producer type; only sync is available", CHECK_ONLY, 0, 0,
-        producer_type_values),
-    OPT("required_acks", NULL, INT, KK_CONFIG_PRODUCER, -1, 1, acks_names, "all", NULL,
-        "replicas that must have a write before it is acknowledged: 0 (no response), 1 (the "
-        "leader) or all (-1)",
-        I16, PRODUCER_FIELD(required_acks), 0, acks_values),
-    OPT("ack_timeout_ms", NULL, INT, KK_CONFIG_PRODUCER, 0, I32_MAX, NULL, "1500", MS,
-        "how long the broker may wait for replicas before answering", I32,
-        PRODUCER_FIELD(ack_timeout_ms), 0, NULL),
-    OPT("max_send_retries", NULL, INT, KK_CONFIG_PRODUCER, 0, I32_MAX, NULL, "3", NULL,
-        "retries of a retriable failure after the first try", INT,
-        PRODUCER_FIELD(max_send_retries), 0, NULL),
-    OPT("retry_backoff_ms", NULL, INT, KK_CONFIG_PRODUCER, 0, I32_MAX, NULL, "100", MS,
-        "pause before each retry", INT, PRODUCER_FIELD(retry_backoff_ms), 0, NULL),
-    OPT("metadata_refresh_interval_ms", NULL, INT, KK_CONFIG_PRODUCER, 0, I32_MAX, NULL, "600000",
-        MS, "metadata older than this is fetched again before a send", INT,
-        PRODUCER_FIELD(metadata_refresh_interval_ms), 0, NULL),
-    OPT("compression_codec", NULL, ENUM, KK_CONFIG_PRODUCER, 0, 0, codec_names, "none", NULL,
-        "how batches are compressed", ENUM, PRODUCER_FIELD(compression), 0, codec_values),
-    OPT("compressed_topics", NULL, LIST, KK_CONFIG_PRODUCER, 1, 249, NULL, "", NULL,
-        "compress only these topics (empty: every topic, when a codec is set)", STRING_LIST,
-        PRODUCER_FIELD(compressed_topics), PRODUCER_FIELD(compressed_topic_count), NULL),
-    OPT("partitioner", NULL, ENUM, KK_CONFIG_PRODUCER, 0, 0, partitioner_names, "murmur2", NULL,
-        "where keyed messages go: murmur2 (the Java client's rule), crc32 (Poseidon's), or a "
-        "callable (key, partition_count) -> partition",
-        ENUM, PRODUCER_FIELD(partitioner), 0, partitioner_values),
-    OPT("max_request_bytes", NULL, INT, KK_CONFIG_PRODUCER, 1024, I32_MAX, NULL, "1048576", BYTES,
-        "a larger send is split into several requests", I32, PRODUCER_FIELD(max_request_bytes), 0,
-        NULL),
-    OPT("topic_wait_ms", NULL, INT, KK_CONFIG_PRODUCER, 0, I32_MAX, NULL, "10000", MS,
-        "how long to wait for an auto-created topic's leader before failing its messages", INT,
-        PRODUCER_FIELD(topic_wait_ms), 0, NULL),
-
-    /* partition consumer */
-    OPT("max_bytes", NULL, INT, KK_CONFIG_CONSUMER, 1, I32_MAX, NULL, "1048576", BYTES,
-        "the most one fetch returns (a larger record is still fetched whole)", I32,
-        CONSUMER_FIELD(max_bytes), 0, NULL),
-    OPT("min_bytes", NULL, INT, KK_CONFIG_CONSUMER, 0, I32_MAX, NULL, "1", BYTES,
-        "the broker waits (up to max_wait_ms) until it has this much", I32,
-        CONSUMER_FIELD(min_bytes), 0, NULL),
-    OPT("max_wait_ms", NULL, INT, KK_CONFIG_CONSUMER, 0, I32_MAX, NULL, "100", MS,
-        "how long the broker may wait for min_bytes", I32, CONSUMER_FIELD(max_wait_ms), 0, NULL),
-    OPT("read_committed", NULL, BOOL, KK_CONFIG_CONSUMER, 0, 1, NULL, "false", NULL,
-        "skip records of aborted and open transactions", BOOL, CONSUMER_FIELD(read_committed), 0,
-        NULL),
-    OPT("offset_reset", NULL, ENUM, KK_CONFIG_CONSUMER, 0, 0, reset_names, "earliest", NULL,
-        "where to go when the next offset is out of range: earliest, latest, or error", ENUM,
-        CONSUMER_FIELD(offset_reset), 0, reset_values),
-    OPT("failover_tries", NULL, INT, KK_CONFIG_CONSUMER, 0, I32_MAX, NULL, "5", NULL,
-        "leader lookups after a failure before a fetch gives up", INT,
-        CONSUMER_FIELD(failover_tries), 0, NULL),
-    OPT("retry_backoff_ms", NULL, INT, KK_CONFIG_CONSUMER, 0, I32_MAX, NULL, "200", MS,
-        "pause between leader lookups", INT, CONSUMER_FIELD(retry_backoff_ms), 0, NULL),
-
-    /* consumer group member */
-    OPT("assignor", NULL, ENUM, KK_CONFIG_GROUP, 0, 0, assignor_names, "range", NULL,
-        "how the group leader shares partitions out: range or roundrobin", ENUM_NAME,
-        GROUP_FIELD(assignor), 0, NULL),
-    OPT("session_timeout_ms", NULL, INT, KK_CONFIG_GROUP, 1, I32_MAX, NULL, "10000", MS,
-        "a member silent for this long is dropped from the group", INT,
-        GROUP_FIELD(session_timeout_ms), 0, NULL),
-    OPT("rebalance_timeout_ms", NULL, INT, KK_CONFIG_GROUP, 1, I32_MAX, NULL, "30000", MS,
-        "how long a rebalance waits for every member to rejoin", INT,
-        GROUP_FIELD(rebalance_timeout_ms), 0, NULL),
-    OPT("heartbeat_interval_ms", NULL, INT, KK_CONFIG_GROUP, 0, I32_MAX, NULL, "0", MS,
-        "between heartbeats; 0: a third of session_timeout_ms, at most 3000", INT,
-        GROUP_FIELD(heartbeat_interval_ms), 0, NULL),
-    OPT("auto_commit_interval_ms", NULL, INT, KK_CONFIG_GROUP, 0, I32_MAX, NULL, "5000", MS,
-        "commit what was consumed this often and before giving partitions up; 0: never "
-        "automatically",
-        INT, GROUP_FIELD(auto_commit_interval_ms), 0, NULL),
-    OPT("offset_reset", NULL, ENUM, KK_CONFIG_GROUP, 0, 0, group_reset_names, "earliest", NULL,
-        "where a partition without a committed offset starts: earliest or latest", ENUM,
-        GROUP_FIELD(start_when_no_commit), 0, reset_values),
-    OPT("trail", NULL, BOOL, KK_CONFIG_GROUP, 0, 1, NULL, "false", NULL,
-        "Poseidon's way to say offset_reset latest (true) or earliest (false)", TRAIL,
-        GROUP_FIELD(start_when_no_commit), 0, NULL),
-    OPT("max_bytes", NULL, INT, KK_CONFIG_GROUP, 1, I32_MAX, NULL, "1048576", BYTES,
-        "the most one fetch returns", I32, GROUP_FIELD(max_bytes), 0, NULL),
-    OPT("max_wait_ms", NULL, INT, KK_CONFIG_GROUP, 0, I32_MAX, NULL, "100", MS,
-        "how long the broker may wait for data in one fetch", I32, GROUP_FIELD(max_wait_ms), 0,
-        NULL),
-    OPT("metadata_refresh_interval_ms", NULL, INT, KK_CONFIG_GROUP, 1, I32_MAX, NULL, "10000", MS,
-        "how often partition counts are checked (a change rebalances the group)", INT,
-        GROUP_FIELD(metadata_refresh_interval_ms), 0, NULL),
-    OPT("retry_backoff_ms", NULL, INT, KK_CONFIG_GROUP, 0, I32_MAX, NULL, "200", MS,
-        "pause between retries of coordinator errors", INT, GROUP_FIELD(retry_backoff_ms), 0,
-        NULL),
-    OPT("on_assign", NULL, CALLBACK, KK_CONFIG_GROUP, 0, 0, NULL, "", NULL,
-        "called with the partitions this member just claimed", CALLBACK, GROUP_FIELD(on_assign),
-        0, NULL),
-    OPT("on_revoke", NULL, CALLBACK, KK_CONFIG_GROUP, 0, 0, NULL, "", NULL,
-        "called with partitions about to be given up, while they are still owned (commit here)",
-        CALLBACK, GROUP_FIELD(on_revoke), 0, NULL),
-};
-
-#define OPTION_COUNT COUNT(options)
+#define OPTION_COUNT kk_option_count()
 
 /* One bit per table entry for kk_config_is_set. */
-#define SET_WORDS ((OPTION_COUNT + 63) / 64)
+#define SET_WORDS ((KK_CONFIG_MAX_OPTIONS + 63) / 64)
 
 /* A string the config owns. */
 typedef struct owned {
@@ -232,51 +42,6 @@ struct kk_config {
     owned_t *strings;         /* every string and list the typed struct points to */
     uint64_t set[SET_WORDS];  /* entries set since kk_config_new */
 };
-
-/* ---- the table -------------------------------------------------------------------------- */
-
-size_t kk_option_count(void) {
-    return OPTION_COUNT;
-}
-
-const kk_option_info_t *kk_option_at(size_t index) {
-    return index < OPTION_COUNT ? &options[index].info : NULL;
-}
-
-static const option_t *find(kk_config_kind_t kind, const char *name) {
-    if (!name)
-        return NULL;
-    for (size_t i = 0; i < OPTION_COUNT; i++)
-        if ((options[i].info.kinds & kind) && strcmp(options[i].info.name, name) == 0)
-            return &options[i];
-    return NULL;
-}
-
-const kk_option_info_t *kk_option_find(kk_config_kind_t kind, const char *name) {
-    const option_t *o = find(kind, name);
-    return o ? &o->info : NULL;
-}
-
-const char *kk_config_kind_name(kk_config_kind_t kind) {
-    switch (kind) {
-    case KK_CONFIG_CLIENT:
-        return "client";
-    case KK_CONFIG_PRODUCER:
-        return "producer";
-    case KK_CONFIG_CONSUMER:
-        return "consumer";
-    case KK_CONFIG_GROUP:
-        return "group";
-    }
-    return "unknown";
-}
-
-int kk_config_default_heartbeat_ms(int session_timeout_ms) {
-    int third = session_timeout_ms / 3;
-    if (third > 3000)
-        return 3000;
-    return third > 0 ? third : 1;
-}
 
 /* ---- messages --------------------------------------------------------------------------- */
 
@@ -310,12 +75,12 @@ static int unknown_option(kk_config_kind_t kind, const char *name, kk_error_t *e
     const char *closest = NULL;
     size_t best = 3; /* suggest only spellings within two edits */
     for (size_t i = 0; name && i < OPTION_COUNT; i++) {
-        if (!(options[i].info.kinds & kind))
+        if (!(kk_config_option(i)->info.kinds & kind))
             continue;
-        size_t d = edit_distance(name, options[i].info.name);
+        size_t d = edit_distance(name, kk_config_option(i)->info.name);
         if (d < best) {
             best = d;
-            closest = options[i].info.name;
+            closest = kk_config_option(i)->info.name;
         }
     }
     if (closest)
@@ -459,18 +224,18 @@ static char *field(kk_config_t *c, const option_t *o) {
 }
 
 static void mark_set(kk_config_t *c, const option_t *o) {
-    const option_t *canonical = o->info.alias_of ? find(c->kind, o->info.alias_of) : o;
-    size_t index = (size_t)(canonical - options);
+    const option_t *canonical = o->info.alias_of ? kk_config_find_option(c->kind, o->info.alias_of) : o;
+    size_t index = kk_config_option_index(canonical);
     c->set[index / 64] |= UINT64_C(1) << (index % 64);
 }
 
 bool kk_config_is_set(const kk_config_t *config, const char *name) {
-    const option_t *o = config ? find(config->kind, name) : NULL;
+    const option_t *o = config ? kk_config_find_option(config->kind, name) : NULL;
     if (!o)
         return false;
     if (o->info.alias_of)
-        o = find(config->kind, o->info.alias_of);
-    size_t index = (size_t)(o - options);
+        o = kk_config_find_option(config->kind, o->info.alias_of);
+    size_t index = kk_config_option_index(o);
     return (config->set[index / 64] >> (index % 64)) & 1;
 }
 
@@ -743,7 +508,7 @@ static int config_find(const kk_config_t *config, const char *name, const option
                        kk_error_t *err) {
     if (!config)
         return kk_error_set(err, KK_ERR_INVALID_ARG, "the config is NULL");
-    *out = find(config->kind, name);
+    *out = kk_config_find_option(config->kind, name);
     if (!*out)
         return unknown_option(config->kind, name, err);
     if ((*out)->info.type == KK_OPTION_CALLBACK)
@@ -752,7 +517,7 @@ static int config_find(const kk_config_t *config, const char *name, const option
 }
 
 int kk_config_set(kk_config_t *config, const char *name, const char *value, kk_error_t *err) {
-    const option_t *o;
+    const option_t *o = NULL;
     int rc = config_find(config, name, &o, err);
     if (rc != KK_OK)
         return rc;
@@ -794,7 +559,7 @@ static int wrong_type(const option_t *o, const char *what, kk_error_t *err) {
 }
 
 int kk_config_set_int(kk_config_t *config, const char *name, int64_t value, kk_error_t *err) {
-    const option_t *o;
+    const option_t *o = NULL;
     int rc = config_find(config, name, &o, err);
     if (rc != KK_OK)
         return rc;
@@ -807,7 +572,7 @@ int kk_config_set_int(kk_config_t *config, const char *name, int64_t value, kk_e
 }
 
 int kk_config_set_bool(kk_config_t *config, const char *name, bool value, kk_error_t *err) {
-    const option_t *o;
+    const option_t *o = NULL;
     int rc = config_find(config, name, &o, err);
     if (rc != KK_OK)
         return rc;
@@ -818,7 +583,7 @@ int kk_config_set_bool(kk_config_t *config, const char *name, bool value, kk_err
 
 int kk_config_set_list(kk_config_t *config, const char *name, const char *const *items,
                        size_t count, kk_error_t *err) {
-    const option_t *o;
+    const option_t *o = NULL;
     int rc = config_find(config, name, &o, err);
     if (rc != KK_OK)
         return rc;
@@ -829,7 +594,7 @@ int kk_config_set_list(kk_config_t *config, const char *name, const char *const 
 
 int kk_config_set_map(kk_config_t *config, const char *name, const int64_t *keys,
                       const int64_t *values, size_t count, kk_error_t *err) {
-    const option_t *o;
+    const option_t *o = NULL;
     int rc = config_find(config, name, &o, err);
     if (rc != KK_OK)
         return rc;
@@ -865,7 +630,7 @@ static size_t storage_size(const option_t *o) {
 }
 
 int kk_config_set_default(kk_config_t *config, const char *name, kk_error_t *err) {
-    const option_t *o;
+    const option_t *o = NULL;
     int rc = config_find(config, name, &o, err);
     if (rc != KK_OK)
         return rc;
@@ -881,7 +646,7 @@ int kk_config_reject_type(const kk_config_t *config, const char *name, const cha
                           kk_error_t *err) {
     if (!config)
         return kk_error_set(err, KK_ERR_INVALID_ARG, "the config is NULL");
-    const option_t *o = find(config->kind, name);
+    const option_t *o = kk_config_find_option(config->kind, name);
     if (!o)
         return unknown_option(config->kind, name, err);
     char what[96];
@@ -965,7 +730,7 @@ static int format_value(const option_t *o, const char *base, char *buf, size_t s
 }
 
 int kk_config_get(const kk_config_t *config, const char *name, char *buf, size_t size) {
-    const option_t *o = config ? find(config->kind, name) : NULL;
+    const option_t *o = config ? kk_config_find_option(config->kind, name) : NULL;
     if (!o || o->info.type == KK_OPTION_CALLBACK)
         return -1;
     return format_value(o, (const char *)&config->typed, buf, size);
@@ -990,7 +755,7 @@ static int check_one(const option_t *o, const char *base, kk_error_t *err) {
             if (o->values[i] == v)
                 return KK_OK;
         /* a callback partitioner is chosen on the struct, with its function */
-        if (o->offset == PRODUCER_FIELD(partitioner) && v == KK_PARTITIONER_CALLBACK)
+        if (o->offset == offsetof(kk_producer_config_t, partitioner) && v == KK_PARTITIONER_CALLBACK)
             return KK_OK;
         return refuse(o, err, "%" PRId64, v);
     }
@@ -1052,7 +817,7 @@ int kk_config_check(kk_config_kind_t kind, const void *typed, kk_error_t *err) {
         return kk_error_set(err, KK_ERR_INVALID_ARG, "the %s config is NULL",
                             kk_config_kind_name(kind));
     for (size_t i = 0; i < OPTION_COUNT; i++) {
-        const option_t *o = &options[i];
+        const option_t *o = kk_config_option(i);
         if (!(o->info.kinds & kind) || o->info.alias_of)
             continue;
         int rc = check_one(o, typed, err);

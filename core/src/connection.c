@@ -397,19 +397,27 @@ int kk_conn_receive(kk_conn_t *c, const kk_pending_t *pending, int timeout_ms, k
                             "%s: response length %d is over the limit of %d bytes", c->label,
                             (int)size, (int)c->opts.max_response_bytes);
     }
-    if ((size_t)size > c->response_cap) {
-        uint8_t *grown = realloc(c->response, (size_t)size);
-        if (!grown) {
-            kk_conn_close(c);
-            return kk_error_set(err, KK_ERR_NO_MEMORY, "%s: no memory for a %d-byte response",
-                                c->label, (int)size);
+    /* The length prefix is the broker's word only: the buffer grows (doubling, from 64 KiB)
+     * as the bytes arrive, so a prefix followed by little or nothing costs little. */
+    size_t got = 0;
+    while (got < (size_t)size) {
+        size_t step = got < 65536 ? 65536 : got;
+        size_t want = (size_t)size - got < step ? (size_t)size : got + step;
+        if (want > c->response_cap) {
+            uint8_t *grown = realloc(c->response, want);
+            if (!grown) {
+                kk_conn_close(c);
+                return kk_error_set(err, KK_ERR_NO_MEMORY, "%s: no memory for a %d-byte response",
+                                    c->label, (int)size);
+            }
+            c->response = grown;
+            c->response_cap = want;
         }
-        c->response = grown;
-        c->response_cap = (size_t)size;
+        rc = recv_all(c, c->response + got, want - got, deadline, err);
+        if (rc != KK_OK)
+            return rc;
+        got = want;
     }
-    rc = recv_all(c, c->response, (size_t)size, deadline, err);
-    if (rc != KK_OK)
-        return rc;
     c->response_len = (size_t)size;
 
     kk_reader_init(r, c->response, c->response_len);

@@ -416,6 +416,18 @@ static int fetch_op(kk_consumer_t *c, kk_conn_t *conn, void *arg_ptr, kk_error_t
                    c->topic, (int)c->cfg.partition, want);
             continue;
         }
+        /* Offsets are the broker's: one at INT64_MAX has no successor, and a batch whose
+         * offsets ran past it (the decoder wraps rather than overflows) has a next offset
+         * below -1. Either would leave next_offset undefined or moving backwards. */
+        if ((b->records.count > 0 && b->records.records[b->records.count - 1].offset == INT64_MAX) ||
+            b->records.next_offset < -1) {
+            kk_fetch_batch_free(&b->pub);
+            return kk_error_set(err, KK_ERR_MALFORMED,
+                                "fetch %s[%d] from broker %d: malformed response: a record at offset %lld "
+                                "(%lld is the last possible offset)",
+                                c->topic, (int)c->cfg.partition, (int)c->leader, (long long)INT64_MAX,
+                                (long long)INT64_MAX);
+        }
         /* The slices point into the response buffer: the batch takes it over. */
         b->response = kk_conn_take_response(conn);
         rc = publish_records(b, err);

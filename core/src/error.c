@@ -525,6 +525,13 @@ int kk_error_set(kk_error_t *err, int code, const char *fmt, ...)
     return code;
 }
 
+int16_t kk_err_from_broker(int16_t code)
+{
+    if (code < -1 || code >= (int)COUNT(broker_errors) - 1 || !broker_errors[code + 1].name)
+        return KK_ERR_UNKNOWN_SERVER_ERROR;
+    return code;
+}
+
 int kk_error_set_broker(kk_error_t *err, int16_t code, const char *context)
 {
     if (context && context[0])

@@ -28,6 +28,11 @@ int kk_error_set(kk_error_t *err, int code, const char *fmt, ...) KK_PRINTF(3, 4
  * or empty). Returns code. err may be NULL. */
 int kk_error_set_broker(kk_error_t *err, int16_t code, const char *context);
 
+/* A broker's error code as the library's: known codes (and -1) as they are; a negative code
+ * (which would read as one of the library's own client-side codes, -100 and below) or one
+ * this library does not know becomes KK_ERR_UNKNOWN_SERVER_ERROR (-1). */
+int16_t kk_err_from_broker(int16_t code);
+
 /* Prepends the formatted text to err->message as is (include any ": " separator in fmt),
  * keeps err->code and returns it. The arguments may point into err->message. With a NULL
  * err the code is unknown, so it returns KK_ERR_INVALID_ARG: a caller whose err may be NULL

@@ -530,6 +530,14 @@ static int receive_answer(send_ctx_t *ctx, kk_conn_t *conn, int32_t leader, cons
             if (kk_err_is_retriable(res->error_code))
                 p->metadata_stale = true;
         }
+        if (res->error_code == 0 && mine[i].count > 0 &&
+            res->base_offset > INT64_MAX - (int64_t)(mine[i].count - 1)) {
+            /* base_offset + i must stay an offset: a broker's value past that is nonsense */
+            kk_log(p->client, KK_LOG_ERROR, "produce to %s[%d]: base offset %lld leaves no room for %zu messages",
+                   name, (int)rt->partition, (long long)res->base_offset, mine[i].count);
+            settle_chunk(ctx, &mine[i], KK_ERR_MALFORMED, -1, false);
+            continue;
+        }
         settle_chunk(ctx, &mine[i], res->error_code, res->base_offset, false);
     }
     kk_produce_response_free(&resp);

@@ -80,6 +80,10 @@ int kk_decode_response_header(kk_reader_t *r, int header_version, int32_t expect
     return KK_OK;
 }
 
+int16_t kk_read_error_code(kk_reader_t *r) {
+    return kk_err_from_broker(kk_read_i16(r));
+}
+
 int kk_decode_failed(kk_error_t *err, bool oom, const char *api, int16_t version) {
     if (oom)
         return kk_error_set(err, KK_ERR_NO_MEMORY, "%s response: out of memory", api);
@@ -129,7 +133,7 @@ static int decode_api_versions_body(kk_reader_t *r, int16_t version,
 int kk_decode_api_versions_response(kk_reader_t *r, int16_t version,
                                     kk_api_versions_response_t *out, kk_error_t *err) {
     memset(out, 0, sizeof(*out));
-    out->error_code = kk_read_i16(r);
+    out->error_code = kk_read_error_code(r);
     if (r->failed)
         return kk_error_set(err, KK_ERR_MALFORMED, "ApiVersions response is empty");
     if (out->error_code == 35) {
@@ -231,7 +235,7 @@ static int compare_partitions(const void *a, const void *b) {
 
 static void decode_partition(kk_reader_t *r, int16_t version, bool flexible,
                              kk_partition_info_t *p, bool *oom) {
-    p->error_code = kk_read_i16(r);
+    p->error_code = kk_read_error_code(r);
     p->partition = kk_read_i32(r);
     p->leader = kk_read_i32(r);
     p->leader_epoch = version >= 7 ? kk_read_i32(r) : -1;
@@ -245,7 +249,7 @@ static void decode_partition(kk_reader_t *r, int16_t version, bool flexible,
 
 static void decode_topic(kk_reader_t *r, int16_t version, bool flexible, kk_topic_info_t *t,
                          bool *oom) {
-    t->error_code = kk_read_i16(r);
+    t->error_code = kk_read_error_code(r);
     t->name = kk_slice_strdup(kk_read_str_v(r, flexible), oom);
     if (version >= 10)
         kk_read_skip(r, 16); /* topic id */

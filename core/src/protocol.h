@@ -25,6 +25,11 @@ int kk_decode_response_header(kk_reader_t *r, int header_version, int32_t expect
                               kk_error_t *err);
 /* The common failure exit of the response decoders, naming the API and version: returns
  * KK_ERR_NO_MEMORY when oom, else KK_ERR_MALFORMED. */
+/* Reads a response's int16 error code as a library code (kk_err_from_broker): every decoder
+ * reads error codes through it, so a broker's code never reaches the caller as a client-side
+ * condition. */
+int16_t kk_read_error_code(kk_reader_t *r);
+
 int kk_decode_failed(kk_error_t *err, bool oom, const char *api, int16_t version);
 
 /* ---- ApiVersions ------------------------------------------------------------------------ */

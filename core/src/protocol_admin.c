@@ -107,7 +107,7 @@ static int decode_topic_results(kk_reader_t *r, int16_t version, const result_la
             kk_reader_fail(r);
         if (l->topic_id)
             kk_read_skip(r, 16);
-        t->error_code = kk_read_i16(r);
+        t->error_code = kk_read_error_code(r);
         if (l->error_message)
             t->error_message = kk_slice_strdup(kk_read_str_v(r, l->flexible), &oom);
         if (l->create_details) {
@@ -229,7 +229,7 @@ int kk_decode_delete_records_response(kk_reader_t *r, int16_t version, int16_t *
         for (int32_t j = 0; j < partitions && !r->failed; j++) {
             (void)kk_read_i32(r); /* partition_index: we asked for one partition */
             int64_t watermark = kk_read_i64(r);
-            int16_t code = kk_read_i16(r);
+            int16_t code = kk_read_error_code(r);
             if (flexible)
                 kk_read_skip_tags(r);
             if (!found && !r->failed) {

@@ -70,7 +70,7 @@ int kk_decode_list_offsets_response(kk_reader_t *r, int16_t version, const char 
             kk_read_array_len_v(r, flexible, list_offsets_partition_min(version, flexible));
         for (int32_t p = 0; p < part_count && !r->failed; p++) {
             int32_t index = kk_read_i32(r);
-            kk_list_offsets_result_t res = {kk_read_i16(r), -1, -1, -1};
+            kk_list_offsets_result_t res = {kk_read_error_code(r), -1, -1, -1};
             if (version == 0) {
                 int32_t n = kk_read_array_len(r, 8);
                 for (int32_t i = 0; i < n && !r->failed; i++) {
@@ -216,7 +216,7 @@ int kk_decode_fetch_response(kk_reader_t *r, int16_t version, const char *topic,
     if (version >= 1)
         (void)kk_read_i32(r); /* throttle_time_ms */
     if (version >= 7) {
-        top_error = kk_read_i16(r);
+        top_error = kk_read_error_code(r);
         (void)kk_read_i32(r); /* session_id */
     }
     int32_t topic_count = kk_read_array_len_v(r, flexible, flexible ? 3 : 6);
@@ -230,7 +230,7 @@ int kk_decode_fetch_response(kk_reader_t *r, int16_t version, const char *topic,
             fetch_result_reset(&res);
             int32_t index = kk_read_i32(r);
             bool wanted = topic_match && index == partition && !found;
-            res.error_code = kk_read_i16(r);
+            res.error_code = kk_read_error_code(r);
             res.high_watermark = kk_read_i64(r);
             if (version >= 4)
                 res.last_stable_offset = kk_read_i64(r);

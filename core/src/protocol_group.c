@@ -39,7 +39,7 @@ int kk_decode_find_coordinator_response(kk_reader_t *r, int16_t version,
     out->port = -1;
     if (version >= 1)
         out->throttle_time_ms = kk_read_i32(r);
-    out->error_code = kk_read_i16(r);
+    out->error_code = kk_read_error_code(r);
     if (version >= 1)
         out->error_message = kk_slice_strdup(kk_read_str_v(r, flexible), &oom);
     out->node_id = kk_read_i32(r);
@@ -101,7 +101,7 @@ int kk_decode_join_group_response(kk_reader_t *r, int16_t version, kk_join_group
     out->generation_id = -1;
     if (version >= 2)
         out->throttle_time_ms = kk_read_i32(r);
-    out->error_code = kk_read_i16(r);
+    out->error_code = kk_read_error_code(r);
     out->generation_id = kk_read_i32(r);
     if (version >= 7)
         out->protocol_type = kk_slice_strdup(kk_read_str_v(r, flexible), &oom);
@@ -180,7 +180,7 @@ int kk_decode_sync_group_response(kk_reader_t *r, int16_t version, kk_sync_group
     memset(out, 0, sizeof(*out));
     if (version >= 1)
         out->throttle_time_ms = kk_read_i32(r);
-    out->error_code = kk_read_i16(r);
+    out->error_code = kk_read_error_code(r);
     if (version >= 5) {
         out->protocol_type = kk_slice_strdup(kk_read_str_v(r, flexible), &oom);
         out->protocol_name = kk_slice_strdup(kk_read_str_v(r, flexible), &oom);
@@ -213,7 +213,7 @@ int kk_decode_heartbeat_response(kk_reader_t *r, int16_t version, int16_t *error
     bool flexible = kk_protocol_is_flexible(KK_API_HEARTBEAT, version);
     if (version >= 1)
         (void)kk_read_i32(r); /* throttle_time_ms */
-    int16_t code = kk_read_i16(r);
+    int16_t code = kk_read_error_code(r);
     if (flexible)
         kk_read_skip_tags(r);
     *error_code = r->failed ? 0 : code;
@@ -248,7 +248,7 @@ int kk_decode_leave_group_response(kk_reader_t *r, int16_t version, int16_t *err
     int16_t member_code = 0;
     if (version >= 1)
         (void)kk_read_i32(r); /* throttle_time_ms */
-    int16_t code = kk_read_i16(r);
+    int16_t code = kk_read_error_code(r);
     if (version >= 3) {
         /* member id + instance id + error code: 6 bytes, or 5 flexible (with tags) */
         int32_t n = kk_read_array_len_v(r, flexible, flexible ? 5 : 6);
@@ -257,7 +257,7 @@ int kk_decode_leave_group_response(kk_reader_t *r, int16_t version, int16_t *err
         for (int32_t i = 0; i < n && !r->failed; i++) {
             (void)kk_read_str_v(r, flexible); /* member id */
             (void)kk_read_str_v(r, flexible); /* group instance id */
-            int16_t c = kk_read_i16(r);
+            int16_t c = kk_read_error_code(r);
             if (i == 0)
                 member_code = c;
             if (flexible)
@@ -322,13 +322,16 @@ void kk_encode_offset_commit_request(kk_writer_t *w, int16_t version,
 }
 
 void kk_partition_offsets_free(kk_partition_offsets_t *res) {
-    for (size_t i = 0; i < res->count; i++) {
-        free(res->partitions[i].topic);
+    for (size_t i = 0; i < res->count; i++)
         free(res->partitions[i].metadata);
-    }
     free(res->partitions);
     res->partitions = NULL;
     res->count = 0;
+    for (size_t i = 0; i < res->topic_count; i++)
+        free(res->topic_names[i]);
+    free(res->topic_names);
+    res->topic_names = NULL;
+    res->topic_count = 0;
 }
 
 /* Appends one result; *cap grows by doubling. */
@@ -350,6 +353,27 @@ static kk_partition_offset_t *push_result(kk_partition_offsets_t *out, size_t *c
     return res;
 }
 
+/* Copies a topic's name once, into out->topic_names, for all its partitions to point at: a
+ * copy per partition would let a response of one long name and many partitions take its
+ * size times the partition count. The reader has checked that every topic takes room in the
+ * response, so topic_count is bounded by it. */
+static const char *keep_topic_name(kk_partition_offsets_t *out, kk_slice_t name, bool *oom) {
+    size_t n = out->topic_count;
+    if ((n & (n - 1)) == 0) { /* full at 0, 1, 2, 4, 8...: double */
+        char **grown = realloc(out->topic_names, (n ? n * 2 : 1) * sizeof(*grown));
+        if (!grown) {
+            *oom = true;
+            return NULL;
+        }
+        out->topic_names = grown;
+    }
+    char *copy = kk_slice_strdup(name, oom);
+    if (!copy)
+        return NULL;
+    out->topic_names[out->topic_count++] = copy;
+    return copy;
+}
+
 /* Both responses share the topics -> partitions shape; fetch adds offset fields. */
 static void decode_partition_offsets(kk_reader_t *r, int16_t version, bool flexible, bool is_fetch,
                                      kk_partition_offsets_t *out, bool *oom) {
@@ -368,11 +392,12 @@ static void decode_partition_offsets(kk_reader_t *r, int16_t version, bool flexi
         int32_t parts = kk_read_array_len_v(r, flexible, min_partition);
         if (parts < 0)
             kk_reader_fail(r);
+        const char *topic = r->failed ? NULL : keep_topic_name(out, name, oom);
         for (int32_t p = 0; p < parts && !r->failed && !*oom; p++) {
             kk_partition_offset_t *res = push_result(out, &cap, oom);
             if (!res)
                 break;
-            res->topic = kk_slice_strdup(name, oom);
+            res->topic = topic;
             res->partition = kk_read_i32(r);
             if (is_fetch) {
                 res->offset = kk_read_i64(r);
@@ -380,7 +405,7 @@ static void decode_partition_offsets(kk_reader_t *r, int16_t version, bool flexi
                     res->leader_epoch = kk_read_i32(r);
                 res->metadata = kk_slice_strdup(kk_read_str_v(r, flexible), oom);
             }
-            res->error_code = kk_read_i16(r);
+            res->error_code = kk_read_error_code(r);
             if (flexible)
                 kk_read_skip_tags(r);
         }
@@ -457,7 +482,7 @@ int kk_decode_offset_fetch_response(kk_reader_t *r, int16_t version, kk_partitio
         out->throttle_time_ms = kk_read_i32(r);
     decode_partition_offsets(r, version, flexible, true, out, &oom);
     if (version >= 2)
-        out->error_code = kk_read_i16(r);
+        out->error_code = kk_read_error_code(r);
     if (flexible)
         kk_read_skip_tags(r);
     if (oom || r->failed) {

@@ -157,7 +157,7 @@ void kk_encode_offset_commit_request(kk_writer_t *w, int16_t version,
 
 /* One partition's outcome (OffsetCommit) or committed offset (OffsetFetch). */
 typedef struct kk_partition_offset {
-    char *topic;
+    const char *topic; /* one of the result's topic_names, shared by the topic's partitions */
     int32_t partition;
     int64_t offset;       /* OffsetFetch: -1 when nothing is committed; OffsetCommit: -1 */
     int32_t leader_epoch; /* OffsetFetch v5+; else -1 */
@@ -170,6 +170,8 @@ typedef struct kk_partition_offsets {
     int16_t error_code; /* OffsetFetch v2+: the top-level error; else 0 */
     kk_partition_offset_t *partitions;
     size_t count;
+    char **topic_names; /* each topic's name, copied once however many partitions it has */
+    size_t topic_count;
 } kk_partition_offsets_t;
 
 int kk_decode_offset_commit_response(kk_reader_t *r, int16_t version, kk_partition_offsets_t *out,

@@ -58,7 +58,7 @@ static size_t min_partition_size(int16_t version, bool flexible) {
 static void decode_partition(kk_reader_t *r, int16_t version, bool flexible,
                              kk_produce_partition_result_t *p, bool *oom) {
     p->partition = kk_read_i32(r);
-    p->error_code = kk_read_i16(r);
+    p->error_code = kk_read_error_code(r);
     p->base_offset = kk_read_i64(r);
     p->log_append_time = version >= 2 ? kk_read_i64(r) : -1;
     p->log_start_offset = version >= 5 ? kk_read_i64(r) : -1;

@@ -333,7 +333,7 @@ static char *render_doc(size_t *len) {
     char *text = NULL;
     FILE *out = open_memstream(&text, len);
     fprintf(out, "# kafkette options\n\n"
-                 "Generated from the option table in `core/src/config.c`; do not edit by hand "
+                 "Generated from the option table in `core/src/config_table.c`; do not edit by hand "
                  "(`KAFKETTE_WRITE_DOCS=1 build/unit_test_config` writes it again, and the unit "
                  "test fails while it is stale).\n\n"
                  "The same names work in C (`kk_config_set(config, name, value, &err)`), as "

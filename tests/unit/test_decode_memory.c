@@ -12,6 +12,7 @@
 
 #include <malloc.h>
 
+#include "protocol_group.h"
 #include "record_batch.h"
 
 static size_t heap_in_use(void) {
@@ -81,10 +82,69 @@ static void test_lz4(void **state) {
     decode_64_mib(KK_CODEC_LZ4);
 }
 
+/* OffsetCommit and OffsetFetch responses name a topic once for all its partitions: a response
+ * with one 32 KiB topic name and 4,000 partitions is about 60 KiB (OffsetFetch: 100 KiB), and
+ * decoding it must take a small multiple of that, not a copy of the name per partition
+ * (4,000 x 32 KiB = 128 MiB). */
+static void decode_offsets_one_long_topic(bool fetch) {
+    enum { PARTITIONS = 4000 };
+    static char name[32768];
+    memset(name, 't', sizeof(name) - 1); /* 32,767 bytes: the most an int16 length says */
+    kk_writer_t w;
+    kk_writer_init(&w);
+    kk_write_i32(&w, 0); /* throttle_time_ms (v3+) */
+    kk_write_array_len(&w, 1);
+    kk_write_string(&w, name);
+    kk_write_array_len(&w, PARTITIONS);
+    for (int32_t p = 0; p < PARTITIONS; p++) {
+        kk_write_i32(&w, p);
+        if (fetch) {
+            kk_write_i64(&w, 1000 + p);
+            kk_write_i32(&w, -1);        /* leader epoch (v5+) */
+            kk_write_string(&w, NULL);   /* metadata */
+        }
+        kk_write_i16(&w, 0);
+    }
+    if (fetch)
+        kk_write_i16(&w, 0); /* top-level error (v2+) */
+    size_t heap_before = heap_in_use();
+    kk_reader_t r;
+    kk_reader_init(&r, w.data, w.len);
+    kk_partition_offsets_t out;
+    kk_error_t err;
+    int rc = fetch ? kk_decode_offset_fetch_response(&r, 5, &out, &err)
+                   : kk_decode_offset_commit_response(&r, 3, &out, &err);
+    assert_int_equal(rc, KK_OK);
+    size_t used = heap_in_use() - heap_before;
+    assert_int_equal(out.count, PARTITIONS);
+    assert_string_equal(out.partitions[PARTITIONS - 1].topic, name);
+    assert_int_equal(out.partitions[PARTITIONS - 1].partition, PARTITIONS - 1);
+    print_message("%s: response %zu bytes, decode allocated %zu bytes (%.1fx the response)\n",
+                  fetch ? "OffsetFetch v5" : "OffsetCommit v3", w.len, used,
+                  (double)used / (double)w.len);
+    /* one result struct per partition (a few times the 6 or 20 bytes each takes on the wire,
+     * with room for the array's doubling) plus one copy of the name */
+    assert_true(used <= w.len * 16);
+    kk_partition_offsets_free(&out);
+    kk_writer_free(&w);
+}
+
+static void test_offset_commit_one_long_topic(void **state) {
+    (void)state;
+    decode_offsets_one_long_topic(false);
+}
+
+static void test_offset_fetch_one_long_topic(void **state) {
+    (void)state;
+    decode_offsets_one_long_topic(true);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_uncompressed),
         cmocka_unit_test(test_lz4),
+        cmocka_unit_test(test_offset_commit_one_long_topic),
+        cmocka_unit_test(test_offset_fetch_one_long_topic),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

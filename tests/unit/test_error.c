@@ -594,6 +594,20 @@ static void test_class_names(void **state)
     assert_string_equal(small, "Clos");
 }
 
+/* A broker's code as the library's: known codes pass, the client range and unknown codes
+ * become UNKNOWN_SERVER_ERROR. */
+static void test_err_from_broker(void **state)
+{
+    (void)state;
+    assert_int_equal(kk_err_from_broker(0), 0);
+    assert_int_equal(kk_err_from_broker(-1), KK_ERR_UNKNOWN_SERVER_ERROR);
+    assert_int_equal(kk_err_from_broker(1), 1);
+    assert_int_equal(kk_err_from_broker(35), 35);
+    for (int code = INT16_MIN; code < -1; code++)
+        assert_int_equal(kk_err_from_broker((int16_t)code), KK_ERR_UNKNOWN_SERVER_ERROR);
+    assert_int_equal(kk_err_from_broker(INT16_MAX), KK_ERR_UNKNOWN_SERVER_ERROR);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -613,6 +627,7 @@ int main(void)
         cmocka_unit_test(test_class_list_is_a_tree),
         cmocka_unit_test(test_every_code_has_a_category_and_class),
         cmocka_unit_test(test_class_names),
+        cmocka_unit_test(test_err_from_broker),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,311 @@
+/*
+ * Claims and assignments: the partition counts a rebalance depends on, the leader's assignment
+ * plan, and turning the assignment a member receives into its claims.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "group_internal.h"
+
+void kk_grp_free_claims(kk_group_t *g) {
+    for (size_t i = 0; i < g->claim_count; i++)
+        kk_consumer_free(g->claims[i].consumer);
+    free(g->claims);
+    g->claims = NULL;
+    g->claim_count = 0;
+    g->claims_started = false;
+    g->next_claim = 0;
+}
+
+bool kk_grp_forked(kk_group_t *g) {
+    pid_t now = getpid();
+    if (g->pid == now)
+        return false;
+    g->pid = now;
+    /* the parent's thread was not copied: forget it without joining or signalling it */
+    g->hb.running = false;
+    free(g->hb.member_id);
+    g->hb.member_id = NULL;
+    kk_conn_close(&g->hb.conn);
+    g->hb.coordinator_known = false;
+    kk_conn_close(&g->coord);
+    g->coordinator_known = false;
+    kk_grp_free_claims(g); /* their consumers close their own inherited sockets */
+    char *fresh = dup_str("");
+    if (fresh) {
+        free(g->member_id);
+        g->member_id = fresh;
+    }
+    g->generation = -1;
+    g->is_leader = false;
+    g->lost_code = 0;
+    if (g->state != GROUP_CLOSED)
+        g->state = GROUP_UNJOINED;
+    kk_log(g->client, KK_LOG_INFO,
+           "group %s: process %ld joins as a new member (the membership was process %ld's)",
+           g->group_id, (long)now, (long)getppid());
+    return true;
+}
+
+void kk_grp_free_watched(kk_group_t *g) {
+    for (size_t i = 0; i < g->watched_count; i++)
+        free(g->watched[i].topic);
+    free(g->watched);
+    g->watched = NULL;
+    g->watched_count = 0;
+}
+
+size_t kk_grp_copy_claims(const kk_group_t *g, kk_topic_partition_t *out, size_t cap) {
+    for (size_t i = 0; i < g->claim_count && i < cap && out; i++)
+        out[i] = (kk_topic_partition_t){g->claims[i].topic, g->claims[i].partition};
+    return g->claim_count;
+}
+
+claim_t *kk_grp_find_claim(kk_group_t *g, const char *topic, int32_t partition) {
+    for (size_t i = 0; i < g->claim_count; i++)
+        if (g->claims[i].partition == partition && strcmp(g->claims[i].topic, topic) == 0)
+            return &g->claims[i];
+    return NULL;
+}
+
+/* Partition counts of topics (0 for a topic that does not exist; -1 for one whose metadata
+ * reports another error, which says nothing about its partitions). */
+static int partition_counts(kk_group_t *g, const char *const *topics, size_t n, int32_t *counts,
+                            kk_error_t *err) {
+    kk_metadata_t *md = NULL;
+    int rc = kk_client_metadata(g->client, topics, n, &md, err);
+    if (rc != KK_OK)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        const kk_topic_info_t *t = kk_metadata_topic(md, topics[i]);
+        if (!t || t->error_code == 3)
+            counts[i] = 0;
+        else if (t->error_code != 0 && t->partition_count == 0)
+            counts[i] = -1;
+        else
+            counts[i] = (int32_t)t->partition_count;
+    }
+    kk_metadata_free(md);
+    return KK_OK;
+}
+
+static int set_watched(kk_group_t *g, const char *const *topics, const int32_t *counts, size_t n,
+                       kk_error_t *err) {
+    kk_grp_free_watched(g);
+    g->watched = calloc(n ? n : 1, sizeof(*g->watched));
+    if (!g->watched)
+        return kk_error_set(err, KK_ERR_NO_MEMORY, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        if (!(g->watched[i].topic = dup_str(topics[i])))
+            return kk_error_set(err, KK_ERR_NO_MEMORY, "out of memory");
+        g->watched[i].partitions = counts[i];
+        g->watched_count++;
+    }
+    return KK_OK;
+}
+
+/* Before every join: the subscription's partition counts (what a change is measured against);
+ * the first join also fails clearly on topics that do not exist. */
+int kk_grp_check_subscription(kk_group_t *g, kk_error_t *err) {
+    int32_t *counts = malloc(g->topic_count * sizeof(*counts));
+    if (!counts)
+        return kk_error_set(err, KK_ERR_NO_MEMORY, "out of memory");
+    int rc = partition_counts(g, (const char *const *)g->topics, g->topic_count, counts, err);
+    if (rc == KK_OK && !g->topics_verified) {
+        char missing[KK_ERROR_MESSAGE_SIZE] = "";
+        size_t used = 0, n = 0;
+        for (size_t i = 0; i < g->topic_count; i++) {
+            if (counts[i] != 0)
+                continue;
+            n++;
+            int w = snprintf(missing + used, sizeof(missing) - used, "%s%s", used ? ", " : "",
+                             g->topics[i]);
+            used += w > 0 && (size_t)w < sizeof(missing) - used ? (size_t)w : 0;
+        }
+        if (n)
+            rc = kk_error_set(err, 3, "group %s: %zu subscribed topic(s) do not exist: %s",
+                              g->group_id, n, missing);
+        else
+            g->topics_verified = true;
+    }
+    if (rc == KK_OK)
+        rc = set_watched(g, (const char *const *)g->topics, counts, g->topic_count, err);
+    free(counts);
+    return rc;
+}
+
+void kk_grp_leader_plan_free(leader_plan_t *plan) {
+    for (size_t i = 0; i < plan->count; i++)
+        kk_writer_free(&plan->buffers[i]);
+    free(plan->buffers);
+    free(plan->assignments);
+    memset(plan, 0, sizeof(*plan));
+}
+
+int kk_grp_plan_assignment(kk_group_t *g, const kk_join_group_result_t *join, leader_plan_t *plan,
+                           kk_error_t *err) {
+    size_t n = join->member_count;
+    kk_consumer_subscription_t *subs = calloc(n ? n : 1, sizeof(*subs));
+    kk_assign_member_t *members = calloc(n ? n : 1, sizeof(*members));
+    kk_member_assignment_t *shares = calloc(n ? n : 1, sizeof(*shares));
+    const char **all = NULL;
+    size_t all_count = 0, all_cap = 0;
+    int32_t *counts = NULL;
+    kk_assign_topic_t *topics = NULL;
+    int rc = KK_OK;
+    plan->buffers = calloc(n ? n : 1, sizeof(*plan->buffers));
+    plan->assignments = calloc(n ? n : 1, sizeof(*plan->assignments));
+    if (!subs || !members || !shares || !plan->buffers || !plan->assignments) {
+        rc = kk_error_set(err, KK_ERR_NO_MEMORY, "out of memory");
+        goto done;
+    }
+    plan->count = n;
+    for (size_t i = 0; i < n; i++) {
+        const kk_join_group_member_t *m = &join->members[i];
+        kk_error_t sub_err;
+        if (kk_decode_consumer_subscription(m->metadata, m->metadata_len, &subs[i], &sub_err) !=
+            KK_OK)
+            kk_log(g->client, KK_LOG_WARNING, "group %s: member %s: %s; it gets no partitions",
+                   g->group_id, m->member_id, sub_err.message);
+        members[i] = (kk_assign_member_t){m->member_id, m->group_instance_id,
+                                          (const char *const *)subs[i].topics, subs[i].topic_count};
+        for (size_t t = 0; t < subs[i].topic_count; t++) {
+            bool seen = false;
+            for (size_t k = 0; k < all_count && !seen; k++)
+                seen = strcmp(all[k], subs[i].topics[t]) == 0;
+            if (seen || !subs[i].topics[t][0] || strlen(subs[i].topics[t]) > 249)
+                continue;
+            if (all_count == all_cap) {
+                size_t cap = all_cap ? all_cap * 2 : 8;
+                const char **grown = realloc(all, cap * sizeof(*grown));
+                if (!grown) {
+                    rc = kk_error_set(err, KK_ERR_NO_MEMORY, "out of memory");
+                    goto done;
+                }
+                all = grown;
+                all_cap = cap;
+            }
+            all[all_count++] = subs[i].topics[t];
+        }
+    }
+    counts = calloc(all_count ? all_count : 1, sizeof(*counts));
+    topics = calloc(all_count ? all_count : 1, sizeof(*topics));
+    if (!counts || !topics) {
+        rc = kk_error_set(err, KK_ERR_NO_MEMORY, "out of memory");
+        goto done;
+    }
+    if (all_count && (rc = partition_counts(g, all, all_count, counts, err)) != KK_OK)
+        goto done;
+    for (size_t i = 0; i < all_count; i++)
+        topics[i] = (kk_assign_topic_t){all[i], counts[i] > 0 ? counts[i] : 0};
+    if ((rc = kk_assign(g->assignor, members, n, topics, all_count, shares, err)) != KK_OK)
+        goto done;
+    for (size_t i = 0; i < n; i++) {
+        int16_t version = subs[i].version > KK_CONSUMER_PROTOCOL_VERSION
+                              ? KK_CONSUMER_PROTOCOL_VERSION
+                              : subs[i].version;
+        kk_writer_init(&plan->buffers[i]);
+        kk_encode_consumer_assignment(&plan->buffers[i], version < 0 ? 0 : version,
+                                      shares[i].partitions, shares[i].count);
+        if (plan->buffers[i].failed) {
+            rc = kk_error_set(err, KK_ERR_NO_MEMORY, "out of memory");
+            goto done;
+        }
+        plan->assignments[i] = (kk_sync_assignment_in_t){
+            join->members[i].member_id, plan->buffers[i].data, plan->buffers[i].len};
+        kk_log(g->client, KK_LOG_DEBUG, "group %s: assigned %zu partition(s) to %s", g->group_id,
+               shares[i].count, join->members[i].member_id);
+    }
+    /* the leader watches every member's topics for partition-count changes */
+    rc = set_watched(g, all, counts, all_count, err);
+done:
+    if (rc != KK_OK)
+        kk_grp_leader_plan_free(plan);
+    kk_member_assignments_free(shares, n);
+    for (size_t i = 0; i < n && subs; i++)
+        kk_consumer_subscription_free(&subs[i]);
+    free(subs);
+    free(members);
+    free(shares);
+    free(all);
+    free(counts);
+    free(topics);
+    return rc;
+}
+
+static int compare_claims(const void *a, const void *b) {
+    const claim_t *x = a, *y = b;
+    int c = strcmp(x->topic, y->topic);
+    return c ? c : (x->partition > y->partition) - (x->partition < y->partition);
+}
+
+/* Turns the assignment bytes into claims (only for topics we subscribed to). */
+int kk_grp_take_assignment(kk_group_t *g, const uint8_t *data, size_t len, kk_error_t *err) {
+    kk_consumer_assignment_t a;
+    int rc = kk_decode_consumer_assignment(data, len, &a, err);
+    if (rc != KK_OK)
+        return rc;
+    kk_grp_free_claims(g);
+    size_t n = a.partitions.count;
+    g->claims = calloc(n ? n : 1, sizeof(*g->claims));
+    if (!g->claims) {
+        kk_consumer_assignment_free(&a);
+        return kk_error_set(err, KK_ERR_NO_MEMORY, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        const kk_topic_partition_t *tp = &a.partitions.partitions[i];
+        const char *topic = NULL;
+        for (size_t t = 0; t < g->topic_count && !topic; t++)
+            if (strcmp(g->topics[t], tp->topic) == 0)
+                topic = g->topics[t];
+        if (!topic || tp->partition < 0) {
+            kk_log(g->client, KK_LOG_WARNING, "group %s: ignoring %s[%d]: not in our subscription",
+                   g->group_id, tp->topic, (int)tp->partition);
+            continue;
+        }
+        if (kk_grp_find_claim(g, topic, tp->partition))
+            continue;
+        g->claims[g->claim_count++] = (claim_t){topic, tp->partition, NULL, -1, -1};
+    }
+    qsort(g->claims, g->claim_count, sizeof(*g->claims), compare_claims);
+    kk_consumer_assignment_free(&a);
+    return KK_OK;
+}
+
+/* Extra time a JoinGroup / SyncGroup may take beyond the rebalance itself. */
+
+/* Whether the partition counts this member's assignment depends on have changed. */
+bool kk_grp_partitions_changed(kk_group_t *g) {
+    if (g->watched_count == 0)
+        return false;
+    const char **names = malloc(g->watched_count * sizeof(*names));
+    int32_t *counts = malloc(g->watched_count * sizeof(*counts));
+    bool changed = false;
+    kk_error_t err;
+    if (names && counts) {
+        for (size_t i = 0; i < g->watched_count; i++)
+            names[i] = g->watched[i].topic;
+        if (partition_counts(g, names, g->watched_count, counts, &err) != KK_OK) {
+            kk_log(g->client, KK_LOG_WARNING, "group %s: metadata check failed: %s", g->group_id,
+                   err.message);
+        } else {
+            for (size_t i = 0; i < g->watched_count; i++) {
+                watched_t *w = &g->watched[i];
+                if (counts[i] < 0)
+                    continue;
+                if (w->partitions >= 0 && counts[i] != w->partitions) {
+                    kk_log(g->client, KK_LOG_INFO,
+                           "group %s: topic %s now has %d partition(s), had %d; rebalancing",
+                           g->group_id, w->topic, (int)counts[i], (int)w->partitions);
+                    changed = true;
+                }
+                w->partitions = counts[i];
+            }
+        }
+    }
+    free(names);
+    free(counts);
+    return changed;
+}

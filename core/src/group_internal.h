@@ -1,0 +1,221 @@
+/*
+ * The consumer group's private parts, shared by the group_*.c files:
+ *   group.c             configuration, construction, accessors, kk_group_join/poll/close
+ *   group_coordinator.c finding the coordinator, running requests against it
+ *   group_heartbeat.c   the heartbeat thread
+ *   group_assignment.c  claims, partition counts, the leader's plan, taking an assignment
+ *   group_offsets.c     OffsetFetch / OffsetCommit, kk_group_commit*
+ *   group_membership.c  JoinGroup + SyncGroup, starting claims, callbacks, LeaveGroup
+ *
+ * Two threads: the caller's, which does everything but heartbeats, and a heartbeat thread per
+ * member that only keeps the session alive. The heartbeat thread has its own client (for its
+ * waker and for finding the coordinator again) and its own connection; it never logs and
+ * never calls the application. What it shares with the caller's thread is a snapshot written
+ * before it starts and read-only while it runs, and the atomics in heartbeat_t (the fatal
+ * error's text is written before the atomic code is published, and read only after it is
+ * seen).
+ */
+#ifndef KK_GROUP_INTERNAL_H
+#define KK_GROUP_INTERNAL_H
+
+#include <pthread.h>
+#include <sys/types.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "assignor.h"
+#include "client.h"
+#include "error.h"
+#include "protocol_group.h"
+
+/* One claimed partition. */
+typedef struct claim {
+    const char *topic; /* points into kk_group.topics */
+    int32_t partition;
+    kk_consumer_t *consumer; /* NULL until the claims are started */
+    int64_t committed;       /* the highest commit this member knows of; -1 none */
+    int64_t consumed;        /* the position after what poll returned; -1 nothing yet */
+} claim_t;
+
+/* A topic whose partition count a rebalance depends on. */
+typedef struct watched {
+    char *topic;
+    int32_t partitions; /* -1: not known yet */
+} watched_t;
+
+typedef struct heartbeat {
+    pthread_t thread;
+    bool running;        /* touched by the caller's thread only */
+    kk_client_t *client; /* no log callback: this thread must never call the application */
+    kk_conn_t conn;
+    bool coordinator_known;
+    /* the snapshot: written before the thread starts */
+    const char *group_id;
+    char *member_id;
+    int32_t generation;
+    int interval_ms;
+    int session_timeout_ms;
+    int retry_backoff_ms;
+    /* shared */
+    atomic_bool stop;
+    atomic_int rejoin; /* 0, or the error that means "rejoin" (22, 25, 27) */
+    atomic_int fatal;  /* 0, or a code; fatal_err is complete once it is set */
+    kk_error_t fatal_err;
+    atomic_llong last_ok_ms; /* the last answer that kept the session alive */
+} heartbeat_t;
+
+typedef enum group_state {
+    GROUP_UNJOINED = 0, /* not a member (or must rejoin) */
+    GROUP_MEMBER,       /* a member of `generation` with `claims` */
+    GROUP_CLOSED,
+} group_state_t;
+
+struct kk_group {
+    kk_group_config_t cfg; /* strings below are our copies */
+    char *group_id;
+    char **topics;
+    size_t topic_count;
+    char *assignor;
+    kk_client_t *client;
+
+    kk_conn_t coord;
+    bool coordinator_known;
+
+    group_state_t state;
+    bool topics_verified; /* the first join checks the subscription exists */
+    char *member_id;      /* "" until the coordinator gives one */
+    int32_t generation;
+    char *protocol_name;
+    bool is_leader;
+    bool in_callback;
+    bool revoking; /* inside on_revoke: the claims still count for commits */
+    int lost_code; /* a commit found the generation over (22, 25, 27): rejoin, nothing to commit */
+
+    claim_t *claims;
+    size_t claim_count;
+    bool claims_started; /* committed offsets fetched and consumers created */
+    size_t next_claim;
+    watched_t *watched;
+    size_t watched_count;
+    int64_t next_metadata_check_ms;
+    int64_t next_auto_commit_ms;
+
+    heartbeat_t hb;
+    pid_t pid; /* the process whose member this is (see kk_grp_forked) */
+};
+
+/* ---- small helpers ---------------------------------------------------------------------- */
+
+static inline char *dup_str(const char *s) {
+    size_t n = strlen(s) + 1;
+    char *copy = malloc(n);
+    if (copy)
+        memcpy(copy, s, n);
+    return copy;
+}
+
+static inline int set_string(char **slot, const char *value, kk_error_t *err) {
+    char *copy = dup_str(value ? value : "");
+    if (!copy)
+        return kk_error_set(err, KK_ERR_NO_MEMORY, "out of memory");
+    free(*slot);
+    *slot = copy;
+    return KK_OK;
+}
+
+/* Errors after which the coordinator must be found again. */
+static inline bool coordinator_moved(int code) {
+    return code == 15 || code == 16 || (code < 0 && kk_err_is_retriable(code));
+}
+
+/* Errors worth retrying against the (possibly new) coordinator. */
+static inline bool coordinator_retriable(int code) {
+    return code == 14 || coordinator_moved(code) || (code > 0 && kk_err_is_retriable(code));
+}
+
+/* Errors that end this member's generation. */
+static inline bool generation_lost(int code) { return code == 22 || code == 25 || code == 27; }
+
+/* ---- group_coordinator.c ---------------------------------------------------------------- */
+
+/* Finds the group's coordinator through the client's bootstrap connection (also used by the
+ * heartbeat thread, with its own client). On success res holds the coordinator's address and
+ * is freed by the caller with kk_coordinator_result_free. */
+int kk_grp_find_coordinator(kk_client_t *client, const char *group_id, kk_coordinator_result_t *res,
+                            kk_error_t *err);
+/* Forgets the coordinator: the next request finds it again. */
+void kk_grp_coordinator_lost(kk_group_t *g);
+/* Connects g->coord to the coordinator, finding it first if needed. */
+int kk_grp_ensure_coordinator(kk_group_t *g, kk_error_t *err);
+
+/* Runs op against the coordinator, finding it again after coordinator errors, until the
+ * deadline passes. */
+typedef int (*coord_op_t)(kk_group_t *g, kk_conn_t *conn, void *arg, kk_error_t *err);
+int kk_grp_with_coordinator(kk_group_t *g, coord_op_t op, void *arg, int64_t deadline,
+                            kk_error_t *err);
+
+/* ---- group_heartbeat.c ------------------------------------------------------------------ */
+
+/* Starts the heartbeat thread for the current member id and generation (stopping an old one). */
+int kk_grp_heartbeat_start(kk_group_t *g, kk_error_t *err);
+/* Stops and joins the heartbeat thread, if it runs. */
+void kk_grp_heartbeat_stop(kk_group_t *g);
+
+/* ---- group_assignment.c ----------------------------------------------------------------- */
+
+void kk_grp_free_claims(kk_group_t *g);
+/* In a child process after fork(): forgets the parent's membership (member id, generation,
+ * claims, coordinator and heartbeat connections, closed without shutdown) so the next call
+ * joins as a new member; the parent's heartbeat thread does not exist here and is not joined.
+ * Returns true when it did so. */
+bool kk_grp_forked(kk_group_t *g);
+void kk_grp_free_watched(kk_group_t *g);
+/* Copies up to cap claims to out (which may be NULL); returns how many claims there are. */
+size_t kk_grp_copy_claims(const kk_group_t *g, kk_topic_partition_t *out, size_t cap);
+claim_t *kk_grp_find_claim(kk_group_t *g, const char *topic, int32_t partition);
+
+/* Before every join: the subscription's partition counts (what a change is measured against);
+ * the first join also fails clearly on topics that do not exist. */
+int kk_grp_check_subscription(kk_group_t *g, kk_error_t *err);
+/* Whether the partition counts this member's assignment depends on have changed. */
+bool kk_grp_partitions_changed(kk_group_t *g);
+
+/* The leader's work: decode every member's subscription, look up the partition counts of all
+ * their topics, run the assignor and encode each member's share. */
+typedef struct leader_plan {
+    kk_sync_assignment_in_t *assignments;
+    kk_writer_t *buffers;
+    size_t count;
+} leader_plan_t;
+
+int kk_grp_plan_assignment(kk_group_t *g, const kk_join_group_result_t *join, leader_plan_t *plan,
+                           kk_error_t *err);
+void kk_grp_leader_plan_free(leader_plan_t *plan);
+/* Turns the assignment bytes into claims (only for topics we subscribed to). */
+int kk_grp_take_assignment(kk_group_t *g, const uint8_t *data, size_t len, kk_error_t *err);
+
+/* ---- group_offsets.c -------------------------------------------------------------------- */
+
+/* The committed offsets of partitions[0..count) into *result (freed by the caller with
+ * kk_partition_offsets_free, also on failure). */
+int kk_grp_fetch_committed(kk_group_t *g, const kk_topic_partition_t *partitions, size_t count,
+                           int64_t deadline, kk_partition_offsets_t *result, kk_error_t *err);
+/* The committed offset for (topic, partition) in a fetch result (-1 when none). */
+int kk_grp_committed_in(const kk_partition_offsets_t *res, const char *topic, int32_t partition,
+                        int64_t *offset, kk_error_t *err);
+/* Commits every claim whose consumed position is past its last commit. */
+int kk_grp_commit_consumed(kk_group_t *g, int64_t deadline, kk_error_t *err);
+
+/* ---- group_membership.c ----------------------------------------------------------------- */
+
+/* Gives up every claim before a rejoin (or on close): auto-commits first unless the
+ * generation is known to be lost, then tells the application, then stops heartbeats. */
+void kk_grp_revoke_claims(kk_group_t *g, bool lost);
+/* Everything a call does before it fetches: act on the heartbeat thread's flags, (re)join,
+ * start claims, auto-commit and watch partition counts. */
+int kk_grp_maintain(kk_group_t *g, int64_t join_deadline, kk_error_t *err);
+/* Sends LeaveGroup for the current member id, retrying until the deadline. */
+int kk_grp_leave(kk_group_t *g, int64_t deadline, kk_error_t *err);
+
+#endif
