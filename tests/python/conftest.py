@@ -3,8 +3,9 @@ KAFKETTE_BOOTSTRAP (script/test and script/test.d/20-python do, from script/kafk
 import os
 import uuid
 
-import kafkette
 import pytest
+
+import kafkette
 
 BOOTSTRAP = os.environ.get("KAFKETTE_BOOTSTRAP", "")
 

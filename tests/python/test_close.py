@@ -7,8 +7,9 @@ import threading
 import time
 import uuid
 
-import kafkette
 import pytest
+
+import kafkette
 
 
 def in_thread(fn):

@@ -2,8 +2,9 @@
 import threading
 import time
 
-import kafkette
 import pytest
+
+import kafkette
 
 
 def fill(brokers, topic, n, partition=0):

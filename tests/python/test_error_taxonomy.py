@@ -1,8 +1,9 @@
 """Parity with the C core: the exception tree and the option messages are the core's, so the
 Python and Ruby bindings raise the same class with the same message for the same failure."""
 
-import kafkette
 import pytest
+
+import kafkette
 from kafkette import _kafkette
 
 TAXONOMY = _kafkette._error_taxonomy()

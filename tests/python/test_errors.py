@@ -1,6 +1,7 @@
 """The exception hierarchy: one class per broker code, Poseidon's aliases, client errors."""
-import kafkette
 import pytest
+
+import kafkette
 from kafkette import _kafkette
 
 POSEIDON_ALIASES = {

@@ -13,8 +13,9 @@ import time
 import uuid
 import weakref
 
-import kafkette
 import pytest
+
+import kafkette
 
 # Short sessions keep hand-overs quick: 6000 ms is the broker's default minimum.
 FAST = dict(session_timeout_ms=6000, heartbeat_interval_ms=500, max_wait_ms=100)

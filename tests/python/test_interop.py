@@ -2,9 +2,10 @@
 and kafkette reads what they wrote; keyed messages land where their partitioners say."""
 import time
 
-import kafkette
 import pytest
 from conftest import consume_all
+
+import kafkette
 
 confluent_kafka = pytest.importorskip("confluent_kafka")
 

@@ -1,8 +1,9 @@
 """MessageToSend and argument checking: conversions and clear errors, no broker round trips."""
 import array
 
-import kafkette
 import pytest
+
+import kafkette
 
 
 def test_str_values_and_keys_are_utf8_encoded():

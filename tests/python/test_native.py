@@ -6,8 +6,9 @@ import socket
 import threading
 import time
 
-import kafkette
 import pytest
+
+import kafkette
 
 
 def fill(brokers, topic, n, partition=0):

@@ -4,8 +4,9 @@ import os
 import sys
 from pathlib import Path
 
-import kafkette
 import pytest
+
+import kafkette
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")

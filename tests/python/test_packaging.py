@@ -9,8 +9,9 @@ import sys
 import tarfile
 from pathlib import Path
 
-import kafkette
 import pytest
+
+import kafkette
 from kafkette import _kafkette
 
 ROOT = Path(__file__).resolve().parents[2]

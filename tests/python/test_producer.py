@@ -1,9 +1,10 @@
 """Producer round trips against the real broker: codecs, options, partitioning, failures."""
 import zlib
 
-import kafkette
 import pytest
 from conftest import consume_all, murmur2_partition
+
+import kafkette
 
 CODECS = ["none", "gzip", "snappy", "lz4", "zstd"]
 
