@@ -158,11 +158,16 @@ kk_config_t *kkpy_config_new(kk_config_kind_t kind, kkpy_call *call) {
 }
 
 PyObject *kkpy_config_str(kk_config_t *cfg, const char *name) {
-    char buf[1024];
-    int n = kk_config_get(cfg, name, buf, sizeof(buf));
+    char small[256], *buf = small;
+    int n = kk_config_get(cfg, name, small, sizeof(small));
     if (n < 0)
         return PyErr_Format(PyExc_SystemError, "kafkette: option %s has no value", name);
-    return PyUnicode_DecodeUTF8(buf, n < (int)sizeof(buf) ? n : (Py_ssize_t)strlen(buf), "replace");
+    if ((size_t)n >= sizeof(small) && (buf = PyMem_Malloc((size_t)n + 1)) != NULL)
+        kk_config_get(cfg, name, buf, (size_t)n + 1);
+    PyObject *text = buf ? PyUnicode_DecodeUTF8(buf, n, "replace") : PyErr_NoMemory();
+    if (buf != small)
+        PyMem_Free(buf);
+    return text;
 }
 
 /* A list, tuple or set of str: kk_config_set_list. */
