@@ -222,7 +222,8 @@ def one(a):
     wall = fn(a, a.topic, vals)
     cpu = cpu_seconds() - cpu
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print("RESULT peer=%s op=%s records=%d wall_s=%.6f cpu_s=%.6f maxrss_kb=%d" % (a.peer, a.op, a.records, wall, cpu, rss))
+    print("RESULT peer=%s op=%s records=%d wall_s=%.6f cpu_s=%.6f maxrss_kb=%d"
+          % (a.peer, a.op, a.records, wall, cpu, rss))
 
 
 # ---- the driver ------------------------------------------------------------------------------
@@ -304,8 +305,8 @@ def main():
     finally:
         if started:
             say("stopping the broker")
-            subprocess.run([os.path.join(ROOT, "script", "kafka"), "stop"], env=dict(os.environ, KAFKETTE_KAFKA_DIR=state),
-                           capture_output=True)
+            subprocess.run([os.path.join(ROOT, "script", "kafka"), "stop"],
+                           env=dict(os.environ, KAFKETTE_KAFKA_DIR=state), capture_output=True)
 
 
 def drive(a, peers):
@@ -367,7 +368,8 @@ def drive(a, peers):
         import confluent_kafka
 
         v = confluent_kafka.version()
-        versions["confluent-kafka"] = "%s (librdkafka %s)" % (v if isinstance(v, str) else v[0], confluent_kafka.libversion()[0])
+        versions["confluent-kafka"] = "%s (librdkafka %s)" % (v if isinstance(v, str) else v[0],
+                                                             confluent_kafka.libversion()[0])
     except ImportError:
         pass
     try:
@@ -378,7 +380,8 @@ def drive(a, peers):
         pass
     print("Python %s; %s" % (sys.version.split()[0], "; ".join("%s %s" % kv for kv in versions.items())))
     print()
-    print("%-8s %-16s %8s %11s %9s %9s %10s" % ("op", "client", "wall s", "records/s", "CPU s/M", "RSS MiB", "vs confluent"))
+    print("%-8s %-16s %8s %11s %9s %9s %10s"
+          % ("op", "client", "wall s", "records/s", "CPU s/M", "RSS MiB", "vs confluent"))
     for op in ("produce", "consume"):
         base = results.get(("confluent-kafka", op))
         base_rate = int(base["records"]) / float(base["wall_s"]) if base else None
@@ -389,8 +392,9 @@ def drive(a, peers):
             n, wall = int(r["records"]), float(r["wall_s"])
             rate = n / wall
             ratio = "%.2fx" % (rate / base_rate) if base_rate else "-"
-            print("%-8s %-16s %8.3f %11s %9.3f %9.1f %10s" % (op, peer, wall, format(int(rate), ","),
-                                                               float(r["cpu_s"]) / n * 1e6, int(r["maxrss_kb"]) / 1024, ratio))
+            print("%-8s %-16s %8.3f %11s %9.3f %9.1f %10s"
+                  % (op, peer, wall, format(int(rate), ","), float(r["cpu_s"]) / n * 1e6,
+                     int(r["maxrss_kb"]) / 1024, ratio))
         c = c_results.get(op)
         k = results.get(("kafkette", op))
         if c and k:
@@ -401,7 +405,8 @@ def drive(a, peers):
                                                                int(c["maxrss_kb"]) / 1024, "-"))
             k_rate = int(k["records"]) / float(k["wall_s"])
             print("%-8s binding overhead: Python %.2fx the C core's wall time (%.0f ns per record more)"
-                  % (op, c_rate / k_rate, (float(k["wall_s"]) / int(k["records"]) - float(c["wall_s"]) / int(c["records"])) * 1e9))
+                  % (op, c_rate / k_rate,
+                     (float(k["wall_s"]) / int(k["records"]) - float(c["wall_s"]) / int(c["records"])) * 1e9))
         print()
     print("vs confluent = records/s over confluent-kafka's (the target is >= 1.5x). CPU s/M = CPU seconds")
     print("per million records of the client process (all threads). Producers include building the")

@@ -1,11 +1,17 @@
 /*
  * Private header of the Python binding (kafkette._kafkette): module state, the per-call
- * context the core's callbacks write into, and helpers shared by the type files.
+ * context the core's callbacks write into, the head every Producer, PartitionConsumer and
+ * ConsumerGroup starts with, and helpers shared by the type files.
  *
- * Threads: every Producer, PartitionConsumer and ConsumerGroup serialises its core calls with its own
- * PyThread lock, always acquired with the GIL released; the core runs with the GIL released
- * and calls back (interrupt check, partitioner) through PyGILState_Ensure. Log lines are
- * buffered in C while the GIL is released and handed to `logging` afterwards.
+ * Files: py_module.c (module init and state, argument helpers), py_errors.c (the exception
+ * tree, built from the core's taxonomy), py_callbacks.c (the core's callbacks: interrupt
+ * check, partitioner, log lines), py_object.c (the object head: lock, close, interrupt; and
+ * options through kk_config_t), py_admin.c (create_topic, delete_topic), and one file per type.
+ *
+ * Threads: each object serialises its core calls with its own PyThread lock, always acquired
+ * with the GIL released; the core runs with the GIL released and calls back (interrupt check,
+ * partitioner, rebalance) through PyGILState_Ensure. Log lines are buffered in C while the GIL
+ * is released and handed to `logging` afterwards.
  */
 #ifndef KKPY_H
 #define KKPY_H
@@ -36,27 +42,17 @@ typedef struct kkpy_state {
     PyTypeObject *group_type;    /* ConsumerGroup */
     PyTypeObject *topic_partition_type; /* TopicPartition (a struct sequence) */
 
-    PyObject *Error;
-    PyObject *ProtocolError;
-    PyObject *ConnectionFailedError;
-    PyObject *UnableToFetchMetadata;
-    PyObject *TimedOutError;
-    PyObject *ChecksumError;
-    PyObject *CompressionError;
-    PyObject *MalformedResponseError;
-    PyObject *UnsupportedVersionError;
-    PyObject *InvalidArgumentError;
-    PyObject *InvalidPartitionError;
+    PyObject *error_classes;     /* dict: class name (and alias) -> exception class */
+    PyObject *Error;             /* the few the binding raises by name (also in the dict) */
     PyObject *ProducerShutdownError;
     PyObject *ConsumerClosedError;
-    PyObject *NotAssignedError;
     PyObject *FailedToSendMessages;
-    PyObject *broker_errors; /* dict: broker code (int) -> ProtocolError subclass */
 
     PyObject *logger;        /* logging.getLogger("kafkette") */
     unsigned long main_thread; /* only the main thread runs signal handlers */
     PyObject *empty_tuple;
     PyObject *str_code;      /* interned "code" */
+    PyObject *str_retriable; /* interned "retriable" */
 } kkpy_state;
 
 /* One buffered log line from the core. */
@@ -79,11 +75,40 @@ typedef struct kkpy_call {
     size_t log_count, log_dropped;
 } kkpy_call;
 
-/* ---- module-wide helpers (py_module.c) ---------------------------------------------- */
+/* ---- module (py_module.c) ------------------------------------------------------------- */
 kkpy_state *kkpy_state_of_module(PyObject *module);
 /* The state of the kafkette module that defines type (or one of its bases). */
 kkpy_state *kkpy_state_of_type(PyTypeObject *type);
 
+/* A UTF-8 view of a str (no NUL bytes); TypeError/ValueError naming it. */
+const char *kkpy_str_arg(PyObject *value, const char *owner, const char *name, bool allow_empty);
+/* An int argument (not an option) within [lo, hi]; TypeError/ValueError naming it. */
+int kkpy_int_arg(PyObject *value, const char *owner, const char *name, long long lo, long long hi,
+                 long long *out);
+/* Splits a call's (args, kwargs) into n named parameters (new references in out[]; NULL for a
+ * missing optional one) and a new dict of the remaining keywords (the options). The first
+ * npos may be given by position, the first nreq are required. -1 with TypeError. */
+int kkpy_split_args(const char *fname, PyObject *args, PyObject *kwargs, const char *const *names, int n,
+                    int npos, int nreq, PyObject **out, PyObject **rest);
+/* __exit__ for every context manager of the module: calls self.close(), never swallows the
+ * exception being propagated. */
+PyObject *kkpy_exit_calls_close(PyObject *self, PyObject *args);
+
+/* ---- errors (py_errors.c) ----------------------------------------------------------------- */
+/* Builds every exception class from the core's taxonomy and adds it to the module. */
+int kkpy_errors_init(PyObject *module, kkpy_state *st);
+/* The class the core names for code (borrowed). */
+PyObject *kkpy_error_class(kkpy_state *st, int code);
+/* A new exception instance for code with the given message, `code` and `retriable` set. */
+PyObject *kkpy_error_new(kkpy_state *st, int code, const char *message);
+/* Sets the Python error for a core error. */
+void kkpy_raise(kkpy_state *st, const kk_error_t *err);
+/* A Python exception raised inside a callback, kept until the core returns. */
+PyObject *kkpy_exc_take(void);
+void kkpy_exc_restore(PyObject *exc);
+extern PyMethodDef kkpy_error_methods[]; /* error_class, _error_taxonomy, _error_code_info */
+
+/* ---- the core's callbacks (py_callbacks.c) ---------------------------------------------- */
 void kkpy_call_init(kkpy_call *call, kkpy_state *st);
 /* Frees buffered lines and any stored exception. */
 void kkpy_call_clear(kkpy_call *call);
@@ -95,48 +120,70 @@ void kkpy_call_begin(kkpy_call *call);
  * released) and returns the stored exception (owned) or NULL. */
 PyObject *kkpy_call_end(kkpy_call *call, kkpy_log_line **lines);
 void kkpy_log_emit(kkpy_state *st, kkpy_log_line *lines);
+/* Keeps the exception being raised in a callback as call->exc (the first one wins). */
+void kkpy_call_keep_exc(kkpy_call *call);
 /* The C partitioner that calls call->partitioner. */
 kk_partitioner_cb kkpy_partitioner_cb(void);
 
-/* A Python exception raised inside a callback, kept until the core returns. */
-PyObject *kkpy_exc_take(void);
-void kkpy_exc_restore(PyObject *exc);
+/* ---- the object head (py_object.c) -------------------------------------------------------- */
+typedef struct kkpy_head kkpy_head;
+/* Frees (group: leaves, then frees) the core object; runs with the lock held and the GIL
+ * held on entry. Returns a core error code (err filled) or KK_OK. */
+typedef int (*kkpy_shutdown_fn)(kkpy_head *h, kk_error_t *err);
 
-/* Sets the Python error for a core error (the class for err->code, err->message, .code). */
-void kkpy_raise(kkpy_state *st, const kk_error_t *err);
-/* A new exception instance for code with the given message (NULL on failure). */
-PyObject *kkpy_error_new(kkpy_state *st, int code, const char *message);
-PyObject *kkpy_error_class(kkpy_state *st, int code); /* borrowed */
+struct kkpy_head {
+    PyObject_HEAD
+    PyThread_type_lock lock;  /* serialises core calls; taken with the GIL released */
+    unsigned long owner;      /* thread holding lock, 0 = none */
+    bool closing;             /* close() began: a call it interrupts raises closed_class */
+    bool closed;              /* close() released the core object */
+    bool in_callback;         /* the owner thread runs a rebalance callback */
+    kk_client_t *client;      /* the core object's client; NULL before setup and once closed */
+    kkpy_call call;
+    PyObject *closed_class;   /* borrowed from the module state */
+    const char *what;         /* "producer", "consumer", "group" for messages */
+    kkpy_shutdown_fn shutdown;
+};
 
-/* Locks an object's mutex with the GIL released, checking signals every 100 ms.
- * owner is the object's owner field (re-entry from a callback raises RuntimeError). */
-int kkpy_lock(PyThread_type_lock lock, unsigned long *owner);
-void kkpy_unlock(PyThread_type_lock lock, unsigned long *owner);
+int kkpy_head_init(kkpy_head *h, kkpy_state *st, PyObject *closed_class, const char *what,
+                   kkpy_shutdown_fn shutdown);
+/* In tp_dealloc, after the core object is freed. */
+void kkpy_head_free(kkpy_head *h);
+/* Before a call: raises closed_class when closed (or never set up), RuntimeError when called
+ * from this object's own callback, else takes the lock. 0 with the lock held. */
+int kkpy_enter(kkpy_head *h, const char *fname);
+/* After a core call, with the lock still held: collects log lines and callback exceptions,
+ * unlocks, logs, and raises (a callback's exception; closed_class when close() interrupted a
+ * failed call; else the core error when err is given). 0 when nothing was raised; 1 when rc
+ * failed and err was NULL (the caller raises). */
+int kkpy_leave(kkpy_head *h, int rc, const kk_error_t *err);
+/* close(): interrupts a waiting call, waits for it to let go, shuts the core object down. */
+PyObject *kkpy_close(kkpy_head *h);
+PyObject *kkpy_closed_error(kkpy_head *h, const char *fname);
+PyObject *kkpy_get_closed(kkpy_head *h, void *closure);
 
-/* Brokers as a list of "host:port" strings or one comma-separated string -> a new
- * PyMem string "h:p,h:p". NULL with an exception on bad input. */
-char *kkpy_brokers_string(PyObject *brokers, const char *what);
+/* Runs expr (a core call) with the GIL released, between kkpy_enter and kkpy_leave. */
+#define KKPY_CALL(h, rc, expr)                                                                     \
+    do {                                                                                           \
+        kkpy_call_begin(&(h)->call);                                                               \
+        Py_BEGIN_ALLOW_THREADS                                                                     \
+        rc = (expr);                                                                               \
+        Py_END_ALLOW_THREADS                                                                       \
+    } while (0)
 
-/* Reads an int option into *out within [lo, hi]; TypeError/ValueError naming it. */
-int kkpy_int_option(PyObject *value, const char *owner, const char *name, long long lo,
-                    long long hi, long long *out);
-/* In an option function with `name` and `value` in scope: when name is opt, stores the int
- * option (within [lo, hi]) in field and returns 0, or -1 with the exception set. */
-#define KKPY_INT_OPTION(owner, opt, lo, hi, field)                                                 \
-    if (strcmp(name, opt) == 0) {                                                                 \
-        long long option_value;                                                                   \
-        if (kkpy_int_option(value, owner, opt, lo, hi, &option_value) < 0)                        \
-            return -1;                                                                            \
-        field = option_value;                                                                     \
-        return 0;                                                                                 \
-    }
-/* A UTF-8 view of a str (no NUL bytes); TypeError/ValueError naming it. */
-const char *kkpy_str_arg(PyObject *value, const char *owner, const char *name, bool allow_empty);
-
-/* Splits a call's (args, kwargs) into n named parameters (new references in out[]) and a new
- * dict of the remaining keywords (the options). -1 with TypeError on missing or extra args. */
-int kkpy_split_args(const char *fname, PyObject *args, PyObject *kwargs, const char *const *names, int n,
-                    PyObject **out, PyObject **rest);
+/* Sets a callback option (value: a callable, or NULL for None) on the object; 0 when taken,
+ * 1 when the object has no such callback. -1 with an exception. */
+typedef int (*kkpy_callback_fn)(void *self, const char *name, PyObject *value);
+/* Passes value to the option `name` of cfg as docs/BINDINGS.md says; raises the core's error. */
+int kkpy_option_set(kkpy_state *st, kk_config_t *cfg, const char *name, PyObject *value,
+                    kkpy_callback_fn callback, void *self);
+/* Every option of a dict (str -> value) through kkpy_option_set. */
+int kkpy_options_apply(kkpy_state *st, kk_config_t *cfg, PyObject *options, kkpy_callback_fn callback,
+                       void *self);
+/* A new config of kind with the callbacks of call attached; MemoryError on failure. */
+kk_config_t *kkpy_config_new(kk_config_kind_t kind, kkpy_call *call);
+/* The option's current value as a new str. */
+PyObject *kkpy_config_str(kk_config_t *cfg, const char *name);
 
 /* ---- types --------------------------------------------------------------------------- */
 extern PyType_Spec kkpy_message_spec;
@@ -145,6 +192,7 @@ extern PyType_Spec kkpy_producer_spec;
 extern PyType_Spec kkpy_consumer_spec;
 extern PyType_Spec kkpy_group_spec;
 extern PyStructSequence_Desc kkpy_topic_partition_desc;
+extern PyMethodDef kkpy_admin_methods[]; /* create_topic, delete_topic */
 
 /* MessageToSend: what send_messages reads and fills. */
 typedef struct {
@@ -175,12 +223,5 @@ typedef struct {
 /* Builds a FetchedMessage; steals nothing. */
 PyObject *kkpy_fetched_new(kkpy_state *st, PyObject *topic, PyObject *partition,
                            const kk_fetched_message_t *m);
-
-PyObject *kkpy_create_topic(PyObject *module, PyObject *args, PyObject *kwargs);
-PyObject *kkpy_delete_topic(PyObject *module, PyObject *args, PyObject *kwargs);
-
-/* __exit__ for every context manager of the module: calls self.close(), never swallows the
- * exception being propagated. */
-PyObject *kkpy_exit_calls_close(PyObject *self, PyObject *args);
 
 #endif

@@ -7,12 +7,8 @@
 #include <string.h>
 
 typedef struct {
-    PyObject_HEAD
+    kkpy_head h;
     kk_consumer_t *consumer; /* NULL before init and once closed */
-    PyThread_type_lock lock; /* serialises core calls; taken with the GIL released */
-    unsigned long owner;     /* thread holding lock, 0 = none */
-    kkpy_call call;
-    bool closing;            /* close() was called: an interrupted fetch ends quietly */
     PyObject *topic;         /* str, shared with every FetchedMessage */
     PyObject *partition;     /* int, likewise */
     PyObject *client_id;
@@ -23,33 +19,31 @@ typedef struct {
 
 #define OWNER "PartitionConsumer"
 
+static int consumer_shutdown(kkpy_head *h, kk_error_t *err) {
+    (void)err;
+    kkpy_consumer *self = (kkpy_consumer *)h;
+    kk_consumer_free(self->consumer); /* closes sockets; never blocks */
+    self->consumer = NULL;
+    return KK_OK;
+}
+
 static PyObject *consumer_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
     (void)args;
     (void)kwargs;
     kkpy_state *st = kkpy_state_of_type(type);
-    if (!st)
-        return NULL;
-    kkpy_consumer *self = (kkpy_consumer *)type->tp_alloc(type, 0);
+    kkpy_consumer *self = st ? (kkpy_consumer *)type->tp_alloc(type, 0) : NULL;
     if (!self)
         return NULL;
-    kkpy_call_init(&self->call, st);
     self->next_offset = self->highwater_mark = self->last_stable_offset = self->log_start_offset = -1;
-    self->lock = PyThread_allocate_lock();
-    if (!self->lock) {
-        Py_DECREF(self);
-        PyErr_NoMemory();
-        return NULL;
-    }
+    if (kkpy_head_init(&self->h, st, st->ConsumerClosedError, "consumer", consumer_shutdown) < 0)
+        Py_CLEAR(self);
     return (PyObject *)self;
 }
 
 static void consumer_dealloc(kkpy_consumer *self) {
     PyTypeObject *type = Py_TYPE(self);
-    kk_consumer_free(self->consumer); /* closes sockets; never blocks */
-    self->consumer = NULL;
-    if (self->lock)
-        PyThread_free_lock(self->lock);
-    kkpy_call_clear(&self->call);
+    consumer_shutdown(&self->h, NULL);
+    kkpy_head_free(&self->h);
     Py_CLEAR(self->topic);
     Py_CLEAR(self->partition);
     Py_CLEAR(self->client_id);
@@ -82,49 +76,11 @@ static int parse_offset(PyObject *value, kk_offset_spec_t *out) {
         return -1;
     }
     long long v;
-    if (kkpy_int_option(value, OWNER, "offset", -INT64_MAX, INT64_MAX, &v) < 0)
+    if (kkpy_int_arg(value, OWNER, "offset", -INT64_MAX, INT64_MAX, &v) < 0)
         return -1;
     /* Poseidon: a negative offset counts back from the end */
     *out = v >= 0 ? (kk_offset_spec_t){KK_OFFSET_AT, v} : (kk_offset_spec_t){KK_OFFSET_FROM_LATEST, -v};
     return 0;
-}
-
-static int apply_option(kk_consumer_config_t *cfg, const char *name, PyObject *value) {
-#define INT_OPTION(opt, lo, hi, field) KKPY_INT_OPTION(OWNER, opt, lo, hi, field)
-    INT_OPTION("max_bytes", 1, INT32_MAX, cfg->max_bytes)
-    INT_OPTION("min_bytes", 0, INT32_MAX, cfg->min_bytes)
-    INT_OPTION("max_wait_ms", 0, INT32_MAX, cfg->max_wait_ms)
-    INT_OPTION("socket_timeout_ms", 1, INT32_MAX, cfg->client.request_timeout_ms)
-    INT_OPTION("connect_timeout_ms", 1, INT32_MAX, cfg->client.connect_timeout_ms)
-    INT_OPTION("failover_tries", 0, INT32_MAX, cfg->failover_tries)
-    INT_OPTION("retry_backoff_ms", 0, INT32_MAX, cfg->retry_backoff_ms)
-#undef INT_OPTION
-    if (strcmp(name, "offset_reset") == 0) {
-        const char *s = kkpy_str_arg(value, OWNER, "offset_reset", false);
-        if (!s)
-            return -1;
-        if (strcmp(s, "earliest") == 0)
-            cfg->offset_reset = KK_RESET_EARLIEST;
-        else if (strcmp(s, "latest") == 0)
-            cfg->offset_reset = KK_RESET_LATEST;
-        else if (strcmp(s, "error") == 0)
-            cfg->offset_reset = KK_RESET_ERROR;
-        else {
-            PyErr_Format(PyExc_ValueError, OWNER ": offset_reset must be 'earliest', 'latest' or 'error', got %R",
-                         value);
-            return -1;
-        }
-        return 0;
-    }
-    if (strcmp(name, "read_committed") == 0) {
-        int b = PyObject_IsTrue(value);
-        if (b < 0)
-            return -1;
-        cfg->read_committed = b;
-        return 0;
-    }
-    PyErr_Format(PyExc_TypeError, OWNER "() got an unexpected option '%s'", name);
-    return -1;
 }
 
 static void take_positions(kkpy_consumer *self) {
@@ -135,104 +91,68 @@ static void take_positions(kkpy_consumer *self) {
 }
 
 /* Creates the core consumer and connects (finds the leader, resolves the offset). */
-static int consumer_setup(kkpy_consumer *self, PyObject *client_id_obj, const char *bootstrap, PyObject *topic_obj,
+static int consumer_setup(kkpy_consumer *self, PyObject *client_id, PyObject *brokers, PyObject *topic_obj,
                           PyObject *partition_obj, PyObject *offset_obj, PyObject *options) {
-    kkpy_state *st = self->call.st;
+    kkpy_state *st = self->h.call.st;
     if (self->consumer || self->topic) {
         PyErr_SetString(PyExc_RuntimeError, OWNER " is already initialised");
         return -1;
     }
-    const char *client_id = kkpy_str_arg(client_id_obj, OWNER, "client_id", false);
-    if (!client_id)
-        return -1;
     if (topic_obj == Py_None) {
         PyErr_SetString(PyExc_TypeError, OWNER ": topic must be a str, not None");
         return -1;
     }
     const char *topic = kkpy_str_arg(topic_obj, OWNER, "topic", false);
     long long partition;
-    if (!topic)
+    if (!topic || kkpy_int_arg(partition_obj, OWNER, "partition", 0, INT32_MAX, &partition) < 0)
         return -1;
-    if (kkpy_int_option(partition_obj, OWNER, "partition", INT64_MIN, INT64_MAX, &partition) < 0)
-        return -1;
-    if (partition < 0 || partition > INT32_MAX) {
-        PyErr_Format(PyExc_ValueError, OWNER ": partition must be between 0 and %d, got %lld", INT32_MAX, partition);
-        return -1;
-    }
-    kk_consumer_config_t cfg;
-    kk_consumer_config_init(&cfg);
-    if (parse_offset(offset_obj, &cfg.offset) < 0)
-        return -1;
-    PyObject *name, *value;
-    Py_ssize_t pos = 0;
-    while (options && PyDict_Next(options, &pos, &name, &value)) {
-        const char *opt = PyUnicode_AsUTF8(name);
-        if (!opt || apply_option(&cfg, opt, value) < 0)
-            return -1;
-    }
-    cfg.client.bootstrap_servers = bootstrap;
-    cfg.client.client_id = client_id;
-    cfg.topic = topic;
-    cfg.partition = (int32_t)partition;
-    kkpy_call_attach(&self->call, &cfg.client);
+    kk_config_t *cfg = kkpy_config_new(KK_CONFIG_CONSUMER, &self->h.call);
+    kk_consumer_config_t *typed = cfg ? kk_config_consumer(cfg) : NULL;
+    int rc = -1;
     kk_error_t err;
-    kk_consumer_t *consumer = kk_consumer_new(&cfg, &err);
-    if (!consumer) {
+    if (!cfg || parse_offset(offset_obj, &typed->offset) < 0 ||
+        kkpy_option_set(st, cfg, "bootstrap_servers", brokers, NULL, NULL) < 0 ||
+        kkpy_option_set(st, cfg, "client_id", client_id, NULL, NULL) < 0 ||
+        kkpy_options_apply(st, cfg, options, NULL, NULL) < 0)
+        goto done;
+    typed->topic = topic;
+    typed->partition = (int32_t)partition;
+    if (!(self->consumer = kk_consumer_new(typed, &err))) {
         kkpy_raise(st, &err);
-        return -1;
+        goto done;
     }
+    self->h.client = kk_consumer_client(self->consumer);
     self->topic = Py_NewRef(topic_obj);
     self->partition = PyLong_FromLongLong(partition);
-    self->client_id = Py_NewRef(client_id_obj);
-    self->brokers = PyUnicode_FromString(bootstrap);
-    if (!self->partition || !self->brokers) {
-        kk_consumer_free(consumer);
-        return -1;
+    self->client_id = kkpy_config_str(cfg, "client_id");
+    self->brokers = kkpy_config_str(cfg, "bootstrap_servers");
+    if (!self->partition || !self->client_id || !self->brokers || kkpy_enter(&self->h, OWNER) < 0)
+        goto done;
+    KKPY_CALL(&self->h, rc, kk_consumer_connect(self->consumer, &err));
+    take_positions(self);
+    rc = kkpy_leave(&self->h, rc, &err);
+done:
+    if (rc != 0 && self->consumer) {
+        self->h.client = NULL;
+        consumer_shutdown(&self->h, NULL);
     }
-    /* Nobody else can see the object yet, but the lock keeps the pattern uniform. */
-    if (kkpy_lock(self->lock, &self->owner) < 0) {
-        kk_consumer_free(consumer);
-        return -1;
-    }
-    int rc;
-    kkpy_call_begin(&self->call);
-    Py_BEGIN_ALLOW_THREADS
-    rc = kk_consumer_connect(consumer, &err);
-    Py_END_ALLOW_THREADS
-    kkpy_log_line *lines = NULL;
-    PyObject *exc = kkpy_call_end(&self->call, &lines);
-    if (rc == KK_OK && !exc) {
-        self->consumer = consumer;
-        take_positions(self);
-    } else {
-        kk_consumer_free(consumer);
-    }
-    kkpy_unlock(self->lock, &self->owner);
-    kkpy_log_emit(st, lines);
-    if (exc) {
-        kkpy_exc_restore(exc);
-        return -1;
-    }
-    if (rc != KK_OK) {
-        kkpy_raise(st, &err);
-        return -1;
-    }
-    return 0;
+    kk_config_free(cfg);
+    return rc;
 }
 
 static int consumer_init(kkpy_consumer *self, PyObject *args, PyObject *kwargs) {
     static const char *const names[] = {"client_id", "host", "port", "topic", "partition", "offset"};
     PyObject *p[6], *options;
-    if (kkpy_split_args(OWNER, args, kwargs, names, 6, p, &options) < 0)
+    if (kkpy_split_args(OWNER, args, kwargs, names, 6, 6, 6, p, &options) < 0)
         return -1;
     int rc = -1;
     long long port;
     const char *host = kkpy_str_arg(p[1], OWNER, "host", false);
-    if (host && kkpy_int_option(p[2], OWNER, "port", 1, 65535, &port) == 0) {
+    if (host && kkpy_int_arg(p[2], OWNER, "port", 1, 65535, &port) == 0) {
         PyObject *bootstrap = strchr(host, ':') && host[0] != '[' ? PyUnicode_FromFormat("[%s]:%lld", host, port)
                                                                  : PyUnicode_FromFormat("%s:%lld", host, port);
         if (bootstrap) {
-            rc = consumer_setup(self, p[0], PyUnicode_AsUTF8(bootstrap), p[3], p[4], p[5], options);
+            rc = consumer_setup(self, p[0], bootstrap, p[3], p[4], p[5], options);
             Py_DECREF(bootstrap);
         }
     }
@@ -245,122 +165,76 @@ static int consumer_init(kkpy_consumer *self, PyObject *args, PyObject *kwargs) 
 static PyObject *consumer_for_partition(PyTypeObject *cls, PyObject *args, PyObject *kwargs) {
     static const char *const names[] = {"client_id", "brokers", "topic", "partition", "offset"};
     PyObject *p[5], *options;
-    if (kkpy_split_args("consumer_for_partition", args, kwargs, names, 5, p, &options) < 0)
+    if (kkpy_split_args("consumer_for_partition", args, kwargs, names, 5, 5, 5, p, &options) < 0)
         return NULL;
-    PyObject *self = NULL;
-    char *bootstrap = kkpy_brokers_string(p[1], "consumer_for_partition");
-    if (bootstrap) {
-        PyObject *empty = PyTuple_New(0);
-        self = empty ? cls->tp_new(cls, empty, NULL) : NULL;
-        Py_XDECREF(empty);
-        if (self && consumer_setup((kkpy_consumer *)self, p[0], bootstrap, p[2], p[3], p[4], options) < 0)
-            Py_CLEAR(self);
-        PyMem_Free(bootstrap);
-    }
+    kkpy_state *st = kkpy_state_of_type(cls);
+    PyObject *self = st ? cls->tp_new(cls, st->empty_tuple, NULL) : NULL;
+    if (self && consumer_setup((kkpy_consumer *)self, p[0], p[1], p[2], p[3], p[4], options) < 0)
+        Py_CLEAR(self);
     for (int i = 0; i < 5; i++)
         Py_XDECREF(p[i]);
     Py_DECREF(options);
     return self;
 }
 
-static PyObject *closed_error(kkpy_consumer *self, const char *text) {
-    PyErr_SetString(self->call.st->ConsumerClosedError, text);
-    return NULL;
+/* Per-call options, checked by the core on a scratch consumer config. */
+static int fetch_options(kkpy_state *st, PyObject *kwargs, kk_fetch_options_t *opts) {
+    kk_config_t *cfg = kkpy_config_new(KK_CONFIG_CONSUMER, NULL);
+    int rc = cfg ? kkpy_options_apply(st, cfg, kwargs, NULL, NULL) : -1;
+    PyObject *name, *value;
+    Py_ssize_t pos = 0;
+    while (rc == 0 && PyDict_Next(kwargs, &pos, &name, &value)) {
+        const char *opt = PyUnicode_AsUTF8(name);
+        if (strcmp(opt, "max_bytes") != 0 && strcmp(opt, "min_bytes") != 0 && strcmp(opt, "max_wait_ms") != 0) {
+            PyErr_Format(PyExc_TypeError, "fetch() got an unexpected option '%s' (only max_bytes, min_bytes and "
+                         "max_wait_ms apply to one fetch)", opt);
+            rc = -1;
+        }
+    }
+    if (rc == 0) {
+        const kk_consumer_config_t *typed = kk_config_consumer(cfg);
+        opts->max_bytes = kk_config_is_set(cfg, "max_bytes") ? typed->max_bytes : -1;
+        opts->min_bytes = kk_config_is_set(cfg, "min_bytes") ? typed->min_bytes : -1;
+        opts->max_wait_ms = kk_config_is_set(cfg, "max_wait_ms") ? typed->max_wait_ms : -1;
+    }
+    kk_config_free(cfg);
+    return rc;
 }
 
 static PyObject *consumer_fetch(kkpy_consumer *self, PyObject *args, PyObject *kwargs) {
-    kkpy_state *st = self->call.st;
+    kkpy_state *st = self->h.call.st;
     if (PyTuple_GET_SIZE(args)) {
         PyErr_SetString(PyExc_TypeError, "fetch() takes keyword arguments only (max_bytes, min_bytes, max_wait_ms)");
         return NULL;
     }
     kk_fetch_options_t opts = KK_FETCH_OPTIONS_DEFAULT;
-    PyObject *name, *value;
-    Py_ssize_t pos = 0;
-    while (kwargs && PyDict_Next(kwargs, &pos, &name, &value)) {
-        const char *opt = PyUnicode_AsUTF8(name);
-        long long v;
-        if (!opt)
-            return NULL;
-        int32_t *field = strcmp(opt, "max_bytes") == 0     ? &opts.max_bytes
-                         : strcmp(opt, "min_bytes") == 0   ? &opts.min_bytes
-                         : strcmp(opt, "max_wait_ms") == 0 ? &opts.max_wait_ms
-                                                           : NULL;
-        if (!field) {
-            PyErr_Format(PyExc_TypeError, "fetch() got an unexpected option '%s'", opt);
-            return NULL;
-        }
-        if (kkpy_int_option(value, "fetch", opt, field == &opts.max_bytes ? 1 : 0, INT32_MAX, &v) < 0)
-            return NULL;
-        *field = (int32_t)v;
-    }
-    if (!self->consumer)
-        return closed_error(self, self->topic ? "fetch: the consumer is closed" : "fetch: the consumer is not initialised");
-    if (kkpy_lock(self->lock, &self->owner) < 0)
+    if ((kwargs && fetch_options(st, kwargs, &opts) < 0) || kkpy_enter(&self->h, "fetch") < 0)
         return NULL;
-    if (!self->consumer) {
-        kkpy_unlock(self->lock, &self->owner);
-        return closed_error(self, "fetch: the consumer was closed");
-    }
     kk_fetch_batch_t *batch = NULL;
     kk_error_t err;
     int rc;
-    kkpy_call_begin(&self->call);
-    Py_BEGIN_ALLOW_THREADS
-    rc = kk_consumer_fetch(self->consumer, &opts, &batch, &err);
-    Py_END_ALLOW_THREADS
-    kkpy_log_line *lines = NULL;
-    PyObject *exc = kkpy_call_end(&self->call, &lines);
+    KKPY_CALL(&self->h, rc, kk_consumer_fetch(self->consumer, &opts, &batch, &err));
     take_positions(self);
-    bool closing = self->closing;
-    kkpy_unlock(self->lock, &self->owner);
-
-    PyObject *list = NULL;
-    if (rc == KK_OK) {
-        list = PyList_New((Py_ssize_t)batch->count);
-        for (size_t i = 0; list && i < batch->count; i++) {
-            PyObject *m = kkpy_fetched_new(st, self->topic, self->partition, &batch->messages[i]);
-            if (!m)
-                Py_CLEAR(list);
-            else
-                PyList_SET_ITEM(list, (Py_ssize_t)i, m);
-        }
+    PyObject *list = kkpy_leave(&self->h, rc, &err) == 0 ? PyList_New((Py_ssize_t)batch->count) : NULL;
+    for (size_t i = 0; list && i < batch->count; i++) {
+        PyObject *m = kkpy_fetched_new(st, self->topic, self->partition, &batch->messages[i]);
+        if (!m)
+            Py_CLEAR(list);
+        else
+            PyList_SET_ITEM(list, (Py_ssize_t)i, m);
     }
     kk_fetch_batch_free(batch);
-    kkpy_log_emit(st, lines);
-    if (exc) {
-        Py_XDECREF(list);
-        kkpy_exc_restore(exc);
-        return NULL;
-    }
-    if (rc == KK_ERR_INTERRUPTED && closing)
-        return closed_error(self, "fetch: the consumer was closed while fetching");
-    if (rc != KK_OK)
-        kkpy_raise(st, &err);
     return list;
 }
 
 static PyObject *consumer_close(kkpy_consumer *self, PyObject *unused) {
     (void)unused;
-    if (!self->consumer)
-        Py_RETURN_NONE;
-    /* Wake a fetch waiting in another thread, then wait for it to let go. */
-    self->closing = true;
-    kk_client_interrupt(kk_consumer_client(self->consumer));
-    if (kkpy_lock(self->lock, &self->owner) < 0)
-        return NULL;
-    kk_consumer_t *c = self->consumer;
-    self->consumer = NULL;
-    kkpy_unlock(self->lock, &self->owner);
-    kk_consumer_free(c);
-    Py_RETURN_NONE;
+    return kkpy_close(&self->h);
 }
 
 static PyObject *consumer_enter(kkpy_consumer *self, PyObject *unused) {
     (void)unused;
-    if (!self->consumer)
-        return closed_error(self, "the consumer is closed");
-    return Py_NewRef(self);
+    return self->h.client ? Py_NewRef(self) : kkpy_closed_error(&self->h, "__enter__");
 }
 
 static PyObject *offset_or_none(int64_t v) { return v >= 0 ? PyLong_FromLongLong(v) : Py_NewRef(Py_None); }
@@ -381,17 +255,12 @@ static PyObject *get_log_start_offset(kkpy_consumer *self, void *c) {
     (void)c;
     return offset_or_none(self->log_start_offset);
 }
-static PyObject *get_closed(kkpy_consumer *self, void *c) {
-    (void)c;
-    return PyBool_FromLong(self->consumer == NULL);
-}
-
 static PyObject *consumer_repr(kkpy_consumer *self) {
     if (!self->topic)
         return PyUnicode_FromString("<kafkette.PartitionConsumer (not initialised)>");
     return PyUnicode_FromFormat("<kafkette.PartitionConsumer %U[%R] next_offset=%lld brokers=%R%s>", self->topic,
                                 self->partition, (long long)self->next_offset, self->brokers,
-                                self->consumer ? "" : " closed");
+                                self->h.client ? "" : " closed");
 }
 
 static PyMethodDef consumer_methods[] = {
@@ -429,7 +298,7 @@ static PyGetSetDef consumer_getset[] = {
      "The last stable offset from the last fetch, or None when the broker did not report it.", NULL},
     {"log_start_offset", (getter)get_log_start_offset, NULL,
      "The log start offset from the last fetch, or None when the broker did not report it.", NULL},
-    {"closed", (getter)get_closed, NULL, "True after close().", NULL},
+    {"closed", (getter)kkpy_get_closed, NULL, "True after close().", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -445,10 +314,9 @@ static PyType_Slot consumer_slots[] = {
      "PartitionConsumer(client_id, host, port, topic, partition, offset, **options)\n--\n\n"
      "Reads one partition of one topic, following its leader. offset is an int (>= 0: that offset; "
      "negative: that many records before the end), 'earliest_offset' or 'latest_offset' "
-     "(kafkette.EARLIEST_OFFSET / LATEST_OFFSET); it is resolved when the consumer is created. Options: "
-     "max_bytes, min_bytes, max_wait_ms, socket_timeout_ms, offset_reset ('earliest' (default), 'latest' "
-     "or 'error': what to do when the next offset is out of range); also connect_timeout_ms, "
-     "read_committed, failover_tries and retry_backoff_ms. An unknown option raises TypeError.\n\n"
+     "(kafkette.EARLIEST_OFFSET / LATEST_OFFSET); it is resolved when the consumer is created. Options are "
+     "the PartitionConsumer's in docs/CONFIGURATION.md (max_bytes, min_bytes, max_wait_ms, socket_timeout_ms, "
+     "offset_reset, read_committed, ...). A bad or unknown option raises InvalidArgumentError.\n\n"
      "Thread safety: a consumer may be shared by threads; fetches are serialised by an internal lock "
      "(waited for with the GIL released), so each message is returned once. Iterating yields messages as "
      "they arrive until close()."},

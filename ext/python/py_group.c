@@ -15,13 +15,8 @@
 #include <string.h>
 
 typedef struct {
-    PyObject_HEAD
+    kkpy_head h;             /* h.in_callback: the owner thread runs on_assign/on_revoke */
     kk_group_t *group;       /* NULL before init and once closed */
-    PyThread_type_lock lock; /* serialises core calls; taken with the GIL released */
-    unsigned long owner;     /* thread holding lock, 0 = none */
-    kkpy_call call;
-    bool closing;            /* close() was called: an interrupted poll ends quietly */
-    bool in_callback;        /* the owner thread is running on_assign/on_revoke */
     PyObject *on_assign;     /* callables, or NULL */
     PyObject *on_revoke;
     PyObject *group_name;    /* str */
@@ -63,7 +58,7 @@ static PyObject *topic_partition_new(kkpy_group *self, const kk_topic_partition_
     if (!topic)
         return NULL;
     PyObject *partition = PyLong_FromLong(tp->partition);
-    PyObject *obj = partition ? PyStructSequence_New(self->call.st->topic_partition_type) : NULL;
+    PyObject *obj = partition ? PyStructSequence_New(self->h.call.st->topic_partition_type) : NULL;
     if (!obj) {
         if (owned)
             Py_DECREF(topic);
@@ -123,19 +118,8 @@ static void take_snapshot(kkpy_group *self) {
         kkpy_exc_restore(pending);
 }
 
-static PyObject *closed_error(kkpy_group *self, const char *text) {
-    PyErr_SetString(self->call.st->ConsumerClosedError, text);
-    return NULL;
-}
-
 static bool in_own_callback(kkpy_group *self) {
-    return self->in_callback && self->owner == PyThread_get_thread_ident();
-}
-
-static PyObject *not_in_callback(const char *what) {
-    PyErr_Format(PyExc_RuntimeError,
-                 "%s is not allowed inside an on_assign/on_revoke callback (only commit() is)", what);
-    return NULL;
+    return self->h.in_callback && self->h.owner == PyThread_get_thread_ident();
 }
 
 /* ---- rebalance callbacks (called by the core with the GIL released) ------------------- */
@@ -151,22 +135,18 @@ static void run_callback(kkpy_group *self, PyObject *callable, const kk_topic_pa
         Py_XDECREF(tuple);
         PyObject *result = NULL;
         if (list) {
-            self->in_callback = true;
+            self->h.in_callback = true;
             result = PyObject_CallOneArg(cb, list);
-            self->in_callback = false;
+            self->h.in_callback = false;
             Py_DECREF(list);
         }
         Py_DECREF(cb);
         Py_XDECREF(result);
         if (!result) {
-            PyObject *exc = kkpy_exc_take();
-            if (!self->call.exc)
-                self->call.exc = exc;
-            else
-                Py_XDECREF(exc);
+            kkpy_call_keep_exc(&self->h.call);
             /* stop the poll at its next wait so the error surfaces; close() still leaves */
-            if (!self->closing)
-                self->call.abort = true;
+            if (!self->h.closing)
+                self->h.call.abort = true;
         }
     }
     PyGILState_Release(gil);
@@ -184,26 +164,43 @@ static void cb_revoke(void *opaque, const kk_topic_partition_t *parts, size_t n)
 
 /* ---- construction ------------------------------------------------------------------------ */
 
+static void take_snapshot(kkpy_group *self);
+
+/* Leaves the group (close(): commits, on_revoke, LeaveGroup; err is NULL in dealloc, which only
+ * frees) and frees it. */
+static int group_shutdown(kkpy_head *h, kk_error_t *err) {
+    kkpy_group *self = (kkpy_group *)h;
+    kk_group_t *g = self->group;
+    int rc = KK_OK;
+    if (g && err) {
+        kk_client_clear_interrupt(kk_group_client(g)); /* the leave must get through */
+        KKPY_CALL(h, rc, kk_group_close(g, err));
+    }
+    self->group = NULL;
+    kk_fetch_batch_free(self->pending);
+    self->pending = NULL;
+    /* Freeing joins the heartbeat thread, which never needs the GIL. */
+    Py_BEGIN_ALLOW_THREADS
+    kk_group_free(g);
+    Py_END_ALLOW_THREADS
+    if (err)
+        take_snapshot(self);
+    return rc;
+}
+
 static PyObject *group_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
     (void)args;
     (void)kwargs;
     kkpy_state *st = kkpy_state_of_type(type);
-    if (!st)
-        return NULL;
-    kkpy_group *self = (kkpy_group *)type->tp_alloc(type, 0);
+    kkpy_group *self = st ? (kkpy_group *)type->tp_alloc(type, 0) : NULL;
     if (!self)
         return NULL;
-    kkpy_call_init(&self->call, st);
     self->generation = -1;
     self->claimed = PyTuple_New(0);
     self->member_id = PyUnicode_FromString("");
-    self->lock = PyThread_allocate_lock();
-    if (!self->lock || !self->claimed || !self->member_id) {
-        Py_DECREF(self);
-        if (!PyErr_Occurred())
-            PyErr_NoMemory();
-        return NULL;
-    }
+    if (!self->claimed || !self->member_id ||
+        kkpy_head_init(&self->h, st, st->ConsumerClosedError, "group", group_shutdown) < 0)
+        Py_CLEAR(self);
     return (PyObject *)self;
 }
 
@@ -223,19 +220,10 @@ static int group_clear(kkpy_group *self) {
 static void group_dealloc(kkpy_group *self) {
     PyTypeObject *type = Py_TYPE(self);
     PyObject_GC_UnTrack(self);
-    kk_fetch_batch_free(self->pending);
-    if (self->group) {
-        /* No LeaveGroup and no callbacks here: the coordinator drops the member after the
-         * session timeout. Freeing joins the heartbeat thread, which never needs the GIL. */
-        kk_group_t *g = self->group;
-        self->group = NULL;
-        Py_BEGIN_ALLOW_THREADS
-        kk_group_free(g);
-        Py_END_ALLOW_THREADS
-    }
-    if (self->lock)
-        PyThread_free_lock(self->lock);
-    kkpy_call_clear(&self->call);
+    /* No LeaveGroup and no callbacks here: the coordinator drops the member after the session
+     * timeout. */
+    group_shutdown(&self->h, NULL);
+    kkpy_head_free(&self->h);
     Py_CLEAR(self->on_assign);
     Py_CLEAR(self->on_revoke);
     Py_CLEAR(self->group_name);
@@ -248,82 +236,15 @@ static void group_dealloc(kkpy_group *self) {
     Py_DECREF(type);
 }
 
-/* Constructor options that are not config fields (or need a second look once all are read). */
-typedef struct {
-    int trail;       /* -1 unset, else 0/1 */
-    int reset;       /* -1 unset, else KK_RESET_* */
-    bool heartbeat_set;
-    const char *client_id;
-} group_extra_t;
-
-static int callable_option(PyObject *value, const char *name, PyObject **slot) {
-    if (value == Py_None) {
-        Py_CLEAR(*slot);
-        return 0;
-    }
-    if (!PyCallable_Check(value)) {
-        PyErr_Format(PyExc_TypeError, OWNER ": %s must be a callable taking a list of (topic, partition), not %.100s",
-                     name, Py_TYPE(value)->tp_name);
-        return -1;
-    }
-    Py_XSETREF(*slot, Py_NewRef(value));
+static int take_callback(void *p, const char *name, PyObject *value) {
+    kkpy_group *self = p;
+    PyObject **slot = strcmp(name, "on_assign") == 0 ? &self->on_assign
+                      : strcmp(name, "on_revoke") == 0 ? &self->on_revoke
+                                                       : NULL;
+    if (!slot)
+        return 1;
+    Py_XSETREF(*slot, value ? Py_NewRef(value) : NULL);
     return 0;
-}
-
-static int apply_option(kkpy_group *self, kk_group_config_t *cfg, group_extra_t *extra, const char *name,
-                        PyObject *value) {
-    long long v;
-#define INT_OPTION(opt, lo, hi, field) KKPY_INT_OPTION(OWNER, opt, lo, hi, field)
-    INT_OPTION("session_timeout_ms", 1, INT32_MAX, cfg->session_timeout_ms)
-    INT_OPTION("rebalance_timeout_ms", 1, INT32_MAX, cfg->rebalance_timeout_ms)
-    INT_OPTION("auto_commit_interval_ms", 0, INT32_MAX, cfg->auto_commit_interval_ms)
-    INT_OPTION("max_bytes", 1, INT32_MAX, cfg->max_bytes)
-    INT_OPTION("max_wait_ms", 0, INT32_MAX, cfg->max_wait_ms)
-    INT_OPTION("metadata_refresh_interval_ms", 1, INT32_MAX, cfg->metadata_refresh_interval_ms)
-    INT_OPTION("retry_backoff_ms", 0, INT32_MAX, cfg->retry_backoff_ms)
-    INT_OPTION("socket_timeout_ms", 1, INT32_MAX, cfg->client.request_timeout_ms)
-    INT_OPTION("connect_timeout_ms", 1, INT32_MAX, cfg->client.connect_timeout_ms)
-#undef INT_OPTION
-    if (strcmp(name, "heartbeat_interval_ms") == 0) {
-        if (kkpy_int_option(value, OWNER, name, 1, INT32_MAX, &v) < 0)
-            return -1;
-        cfg->heartbeat_interval_ms = (int)v;
-        extra->heartbeat_set = true;
-        return 0;
-    }
-    if (strcmp(name, "assignor") == 0) {
-        /* validated by the core, which knows the assignors */
-        return (cfg->assignor = kkpy_str_arg(value, OWNER, "assignor", true)) ? 0 : -1;
-    }
-    if (strcmp(name, "client_id") == 0)
-        return (extra->client_id = kkpy_str_arg(value, OWNER, "client_id", false)) ? 0 : -1;
-    if (strcmp(name, "trail") == 0) {
-        int b = PyObject_IsTrue(value);
-        if (b < 0)
-            return -1;
-        extra->trail = b;
-        return 0;
-    }
-    if (strcmp(name, "offset_reset") == 0) {
-        const char *s = kkpy_str_arg(value, OWNER, "offset_reset", false);
-        if (!s)
-            return -1;
-        if (strcmp(s, "earliest") == 0)
-            extra->reset = KK_RESET_EARLIEST;
-        else if (strcmp(s, "latest") == 0)
-            extra->reset = KK_RESET_LATEST;
-        else {
-            PyErr_Format(PyExc_ValueError, OWNER ": offset_reset must be 'earliest' or 'latest', got %R", value);
-            return -1;
-        }
-        return 0;
-    }
-    if (strcmp(name, "on_assign") == 0)
-        return callable_option(value, name, &self->on_assign);
-    if (strcmp(name, "on_revoke") == 0)
-        return callable_option(value, name, &self->on_revoke);
-    PyErr_Format(PyExc_TypeError, OWNER "() got an unexpected option '%s'", name);
-    return -1;
 }
 
 /* topics: a list/tuple of str, or one str. A new tuple. */
@@ -344,128 +265,84 @@ static PyObject *topics_tuple(PyObject *topics) {
     return tuple;
 }
 
-/* Runs a blocking core call on self->group with the lock held and the GIL released. */
-#define GROUP_CALL(self, rc, expr) \
-    do { \
-        kkpy_call_begin(&(self)->call); \
-        Py_BEGIN_ALLOW_THREADS \
-        rc = (expr); \
-        Py_END_ALLOW_THREADS \
-    } while (0)
-
-/* Ends a call: snapshot, unlock, log; then raises what failed. 0 when rc is KK_OK and no
+/* Ends a call: snapshot, then kkpy_leave (unlock, log, raise). 0 when rc is KK_OK and no
  * callback raised. */
 static int finish_call(kkpy_group *self, int rc, const kk_error_t *err) {
-    kkpy_log_line *lines = NULL;
-    PyObject *exc = kkpy_call_end(&self->call, &lines);
     take_snapshot(self);
-    kkpy_unlock(self->lock, &self->owner);
-    kkpy_log_emit(self->call.st, lines);
-    if (exc) {
-        kkpy_exc_restore(exc);
-        return -1;
-    }
-    if (rc != KK_OK) {
-        kkpy_raise(self->call.st, err);
-        return -1;
-    }
-    return 0;
+    return kkpy_leave(&self->h, rc, err);
 }
 
 static int group_init(kkpy_group *self, PyObject *args, PyObject *kwargs) {
     static const char *const names[] = {"group_name", "brokers", "topics"};
-    kkpy_state *st = self->call.st;
+    kkpy_state *st = self->h.call.st;
     if (self->group || self->group_name) {
         PyErr_SetString(PyExc_RuntimeError, OWNER " is already initialised");
         return -1;
     }
     PyObject *p[3], *options;
-    if (kkpy_split_args(OWNER, args, kwargs, names, 3, p, &options) < 0)
+    if (kkpy_split_args(OWNER, args, kwargs, names, 3, 3, 3, p, &options) < 0)
         return -1;
-    int result = -1;
-    char *bootstrap = NULL;
+    int rc = -1;
     const char **topic_names = NULL;
     PyObject *topics = NULL;
+    kk_config_t *cfg = NULL;
+    kk_error_t err;
     const char *group_id = kkpy_str_arg(p[0], OWNER, "group_name", true);
-    if (!group_id || !(bootstrap = kkpy_brokers_string(p[1], OWNER)) || !(topics = topics_tuple(p[2])))
+    if (!group_id || !(topics = topics_tuple(p[2])) || !(cfg = kkpy_config_new(KK_CONFIG_GROUP, &self->h.call)) ||
+        kkpy_option_set(st, cfg, "bootstrap_servers", p[1], NULL, NULL) < 0 ||
+        kkpy_options_apply(st, cfg, options, take_callback, self) < 0)
         goto done;
-
-    kk_group_config_t cfg;
-    kk_group_config_init(&cfg);
-    cfg.auto_commit_interval_ms = 5000;
-    group_extra_t extra = {-1, -1, false, "kafkette"};
-    PyObject *name, *value;
-    Py_ssize_t pos = 0;
-    while (PyDict_Next(options, &pos, &name, &value)) {
-        const char *opt = PyUnicode_AsUTF8(name);
-        if (!opt || apply_option(self, &cfg, &extra, opt, value) < 0)
-            goto done;
-    }
-    if (extra.trail >= 0 && extra.reset >= 0 && (extra.trail == 1) != (extra.reset == KK_RESET_LATEST)) {
-        PyErr_SetString(PyExc_ValueError, OWNER ": trail and offset_reset disagree (trail=True means 'latest')");
-        goto done;
-    }
-    if (extra.trail == 1 || extra.reset == KK_RESET_LATEST)
-        cfg.start_when_no_commit = KK_RESET_LATEST;
-    /* short sessions need a shorter heartbeat than the default 3 s */
-    if (!extra.heartbeat_set && cfg.heartbeat_interval_ms * 3 > cfg.session_timeout_ms)
-        cfg.heartbeat_interval_ms = cfg.session_timeout_ms / 3 > 0 ? cfg.session_timeout_ms / 3 : 1;
-
     Py_ssize_t n = PyTuple_GET_SIZE(topics);
-    topic_names = PyMem_Calloc((size_t)n + 1, sizeof(*topic_names));
-    if (!topic_names) {
+    if (!(topic_names = PyMem_Calloc((size_t)n + 1, sizeof(*topic_names)))) {
         PyErr_NoMemory();
         goto done;
     }
     for (Py_ssize_t i = 0; i < n; i++)
         topic_names[i] = PyUnicode_AsUTF8(PyTuple_GET_ITEM(topics, i));
-    cfg.client.bootstrap_servers = bootstrap;
-    cfg.client.client_id = extra.client_id;
-    cfg.group_id = group_id;
-    cfg.topics = topic_names;
-    cfg.topic_count = (size_t)n;
-    cfg.on_assign = cb_assign;
-    cfg.on_revoke = cb_revoke;
-    cfg.rebalance_opaque = self;
-    kkpy_call_attach(&self->call, &cfg.client);
-    kk_error_t err;
-    kk_group_t *group = kk_group_new(&cfg, &err);
-    if (!group) {
+    kk_group_config_t *typed = kk_config_group(cfg);
+    typed->group_id = group_id;
+    typed->topics = topic_names;
+    typed->topic_count = (size_t)n;
+    typed->on_assign = cb_assign;
+    typed->on_revoke = cb_revoke;
+    typed->rebalance_opaque = self;
+    if (!(self->group = kk_group_new(typed, &err))) {
         kkpy_raise(st, &err);
         goto done;
     }
+    self->h.client = kk_group_client(self->group);
     self->group_name = Py_NewRef(p[0]);
     self->topics = Py_NewRef(topics);
-    self->client_id = PyUnicode_FromString(extra.client_id);
-    self->brokers = PyUnicode_FromString(bootstrap);
-    if (!self->client_id || !self->brokers || kkpy_lock(self->lock, &self->owner) < 0) {
-        kk_group_free(group);
+    self->client_id = kkpy_config_str(cfg, "client_id");
+    self->brokers = kkpy_config_str(cfg, "bootstrap_servers");
+    if (!self->client_id || !self->brokers || kkpy_enter(&self->h, OWNER) < 0)
         goto done;
-    }
-    self->group = group;
     /* Join now, so that a missing topic fails here and `claimed` is filled at once. */
-    int rc;
-    GROUP_CALL(self, rc, kk_group_join(group, cfg.rebalance_timeout_ms, &err));
-    if (rc != KK_OK || self->call.exc) {
+    KKPY_CALL(&self->h, rc, kk_group_join(self->group, typed->rebalance_timeout_ms, &err));
+    if (rc != KK_OK || self->h.call.exc) {
         /* leave cleanly if we got as far as joining; on_revoke may run, but must not abort */
         kk_error_t close_err;
-        self->closing = true;
-        self->call.abort = false; /* a Ctrl-C that stopped the join must not stop the leave */
+        self->h.client = NULL;
+        self->h.closing = self->h.closed = true;
+        self->h.call.abort = false; /* a Ctrl-C that stopped the join must not stop the leave */
         Py_BEGIN_ALLOW_THREADS
-        kk_group_close(group, &close_err);
-        kk_group_free(group);
+        kk_group_close(self->group, &close_err);
         Py_END_ALLOW_THREADS
-        self->group = NULL;
+        group_shutdown(&self->h, NULL);
     }
-    result = finish_call(self, rc, &err);
+    rc = finish_call(self, rc, &err);
 done:
+    if (rc != 0 && self->group) {
+        self->h.client = NULL;
+        group_shutdown(&self->h, NULL);
+    }
+    kk_config_free(cfg);
     PyMem_Free(topic_names);
-    PyMem_Free(bootstrap);
     Py_XDECREF(topics);
     for (int i = 0; i < 3; i++)
         Py_XDECREF(p[i]);
     Py_DECREF(options);
-    return result;
+    return rc;
 }
 
 /* ---- polling ------------------------------------------------------------------------------- */
@@ -478,7 +355,7 @@ static PyObject *batch_result(kkpy_group *self, const kk_fetch_batch_t *batch, c
     PyObject *topic = PyStructSequence_GET_ITEM(key, 0), *partition = PyStructSequence_GET_ITEM(key, 1);
     PyObject *list = PyList_New((Py_ssize_t)batch->count);
     for (size_t i = 0; list && i < batch->count; i++) {
-        PyObject *m = kkpy_fetched_new(self->call.st, topic, partition, &batch->messages[i]);
+        PyObject *m = kkpy_fetched_new(self->h.call.st, topic, partition, &batch->messages[i]);
         if (!m)
             Py_CLEAR(list);
         else
@@ -498,24 +375,15 @@ static int timeout_arg(PyObject *args, PyObject *kwargs, const char *fname, long
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, fmt, kwlist, &obj))
         return -1;
     *out = dflt;
-    return obj && obj != Py_None ? kkpy_int_option(obj, fname, "timeout_ms", 0, INT32_MAX, out) : 0;
+    return obj && obj != Py_None ? kkpy_int_arg(obj, fname, "timeout_ms", 0, INT32_MAX, out) : 0;
 }
 
 static PyObject *group_poll(kkpy_group *self, PyObject *args, PyObject *kwargs) {
     long long timeout_ms;
     if (timeout_arg(args, kwargs, "poll", 1000, &timeout_ms) < 0)
         return NULL;
-    if (in_own_callback(self))
-        return not_in_callback("poll()");
-    if (!self->group)
-        return closed_error(self, self->group_name ? "poll: the group is closed"
-                                                   : "poll: the group is not initialised");
-    if (kkpy_lock(self->lock, &self->owner) < 0)
+    if (kkpy_enter(&self->h, "poll") < 0)
         return NULL;
-    if (!self->group) {
-        kkpy_unlock(self->lock, &self->owner);
-        return closed_error(self, "poll: the group was closed");
-    }
     kk_fetch_batch_t *batch = self->pending;
     kk_topic_partition_t tp = self->pending_tp;
     kk_error_t err;
@@ -524,24 +392,16 @@ static PyObject *group_poll(kkpy_group *self, PyObject *args, PyObject *kwargs) 
     if (batch) {
         self->pending = NULL;
     } else {
-        GROUP_CALL(self, rc, kk_group_poll(self->group, (int)timeout_ms, &batch, &tp, &err));
-        if (batch && self->call.exc) {
+        KKPY_CALL(&self->h, rc, kk_group_poll(self->group, (int)timeout_ms, &batch, &tp, &err));
+        if (batch && self->h.call.exc) {
             /* the exception goes first; the records wait for the next poll */
             self->pending = batch;
             self->pending_tp = tp;
             batch = NULL;
         }
     }
-    bool closing = self->closing;
     PyObject *result = rc == KK_OK && batch ? batch_result(self, batch, &tp) : NULL;
     kk_fetch_batch_free(batch);
-    if (rc == KK_ERR_INTERRUPTED && closing && !self->call.exc) {
-        kkpy_log_line *lines = NULL;
-        Py_XDECREF(kkpy_call_end(&self->call, &lines));
-        kkpy_unlock(self->lock, &self->owner);
-        kkpy_log_emit(self->call.st, lines);
-        return closed_error(self, "poll: the group was closed while polling");
-    }
     if (finish_call(self, rc, &err) < 0) {
         Py_XDECREF(result);
         return NULL;
@@ -583,8 +443,8 @@ static PyObject *group_commit(kkpy_group *self, PyObject *args, PyObject *kwargs
     long long partition = 0, offset = 0;
     if (topic_obj) {
         if (!(topic = kkpy_str_arg(topic_obj, "commit", "topic", false)) ||
-            kkpy_int_option(partition_obj, "commit", "partition", 0, INT32_MAX, &partition) < 0 ||
-            kkpy_int_option(offset_obj, "commit", "offset", 0, INT64_MAX, &offset) < 0)
+            kkpy_int_arg(partition_obj, "commit", "partition", 0, INT32_MAX, &partition) < 0 ||
+            kkpy_int_arg(offset_obj, "commit", "offset", 0, INT64_MAX, &offset) < 0)
             return NULL;
     }
     kk_error_t err;
@@ -597,20 +457,14 @@ static PyObject *group_commit(kkpy_group *self, PyObject *args, PyObject *kwargs
         rc = topic ? kk_group_commit(g, topic, (int32_t)partition, offset, &err) : kk_group_commit_consumed(g, &err);
         Py_END_ALLOW_THREADS
         if (rc != KK_OK) {
-            kkpy_raise(self->call.st, &err);
+            kkpy_raise(self->h.call.st, &err);
             return NULL;
         }
         Py_RETURN_NONE;
     }
-    if (!self->group)
-        return closed_error(self, "commit: the group is closed");
-    if (kkpy_lock(self->lock, &self->owner) < 0)
+    if (kkpy_enter(&self->h, "commit") < 0)
         return NULL;
-    if (!self->group) {
-        kkpy_unlock(self->lock, &self->owner);
-        return closed_error(self, "commit: the group was closed");
-    }
-    GROUP_CALL(self, rc,
+    KKPY_CALL(&self->h, rc,
                topic ? kk_group_commit(self->group, topic, (int32_t)partition, offset, &err)
                      : kk_group_commit_consumed(self->group, &err));
     if (finish_call(self, rc, &err) < 0)
@@ -625,22 +479,14 @@ static PyObject *group_committed(kkpy_group *self, PyObject *args, PyObject *kwa
         return NULL;
     long long partition;
     const char *topic = kkpy_str_arg(topic_obj, "committed", "topic", false);
-    if (!topic || kkpy_int_option(partition_obj, "committed", "partition", 0, INT32_MAX, &partition) < 0)
+    if (!topic || kkpy_int_arg(partition_obj, "committed", "partition", 0, INT32_MAX, &partition) < 0)
         return NULL;
-    if (in_own_callback(self))
-        return not_in_callback("committed()");
-    if (!self->group)
-        return closed_error(self, "committed: the group is closed");
-    if (kkpy_lock(self->lock, &self->owner) < 0)
+    if (kkpy_enter(&self->h, "committed") < 0)
         return NULL;
-    if (!self->group) {
-        kkpy_unlock(self->lock, &self->owner);
-        return closed_error(self, "committed: the group was closed");
-    }
     kk_error_t err;
     int64_t offset = -1;
     int rc;
-    GROUP_CALL(self, rc, kk_group_committed(self->group, topic, (int32_t)partition, &offset, &err));
+    KKPY_CALL(&self->h, rc, kk_group_committed(self->group, topic, (int32_t)partition, &offset, &err));
     if (finish_call(self, rc, &err) < 0)
         return NULL;
     if (offset < 0)
@@ -652,40 +498,12 @@ static PyObject *group_committed(kkpy_group *self, PyObject *args, PyObject *kwa
 
 static PyObject *group_close(kkpy_group *self, PyObject *unused) {
     (void)unused;
-    if (in_own_callback(self))
-        return not_in_callback("close()");
-    if (!self->group)
-        Py_RETURN_NONE;
-    /* Wake a poll waiting in another thread, then wait for it to let go. */
-    self->closing = true;
-    kk_client_interrupt(kk_group_client(self->group));
-    if (kkpy_lock(self->lock, &self->owner) < 0)
-        return NULL;
-    kk_group_t *g = self->group;
-    if (!g) {
-        kkpy_unlock(self->lock, &self->owner);
-        Py_RETURN_NONE;
-    }
-    kk_client_clear_interrupt(kk_group_client(g)); /* the leave must get through */
-    kk_error_t err;
-    int rc;
-    GROUP_CALL(self, rc, kk_group_close(g, &err));
-    self->group = NULL;
-    kk_fetch_batch_free(self->pending);
-    self->pending = NULL;
-    Py_BEGIN_ALLOW_THREADS
-    kk_group_free(g);
-    Py_END_ALLOW_THREADS
-    if (finish_call(self, rc, &err) < 0)
-        return NULL;
-    Py_RETURN_NONE;
+    return kkpy_close(&self->h);
 }
 
 static PyObject *group_enter(kkpy_group *self, PyObject *unused) {
     (void)unused;
-    if (!self->group)
-        return closed_error(self, "the group is closed");
-    return Py_NewRef(self);
+    return self->h.client ? Py_NewRef(self) : kkpy_closed_error(&self->h, "__enter__");
 }
 
 /* ---- attributes ----------------------------------------------------------------------------- */
@@ -706,11 +524,6 @@ static PyObject *get_is_leader(kkpy_group *self, void *c) {
     (void)c;
     return PyBool_FromLong(self->is_leader);
 }
-static PyObject *get_closed(kkpy_group *self, void *c) {
-    (void)c;
-    return PyBool_FromLong(self->group == NULL);
-}
-
 static PyObject *group_repr(kkpy_group *self) {
     if (!self->group_name)
         return PyUnicode_FromString("<kafkette.ConsumerGroup (not initialised)>");
@@ -719,7 +532,7 @@ static PyObject *group_repr(kkpy_group *self) {
         return NULL;
     PyObject *r = PyUnicode_FromFormat("<kafkette.ConsumerGroup %R topics=%R generation=%d claimed=%zd%s>",
                                        self->group_name, topics, (int)self->generation,
-                                       PyTuple_GET_SIZE(self->claimed), self->group ? "" : " closed");
+                                       PyTuple_GET_SIZE(self->claimed), self->h.client ? "" : " closed");
     Py_DECREF(topics);
     return r;
 }
@@ -772,7 +585,7 @@ static PyGetSetDef group_getset[] = {
     {"member_id", (getter)get_member_id, NULL, "The member id the coordinator gave this member (\"\" before joining).",
      NULL},
     {"is_leader", (getter)get_is_leader, NULL, "True when this member computed the group's current assignment.", NULL},
-    {"closed", (getter)get_closed, NULL, "True after close().", NULL},
+    {"closed", (getter)kkpy_get_closed, NULL, "True after close().", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -793,14 +606,11 @@ static PyType_Slot group_slots[] = {
      "coordinator so that a replacement starts where the last owner stopped. Speaks Kafka's standard "
      "`consumer` protocol, so Java and librdkafka consumers can share the group. The constructor joins "
      "the group (a subscribed topic that does not exist raises UnknownTopicOrPartition).\n\n"
-     "Options: assignor ('range' (default) or 'roundrobin'), session_timeout_ms (10000; the broker's "
-     "minimum is usually 6000), rebalance_timeout_ms (30000), heartbeat_interval_ms (3000, or a third "
-     "of a shorter session), auto_commit_interval_ms (5000; 0 disables: then commit() yourself), trail "
-     "(True: a partition without a commit starts at its end rather than its beginning; also "
-     "offset_reset='latest'/'earliest'), max_bytes and max_wait_ms (per fetch), on_assign and on_revoke "
-     "(callables receiving a list of TopicPartition, called on the polling thread; on_revoke runs before "
-     "partitions are given up and may call commit()), client_id, socket_timeout_ms, connect_timeout_ms, "
-     "metadata_refresh_interval_ms, retry_backoff_ms. An unknown option raises TypeError.\n\n"
+     "Options are the ConsumerGroup's in docs/CONFIGURATION.md (assignor, session_timeout_ms, "
+     "auto_commit_interval_ms (0: commit() yourself), trail / offset_reset, client_id, ...), plus on_assign "
+     "and on_revoke: callables receiving a list of TopicPartition, called on the polling thread; on_revoke "
+     "runs while the partitions are still owned and may call commit(). A bad or unknown option raises "
+     "InvalidArgumentError.\n\n"
      "Iterating (`for partition, messages in group:`) polls until close(); Ctrl-C interrupts a waiting "
      "poll. Heartbeats run on a background thread, but a rebalance waits for this member's next poll: "
      "spending longer than rebalance_timeout_ms on one batch loses the partitions. Use it as a context "

@@ -116,9 +116,9 @@ static PyObject *message_new(PyTypeObject *type, PyObject *args, PyObject *kwarg
     if (!kkpy_str_arg(topic, "MessageToSend", "topic", false))
         return NULL;
     long long part = -1, ts = 0;
-    if (partition != Py_None && kkpy_int_option(partition, "MessageToSend", "partition", 0, INT32_MAX, &part) < 0)
+    if (partition != Py_None && kkpy_int_arg(partition, "MessageToSend", "partition", 0, INT32_MAX, &part) < 0)
         return NULL;
-    if (timestamp != Py_None && kkpy_int_option(timestamp, "MessageToSend", "timestamp", 0, INT64_MAX, &ts) < 0)
+    if (timestamp != Py_None && kkpy_int_arg(timestamp, "MessageToSend", "timestamp", 0, INT64_MAX, &ts) < 0)
         return NULL;
     kkpy_message *self = (kkpy_message *)type->tp_alloc(type, 0);
     if (!self)

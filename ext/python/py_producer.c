@@ -7,181 +7,67 @@
 #include <string.h>
 
 typedef struct {
-    PyObject_HEAD
+    kkpy_head h;
     kk_producer_t *producer; /* NULL once closed */
-    PyThread_type_lock lock; /* serialises core calls; taken with the GIL released */
-    unsigned long owner;     /* thread holding lock, 0 = none */
-    kkpy_call call;
     PyObject *partitioner;   /* a callable, or NULL */
     PyObject *client_id;     /* str */
     PyObject *brokers;       /* str, "host:port,..." */
 } kkpy_producer;
 
-#define OWNER "Producer"
+static int take_callback(void *p, const char *name, PyObject *value) {
+    kkpy_producer *self = p;
+    if (strcmp(name, "partitioner") != 0)
+        return 1;
+    Py_XSETREF(self->partitioner, Py_NewRef(value));
+    return 0;
+}
 
-/* Options and what they set; unknown names raise TypeError. */
-static int apply_option(kkpy_producer *self, kk_producer_config_t *cfg, const char *name, PyObject *value,
-                        PyObject **keep) {
-    if (strcmp(name, "type") == 0) {
-        const char *type = kkpy_str_arg(value, OWNER, "type", false);
-        if (!type)
-            return -1;
-        if (strcmp(type, "sync") == 0)
-            return 0;
-        if (strcmp(type, "async") == 0) {
-            PyErr_SetString(PyExc_NotImplementedError,
-                            "Producer(type='async') is not available yet: the kafkette core has only the "
-                            "synchronous producer; use type='sync' (the default)");
-            return -1;
-        }
-        PyErr_Format(PyExc_ValueError, "Producer: type must be 'sync' or 'async', got %R", value);
-        return -1;
-    }
-    if (strcmp(name, "compression_codec") == 0) {
-        if (value == Py_None) {
-            cfg->compression = KK_CODEC_NONE;
-            return 0;
-        }
-        const char *codec = kkpy_str_arg(value, OWNER, "compression_codec", false);
-        if (!codec)
-            return -1;
-        if (kk_codec_from_name(codec, &cfg->compression) != KK_OK) {
-            PyErr_Format(PyExc_ValueError,
-                         "Producer: compression_codec must be 'none', 'gzip', 'snappy', 'lz4' or 'zstd', got %R", value);
-            return -1;
-        }
-        return 0;
-    }
-    if (strcmp(name, "compressed_topics") == 0) {
-        if (value == Py_None)
-            return 0;
-        if (PyUnicode_Check(value) || !(PyList_Check(value) || PyTuple_Check(value) || PyAnySet_Check(value))) {
-            PyErr_Format(PyExc_TypeError, "Producer: compressed_topics must be a list of str, not %.100s",
-                         Py_TYPE(value)->tp_name);
-            return -1;
-        }
-        PyObject *topics = PySequence_Tuple(value);
-        if (!topics)
-            return -1;
-        *keep = topics;
-        Py_ssize_t n = PyTuple_GET_SIZE(topics);
-        const char **names = PyMem_Calloc((size_t)n + 1, sizeof(*names));
-        if (!names) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        for (Py_ssize_t i = 0; i < n; i++) {
-            names[i] = kkpy_str_arg(PyTuple_GET_ITEM(topics, i), OWNER, "each compressed topic", false);
-            if (!names[i]) {
-                PyMem_Free(names);
-                return -1;
-            }
-        }
-        cfg->compressed_topics = names;
-        cfg->compressed_topic_count = (size_t)n;
-        return 0;
-    }
-    if (strcmp(name, "partitioner") == 0) {
-        if (value == Py_None)
-            return 0;
-        if (PyUnicode_Check(value)) {
-            const char *kind = PyUnicode_AsUTF8(value);
-            if (!kind)
-                return -1;
-            if (strcmp(kind, "murmur2") == 0) {
-                cfg->partitioner = KK_PARTITIONER_MURMUR2;
-                return 0;
-            }
-            if (strcmp(kind, "crc32") == 0) {
-                cfg->partitioner = KK_PARTITIONER_CRC32;
-                return 0;
-            }
-            PyErr_Format(PyExc_ValueError, "Producer: partitioner must be 'murmur2', 'crc32' or a callable, got %R",
-                         value);
-            return -1;
-        }
-        if (!PyCallable_Check(value)) {
-            PyErr_Format(PyExc_TypeError,
-                         "Producer: partitioner must be a callable (key, partition_count) -> int, 'murmur2' or "
-                         "'crc32', not %.100s", Py_TYPE(value)->tp_name);
-            return -1;
-        }
-        Py_XSETREF(self->partitioner, Py_NewRef(value));
-        cfg->partitioner = KK_PARTITIONER_CALLBACK;
-        cfg->partitioner_cb = kkpy_partitioner_cb();
-        cfg->partitioner_opaque = &self->call;
-        return 0;
-    }
-#define INT_OPTION(opt, lo, hi, field) KKPY_INT_OPTION(OWNER, opt, lo, hi, field)
-    INT_OPTION("metadata_refresh_interval_ms", 0, INT32_MAX, cfg->metadata_refresh_interval_ms)
-    INT_OPTION("max_send_retries", 0, INT32_MAX, cfg->max_send_retries)
-    INT_OPTION("retry_backoff_ms", 0, INT32_MAX, cfg->retry_backoff_ms)
-    INT_OPTION("required_acks", -1, 1, cfg->required_acks)
-    INT_OPTION("ack_timeout_ms", 0, INT32_MAX, cfg->ack_timeout_ms)
-    INT_OPTION("socket_timeout_ms", 1, INT32_MAX, cfg->client.request_timeout_ms)
-    INT_OPTION("connect_timeout_ms", 1, INT32_MAX, cfg->client.connect_timeout_ms)
-    INT_OPTION("max_request_bytes", 1024, INT32_MAX, cfg->max_request_bytes)
-    INT_OPTION("topic_wait_ms", 0, INT32_MAX, cfg->topic_wait_ms)
-#undef INT_OPTION
-    PyErr_Format(PyExc_TypeError, "Producer() got an unexpected option '%s'", name);
-    return -1;
+static int producer_shutdown(kkpy_head *h, kk_error_t *err) {
+    (void)err;
+    kkpy_producer *self = (kkpy_producer *)h;
+    kk_producer_free(self->producer); /* closes sockets; never blocks */
+    self->producer = NULL;
+    return KK_OK;
 }
 
 static PyObject *producer_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
     static const char *const names[] = {"brokers", "client_id"};
-    PyObject *params[2], *options;
+    PyObject *p[2], *options;
     kkpy_state *st = kkpy_state_of_type(type);
-    if (!st || kkpy_split_args(OWNER, args, kwargs, names, 2, params, &options) < 0)
+    if (!st || kkpy_split_args("Producer", args, kwargs, names, 2, 2, 2, p, &options) < 0)
         return NULL;
-    kkpy_producer *self = NULL;
-    char *bootstrap = NULL;
-    PyObject *keep = NULL;
-    kk_producer_config_t cfg;
-    kk_producer_config_init(&cfg);
-
-    const char *client_id = kkpy_str_arg(params[1], OWNER, "client_id", false);
-    if (!client_id)
-        goto done;
-    bootstrap = kkpy_brokers_string(params[0], OWNER);
-    if (!bootstrap)
-        goto done;
-    self = (kkpy_producer *)type->tp_alloc(type, 0);
-    if (!self)
-        goto done;
-    kkpy_call_init(&self->call, st);
-    self->lock = PyThread_allocate_lock();
-    self->client_id = Py_NewRef(params[1]);
-    self->brokers = PyUnicode_FromString(bootstrap);
-    if (!self->lock || !self->brokers) {
-        if (!PyErr_Occurred())
-            PyErr_NoMemory();
-        Py_CLEAR(self);
-        goto done;
-    }
-    cfg.client.bootstrap_servers = bootstrap;
-    cfg.client.client_id = client_id;
-    kkpy_call_attach(&self->call, &cfg.client);
-    PyObject *name, *value;
-    Py_ssize_t pos = 0;
-    while (PyDict_Next(options, &pos, &name, &value)) {
-        const char *opt = PyUnicode_AsUTF8(name);
-        if (!opt || apply_option(self, &cfg, opt, value, &keep) < 0) {
-            Py_CLEAR(self);
-            goto done;
-        }
+    kkpy_producer *self = (kkpy_producer *)type->tp_alloc(type, 0);
+    kk_config_t *cfg = NULL;
+    if (!self || kkpy_head_init(&self->h, st, st->ProducerShutdownError, "producer", producer_shutdown) < 0 ||
+        !(cfg = kkpy_config_new(KK_CONFIG_PRODUCER, &self->h.call)) ||
+        kkpy_option_set(st, cfg, "bootstrap_servers", p[0], NULL, NULL) < 0 ||
+        kkpy_option_set(st, cfg, "client_id", p[1], NULL, NULL) < 0 ||
+        kkpy_options_apply(st, cfg, options, take_callback, self) < 0)
+        goto fail;
+    kk_producer_config_t *typed = kk_config_producer(cfg);
+    if (self->partitioner) {
+        typed->partitioner = KK_PARTITIONER_CALLBACK;
+        typed->partitioner_cb = kkpy_partitioner_cb();
+        typed->partitioner_opaque = &self->h.call;
+        self->h.call.partitioner = self->partitioner;
     }
     kk_error_t err;
-    self->producer = kk_producer_new(&cfg, &err);
-    if (!self->producer) {
+    if (!(self->producer = kk_producer_new(typed, &err))) {
         kkpy_raise(st, &err);
-        Py_CLEAR(self);
+        goto fail;
     }
+    self->h.client = kk_producer_client(self->producer);
+    self->client_id = kkpy_config_str(cfg, "client_id");
+    self->brokers = kkpy_config_str(cfg, "bootstrap_servers");
+    if (!self->client_id || !self->brokers)
+        goto fail;
+    goto done;
+fail:
+    Py_CLEAR(self);
 done:
-    PyMem_Free((void *)cfg.compressed_topics);
-    Py_XDECREF(keep);
-    PyMem_Free(bootstrap);
-    Py_XDECREF(params[0]);
-    Py_XDECREF(params[1]);
+    kk_config_free(cfg);
+    Py_XDECREF(p[0]);
+    Py_XDECREF(p[1]);
     Py_DECREF(options);
     return (PyObject *)self;
 }
@@ -200,11 +86,8 @@ static int producer_clear(kkpy_producer *self) {
 static void producer_dealloc(kkpy_producer *self) {
     PyTypeObject *type = Py_TYPE(self);
     PyObject_GC_UnTrack(self);
-    kk_producer_free(self->producer); /* closes sockets; never blocks */
-    self->producer = NULL;
-    if (self->lock)
-        PyThread_free_lock(self->lock);
-    kkpy_call_clear(&self->call);
+    producer_shutdown(&self->h, NULL);
+    kkpy_head_free(&self->h);
     Py_CLEAR(self->partitioner);
     Py_CLEAR(self->client_id);
     Py_CLEAR(self->brokers);
@@ -302,11 +185,7 @@ static void raise_failed(kkpy_state *st, PyObject *items, const kk_message_t *km
 }
 
 static PyObject *producer_send_messages(kkpy_producer *self, PyObject *msgs) {
-    kkpy_state *st = self->call.st;
-    if (!self->producer) {
-        PyErr_SetString(st->ProducerShutdownError, "send_messages: the producer is closed");
-        return NULL;
-    }
+    kkpy_state *st = self->h.call.st;
     if (PyUnicode_Check(msgs) || PyBytes_Check(msgs) || PyObject_TypeCheck(msgs, st->message_type)) {
         PyErr_Format(PyExc_TypeError, "send_messages: msgs must be a list of MessageToSend, not %.100s",
                      Py_TYPE(msgs)->tp_name);
@@ -384,36 +263,20 @@ static PyObject *producer_send_messages(kkpy_producer *self, PyObject *msgs) {
         }
     }
 
-    if (kkpy_lock(self->lock, &self->owner) < 0)
+    if (kkpy_enter(&self->h, "send_messages") < 0)
         goto done;
-    if (!self->producer) {
-        kkpy_unlock(self->lock, &self->owner);
-        PyErr_SetString(st->ProducerShutdownError, "send_messages: the producer was closed");
-        goto done;
-    }
     kk_error_t err;
     int rc;
-    kkpy_call_begin(&self->call);
-    self->call.partitioner = self->partitioner;
-    Py_BEGIN_ALLOW_THREADS
-    rc = kk_producer_send(self->producer, km, (size_t)n, &err);
-    Py_END_ALLOW_THREADS
-    kkpy_log_line *lines = NULL;
-    PyObject *exc = kkpy_call_end(&self->call, &lines);
-    self->call.partitioner = NULL;
-    kkpy_unlock(self->lock, &self->owner);
-
+    KKPY_CALL(&self->h, rc, kk_producer_send(self->producer, km, (size_t)n, &err));
     for (Py_ssize_t i = 0; i < n; i++) {
         kkpy_message *m = (kkpy_message *)PyTuple_GET_ITEM(items, i);
         m->result_partition = km[i].result_partition;
         m->offset = km[i].error == KK_OK ? km[i].offset : -1;
     }
-    kkpy_log_emit(st, lines);
-    if (exc)
-        kkpy_exc_restore(exc); /* Ctrl-C during the send, or the partitioner raised */
-    else if (rc != KK_OK)
+    rc = kkpy_leave(&self->h, rc, NULL); /* Ctrl-C, the partitioner's exception, or close() */
+    if (rc > 0)
         raise_failed(st, items, km, &err);
-    else
+    else if (rc == 0)
         result = Py_NewRef(Py_True);
 done:
     for (Py_ssize_t i = 0; i < nviews; i++)
@@ -427,35 +290,17 @@ done:
 
 static PyObject *producer_close(kkpy_producer *self, PyObject *unused) {
     (void)unused;
-    if (!self->producer)
-        Py_RETURN_NONE;
-    /* Waits for a send in another thread to finish: close never abandons messages in flight. */
-    if (kkpy_lock(self->lock, &self->owner) < 0)
-        return NULL;
-    kk_producer_t *p = self->producer;
-    self->producer = NULL;
-    kkpy_unlock(self->lock, &self->owner);
-    kk_producer_free(p);
-    Py_RETURN_NONE;
+    return kkpy_close(&self->h);
 }
 
 static PyObject *producer_enter(kkpy_producer *self, PyObject *unused) {
     (void)unused;
-    if (!self->producer) {
-        PyErr_SetString(self->call.st->ProducerShutdownError, "the producer is closed");
-        return NULL;
-    }
-    return Py_NewRef(self);
-}
-
-static PyObject *producer_get_closed(kkpy_producer *self, void *closure) {
-    (void)closure;
-    return PyBool_FromLong(self->producer == NULL);
+    return self->h.client ? Py_NewRef(self) : kkpy_closed_error(&self->h, "__enter__");
 }
 
 static PyObject *producer_repr(kkpy_producer *self) {
     return PyUnicode_FromFormat("<kafkette.Producer client_id=%R brokers=%R%s>", self->client_id, self->brokers,
-                                self->producer ? "" : " closed");
+                                self->h.client ? "" : " closed");
 }
 
 static PyMethodDef producer_methods[] = {
@@ -466,7 +311,8 @@ static PyMethodDef producer_methods[] = {
      "and offset are set. Raises FailedToSendMessages listing the undelivered ones (the others keep their "
      "offsets), ProducerShutdownError after close(), or KeyboardInterrupt on Ctrl-C."},
     {"close", (PyCFunction)producer_close, METH_NOARGS,
-     "close($self, /)\n--\n\nClose the connections. Waits for a send running in another thread. Idempotent."},
+     "close($self, /)\n--\n\nClose the connections. A send waiting in another thread is interrupted and raises "
+     "ProducerShutdownError (its messages may or may not have been written). Idempotent."},
     {"__enter__", (PyCFunction)producer_enter, METH_NOARGS, "Return the producer."},
     {"__exit__", (PyCFunction)kkpy_exit_calls_close, METH_VARARGS, "Close the producer."},
     {NULL, NULL, 0, NULL},
@@ -479,7 +325,7 @@ static PyMemberDef producer_members[] = {
 };
 
 static PyGetSetDef producer_getset[] = {
-    {"closed", (getter)producer_get_closed, NULL, "True after close().", NULL},
+    {"closed", (getter)kkpy_get_closed, NULL, "True after close().", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -495,12 +341,10 @@ static PyType_Slot producer_slots[] = {
     {Py_tp_doc,
      "Producer(brokers, client_id, **options)\n--\n\n"
      "A synchronous Kafka producer. brokers is a list of \"host:port\" seeds (or one comma-separated str). "
-     "Options (Poseidon's names): type ('sync'; 'async' raises NotImplementedError), compression_codec "
-     "('none', 'gzip', 'snappy', 'lz4', 'zstd'), compressed_topics (list of str; default all), "
-     "metadata_refresh_interval_ms, partitioner ('murmur2' (default), 'crc32' or a callable "
-     "(key: bytes, partition_count: int) -> int), max_send_retries, retry_backoff_ms, required_acks "
-     "(-1 all, 0, 1), ack_timeout_ms, socket_timeout_ms; also connect_timeout_ms, max_request_bytes and "
-     "topic_wait_ms. An unknown option raises TypeError.\n\n"
+     "Options are the Producer's in docs/CONFIGURATION.md (Poseidon's names: type, compression_codec, "
+     "compressed_topics, partitioner ('murmur2', 'crc32' or a callable (key: bytes, partition_count: int) -> "
+     "int), required_acks, ack_timeout_ms, socket_timeout_ms, ...). A bad or unknown option raises "
+     "InvalidArgumentError.\n\n"
      "Thread safety: a Producer may be shared by threads; calls are serialised by an internal lock "
      "(waited for with the GIL released). Use it as a context manager to close it."},
     {0, NULL},

@@ -22,9 +22,12 @@ Every network wait runs with the GIL released and is interrupted by Ctrl-C. Prod
 consumers and groups may be shared between threads: their calls are serialised by an internal lock.
 The C core's log lines go to the ``logging`` logger named ``"kafkette"``.
 
-Errors derive from :class:`kafkette.Error`; broker error codes raise subclasses of
+Errors derive from :class:`kafkette.Error`; the tree (names, parents, aliases) comes from the
+C core, the same as the Ruby binding's. Broker error codes raise subclasses of
 :class:`kafkette.ProtocolError` (one per code, e.g. ``NotLeaderOrFollower``, also reachable
 under Poseidon's names such as ``NotLeaderForPartition`` and ``MessageSizeTooLarge``).
+Options are checked by the core's option table (docs/CONFIGURATION.md); a bad one raises
+:class:`kafkette.InvalidArgumentError`, which is also a ``ValueError`` and a ``TypeError``.
 """
 
 import logging as _logging
@@ -36,7 +39,11 @@ from . import _kafkette
 from ._kafkette import (  # noqa: F401  (re-exported)
     EARLIEST_OFFSET,
     LATEST_OFFSET,
+    AuthenticationError,
+    AuthorizationError,
+    CallInterruptedError,
     ChecksumError,
+    ClosedError,
     CompressionError,
     ConnectionFailedError,
     ConsumerClosedError,
@@ -45,9 +52,11 @@ from ._kafkette import (  # noqa: F401  (re-exported)
     FetchedMessage,
     InvalidArgumentError,
     InvalidPartitionError,
+    KafkaTimeoutError,
     MalformedResponseError,
     MessageToSend,
     NotAssignedError,
+    OutOfMemoryError,
     Producer,
     ProducerShutdownError,
     ProtocolError,
@@ -55,6 +64,7 @@ from ._kafkette import (  # noqa: F401  (re-exported)
     TimedOutError,
     TopicPartition,
     UnableToFetchMetadata,
+    UnrecognizedProtocolError,
     UnsupportedVersionError,
     __version__,
     create_topic,
@@ -98,47 +108,35 @@ class ConsumerGroup(_kafkette.ConsumerGroup):
                 yield batch
 
 
-def _export_protocol_errors() -> list:
-    """Every ProtocolError subclass the extension made (one per Kafka error code, plus
-    Poseidon's aliases) becomes a name of this package."""
+def _export_errors() -> list:
+    """Every exception class the extension built from the C core's taxonomy (the named classes,
+    one per Kafka error code, and Poseidon's aliases) becomes a name of this package."""
     names = []
     for name in dir(_kafkette):
         value = getattr(_kafkette, name)
-        if isinstance(value, type) and issubclass(value, ProtocolError) and value is not ProtocolError:
+        if isinstance(value, type) and issubclass(value, Error):
             globals()[name] = value
             names.append(name)
     return names
 
 
-_protocol_error_names = _export_protocol_errors()
+_error_names = _export_errors()
 
-__all__ = [
-    "EARLIEST_OFFSET",
-    "LATEST_OFFSET",
-    "ChecksumError",
-    "CompressionError",
-    "ConnectionFailedError",
-    "ConsumerClosedError",
-    "ConsumerGroup",
-    "Error",
-    "FailedToSendMessages",
-    "FetchedMessage",
-    "InvalidArgumentError",
-    "InvalidPartitionError",
-    "MalformedResponseError",
-    "MessageToSend",
-    "NotAssignedError",
-    "PartitionConsumer",
-    "Producer",
-    "ProducerShutdownError",
-    "ProtocolError",
-    "SendFailure",
-    "TimedOutError",
-    "TopicPartition",
-    "UnableToFetchMetadata",
-    "UnsupportedVersionError",
-    "__version__",
-    "create_topic",
-    "delete_topic",
-    "error_class",
-] + sorted(_protocol_error_names)
+__all__ = sorted(
+    {
+        "EARLIEST_OFFSET",
+        "LATEST_OFFSET",
+        "ConsumerGroup",
+        "FetchedMessage",
+        "MessageToSend",
+        "PartitionConsumer",
+        "Producer",
+        "SendFailure",
+        "TopicPartition",
+        "__version__",
+        "create_topic",
+        "delete_topic",
+        "error_class",
+    }
+    | set(_error_names)
+)

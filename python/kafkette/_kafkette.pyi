@@ -5,6 +5,7 @@ from typing import (
     Any,
     Callable,
     ClassVar,
+    Dict,
     Iterable,
     Mapping,
     Optional,
@@ -123,6 +124,7 @@ class Producer:
         connect_timeout_ms: int = ...,
         max_request_bytes: int = ...,
         topic_wait_ms: int = ...,
+        **options: object,
     ) -> "Producer": ...
     @property
     def client_id(self) -> str: ...
@@ -161,6 +163,7 @@ class PartitionConsumer:
         read_committed: bool = ...,
         failover_tries: int = ...,
         retry_backoff_ms: int = ...,
+        **options: object,
     ) -> None: ...
     @classmethod
     def consumer_for_partition(
@@ -180,6 +183,7 @@ class PartitionConsumer:
         read_committed: bool = ...,
         failover_tries: int = ...,
         retry_backoff_ms: int = ...,
+        **options: object,
     ) -> _C: ...
     @property
     def topic(self) -> str: ...
@@ -252,6 +256,7 @@ class ConsumerGroup:
         connect_timeout_ms: int = ...,
         metadata_refresh_interval_ms: int = ...,
         retry_backoff_ms: int = ...,
+        **options: object,
     ) -> None: ...
     @property
     def group_name(self) -> str: ...
@@ -298,6 +303,7 @@ def create_topic(
     timeout_ms: int = 30000,
     exist_ok: bool = False,
     client_id: str = "kafkette-admin",
+    **options: object,
 ) -> None: ...
 def delete_topic(
     brokers: _Brokers,
@@ -306,33 +312,46 @@ def delete_topic(
     timeout_ms: int = 30000,
     missing_ok: bool = False,
     client_id: str = "kafkette-admin",
+    **options: object,
 ) -> None: ...
-def error_class(code: int) -> Type[BaseException]: ...
+def error_class(code: int) -> Type["Error"]: ...
+def _error_code_info(code: int) -> Tuple[str, Optional[str], Optional[str], str, bool]: ...
+def _error_taxonomy() -> Dict[str, list]: ...
 
+# The exception tree, built at import from the C core's taxonomy (kk_error_class_list), then one
+# class per Kafka error code, then Poseidon's aliases. Regenerate this part when the core's
+# taxonomy changes (tests/python/test_packaging.py compares the names with the module).
 class Error(Exception):
     code: Optional[int]
+    retriable: bool
 
 class ProtocolError(Error):
     name: ClassVar[str]
-    retriable: ClassVar[bool]
+
+class UnrecognizedProtocolError(ProtocolError): ...
+class AuthorizationError(ProtocolError): ...
+class AuthenticationError(Error):
+    name: ClassVar[str]
 
 class ConnectionFailedError(Error, ConnectionError): ...
+class TimedOutError(ConnectionFailedError, TimeoutError): ...
 class UnableToFetchMetadata(ConnectionFailedError): ...
-class TimedOutError(Error, TimeoutError): ...
+class MalformedResponseError(Error): ...
 class ChecksumError(Error): ...
 class CompressionError(Error): ...
-class MalformedResponseError(Error): ...
 class UnsupportedVersionError(Error): ...
-class InvalidArgumentError(Error, ValueError): ...
+class ClosedError(Error): ...
+class ProducerShutdownError(ClosedError): ...
+class ConsumerClosedError(ClosedError): ...
+class CallInterruptedError(Error): ...
 class InvalidPartitionError(Error): ...
-class ProducerShutdownError(Error): ...
-class ConsumerClosedError(Error): ...
 class NotAssignedError(Error): ...
-
+class InvalidArgumentError(Error, ValueError, TypeError): ...
+class OutOfMemoryError(Error, MemoryError): ...
 class FailedToSendMessages(Error):
     failures: list[SendFailure]
 
-# One class per Kafka error code (generated from the core's table), then Poseidon's aliases.
+
 class UnknownServerError(ProtocolError): ...  # -1
 class OffsetOutOfRange(ProtocolError): ...  # 1
 class CorruptMessage(ProtocolError): ...  # 2
@@ -362,12 +381,12 @@ class UnknownMemberId(ProtocolError): ...  # 25
 class InvalidSessionTimeout(ProtocolError): ...  # 26
 class RebalanceInProgress(ProtocolError): ...  # 27
 class InvalidCommitOffsetSize(ProtocolError): ...  # 28
-class TopicAuthorizationFailed(ProtocolError): ...  # 29
-class GroupAuthorizationFailed(ProtocolError): ...  # 30
-class ClusterAuthorizationFailed(ProtocolError): ...  # 31
+class TopicAuthorizationFailed(AuthorizationError): ...  # 29
+class GroupAuthorizationFailed(AuthorizationError): ...  # 30
+class ClusterAuthorizationFailed(AuthorizationError): ...  # 31
 class InvalidTimestamp(ProtocolError): ...  # 32
-class UnsupportedSaslMechanism(ProtocolError): ...  # 33
-class IllegalSaslState(ProtocolError): ...  # 34
+class UnsupportedSaslMechanism(AuthenticationError): ...  # 33
+class IllegalSaslState(AuthenticationError): ...  # 34
 class UnsupportedVersion(ProtocolError): ...  # 35
 class TopicAlreadyExists(ProtocolError): ...  # 36
 class InvalidPartitions(ProtocolError): ...  # 37
@@ -386,19 +405,19 @@ class InvalidProducerIdMapping(ProtocolError): ...  # 49
 class InvalidTransactionTimeout(ProtocolError): ...  # 50
 class ConcurrentTransactions(ProtocolError): ...  # 51
 class TransactionCoordinatorFenced(ProtocolError): ...  # 52
-class TransactionalIdAuthorizationFailed(ProtocolError): ...  # 53
+class TransactionalIdAuthorizationFailed(AuthorizationError): ...  # 53
 class SecurityDisabled(ProtocolError): ...  # 54
 class OperationNotAttempted(ProtocolError): ...  # 55
 class KafkaStorageError(ProtocolError): ...  # 56
 class LogDirNotFound(ProtocolError): ...  # 57
-class SaslAuthenticationFailed(ProtocolError): ...  # 58
+class SaslAuthenticationFailed(AuthenticationError): ...  # 58
 class UnknownProducerId(ProtocolError): ...  # 59
 class ReassignmentInProgress(ProtocolError): ...  # 60
 class DelegationTokenAuthDisabled(ProtocolError): ...  # 61
 class DelegationTokenNotFound(ProtocolError): ...  # 62
 class DelegationTokenOwnerMismatch(ProtocolError): ...  # 63
 class DelegationTokenRequestNotAllowed(ProtocolError): ...  # 64
-class DelegationTokenAuthorizationFailed(ProtocolError): ...  # 65
+class DelegationTokenAuthorizationFailed(AuthorizationError): ...  # 65
 class DelegationTokenExpired(ProtocolError): ...  # 66
 class InvalidPrincipalType(ProtocolError): ...  # 67
 class NonEmptyGroup(ProtocolError): ...  # 68
@@ -471,6 +490,7 @@ class GroupDeletionFailed(ProtocolError): ...  # 134
 class StreamsTopologyDescriptionUpdateFailed(ProtocolError): ...  # 135
 class ControllerIdNotRegistered(ProtocolError): ...  # 136
 
+KafkaTimeoutError = TimedOutError
 UnknownError = UnknownServerError
 InvalidMessage = CorruptMessage
 InvalidMessageSize = InvalidFetchSize

@@ -23,7 +23,7 @@ def broker_classes():
     return {
         name: cls
         for name, cls in vars(kafkette).items()
-        if isinstance(cls, type) and issubclass(cls, kafkette.ProtocolError) and cls is not kafkette.ProtocolError
+        if isinstance(cls, type) and issubclass(cls, kafkette.Error) and cls.code is not None
     }
 
 
@@ -62,7 +62,8 @@ def test_client_side_classes():
     assert issubclass(kafkette.ProtocolError, E)
     assert issubclass(kafkette.ConnectionFailedError, E) and issubclass(kafkette.ConnectionFailedError, ConnectionError)
     assert issubclass(kafkette.UnableToFetchMetadata, kafkette.ConnectionFailedError)
-    assert issubclass(kafkette.TimedOutError, E) and issubclass(kafkette.TimedOutError, TimeoutError)
+    assert issubclass(kafkette.TimedOutError, kafkette.ConnectionFailedError)
+    assert issubclass(kafkette.TimedOutError, TimeoutError) and kafkette.KafkaTimeoutError is kafkette.TimedOutError
     for name in ["ChecksumError", "CompressionError", "MalformedResponseError", "UnsupportedVersionError",
                  "InvalidPartitionError", "ProducerShutdownError", "ConsumerClosedError", "FailedToSendMessages"]:
         assert issubclass(getattr(kafkette, name), E), name
@@ -73,9 +74,13 @@ def test_client_side_classes():
     assert kafkette.error_class(-115) is kafkette.CompressionError
     assert kafkette.error_class(-118) is kafkette.InvalidPartitionError
     assert kafkette.error_class(-110) is kafkette.InvalidArgumentError
-    assert kafkette.error_class(-109) is MemoryError
+    assert kafkette.error_class(-109) is kafkette.OutOfMemoryError
+    assert issubclass(kafkette.OutOfMemoryError, MemoryError)
     assert kafkette.error_class(-999) is kafkette.Error
-    assert kafkette.error_class(9999) is kafkette.ProtocolError
+    assert kafkette.error_class(9999) is kafkette.UnrecognizedProtocolError
+    assert kafkette.error_class(31) is kafkette.ClusterAuthorizationFailed
+    assert issubclass(kafkette.ClusterAuthorizationFailed, kafkette.AuthorizationError)
+    assert issubclass(kafkette.AuthorizationError, kafkette.ProtocolError)
 
 
 def test_errors_can_be_raised_and_caught_by_user_code():

@@ -3,9 +3,9 @@ and kafkette reads what they wrote; keyed messages land where their partitioners
 import time
 
 import pytest
+from conftest import consume_all
 
 import kafkette
-from conftest import consume_all
 
 confluent_kafka = pytest.importorskip("confluent_kafka")
 

@@ -109,45 +109,38 @@ def test_memoryview_of_wider_items_is_sent_as_its_bytes():
 
 
 def test_producer_argument_checks(brokers):
-    with pytest.raises(TypeError, match="got an unexpected option 'compresion_codec'"):
+    # options are the core's (tests/python/test_error_taxonomy.py checks the messages)
+    with pytest.raises(kafkette.InvalidArgumentError, match="unknown option 'compresion_codec'"):
         kafkette.Producer(brokers, "c", compresion_codec="gzip")
-    with pytest.raises(NotImplementedError, match="type='async'"):
+    with pytest.raises(kafkette.InvalidArgumentError, match="'async' is not available yet"):
         kafkette.Producer(brokers, "c", type="async")
-    with pytest.raises(ValueError, match="type must be 'sync' or 'async'"):
+    with pytest.raises(ValueError, match="option 'type' takes one of 'sync', 'async', not 'fast'"):
         kafkette.Producer(brokers, "c", type="fast")
-    with pytest.raises(ValueError, match="compression_codec must be"):
-        kafkette.Producer(brokers, "c", compression_codec="brotli")
-    with pytest.raises(TypeError, match="compression_codec must be a str"):
+    with pytest.raises(TypeError, match="option 'compression_codec' takes one of .*, not an integer"):
         kafkette.Producer(brokers, "c", compression_codec=1)
-    with pytest.raises(ValueError, match="required_acks must be between -1 and 1"):
+    with pytest.raises(ValueError, match="option 'required_acks' takes an integer from -1 to 1 or 'all', not 2"):
         kafkette.Producer(brokers, "c", required_acks=2)
-    with pytest.raises(TypeError, match="max_send_retries must be an int, not str"):
-        kafkette.Producer(brokers, "c", max_send_retries="3")
-    with pytest.raises(ValueError, match="retry_backoff_ms must be between 0"):
+    with pytest.raises(kafkette.InvalidArgumentError, match="option 'max_send_retries' .*, not 'x'"):
+        kafkette.Producer(brokers, "c", max_send_retries="x")
+    with pytest.raises(ValueError, match="option 'retry_backoff_ms' takes an integer from 0"):
         kafkette.Producer(brokers, "c", retry_backoff_ms=-1)
-    with pytest.raises(ValueError, match="partitioner must be 'murmur2', 'crc32' or a callable"):
+    with pytest.raises(ValueError, match="option 'partitioner' takes one of 'murmur2', 'crc32', not 'random'"):
         kafkette.Producer(brokers, "c", partitioner="random")
-    with pytest.raises(TypeError, match="partitioner must be a callable"):
-        kafkette.Producer(brokers, "c", partitioner=5)
-    with pytest.raises(TypeError, match="compressed_topics must be a list of str"):
-        kafkette.Producer(brokers, "c", compressed_topics="t1")
-    with pytest.raises(TypeError, match="each compressed topic must be a str"):
+    with pytest.raises(TypeError, match="option 'compressed_topics' .* not a list holding int"):
         kafkette.Producer(brokers, "c", compressed_topics=["t1", 2])
-    with pytest.raises(TypeError, match="brokers must be a list"):
-        kafkette.Producer(None, "c")
-    with pytest.raises(TypeError, match="each broker must be a str, not int"):
+    with pytest.raises(TypeError, match="option 'bootstrap_servers' takes a list of strings .*, not an int"):
+        kafkette.Producer(5, "c")
+    with pytest.raises(TypeError, match="option 'bootstrap_servers' .* not a list holding int"):
         kafkette.Producer([9092], "c")
-    with pytest.raises(ValueError, match="broker list is empty"):
+    with pytest.raises(ValueError, match="option 'bootstrap_servers' .* not an empty list"):
         kafkette.Producer([], "c")
-    with pytest.raises(ValueError, match="client_id must not be empty"):
-        kafkette.Producer(brokers, "")
     with pytest.raises(TypeError, match="missing required argument 'client_id'"):
         kafkette.Producer(brokers)
     with pytest.raises(TypeError, match="multiple values for argument 'brokers'"):
         kafkette.Producer(brokers, "c", brokers=brokers)
     with pytest.raises(kafkette.InvalidArgumentError, match="bad broker address"):
         kafkette.Producer(["no-port-here"], "c")
-    assert issubclass(kafkette.InvalidArgumentError, ValueError)
+    assert kafkette.Producer(brokers, "c", compressed_topics="t1,t2", max_send_retries="3").client_id == "c"
 
 
 def test_send_messages_argument_checks(producer):
@@ -181,26 +174,26 @@ def test_consumer_argument_checks(brokers, host_port, topic):
         P("c", host, port, topic, 0, None)
     with pytest.raises(TypeError, match="host must be a str, not None"):
         P("c", None, port, topic, 0, 0)
-    with pytest.raises(TypeError, match="unexpected option 'max_wait'"):
+    with pytest.raises(kafkette.InvalidArgumentError, match="unknown option 'max_wait' for a consumer"):
         P("c", host, port, topic, 0, 0, max_wait=5)
-    with pytest.raises(ValueError, match="offset_reset must be 'earliest', 'latest' or 'error'"):
+    with pytest.raises(ValueError, match="option 'offset_reset' takes one of 'earliest', 'latest', 'error'"):
         P("c", host, port, topic, 0, 0, offset_reset="smallest")
-    with pytest.raises(ValueError, match="max_bytes must be between 1"):
+    with pytest.raises(ValueError, match="option 'max_bytes' takes an integer from 1"):
         P("c", host, port, topic, 0, 0, max_bytes=0)
     with pytest.raises(TypeError, match="takes 6 positional arguments but 7 were given"):
         P("c", host, port, topic, 0, 0, 1)
     with pytest.raises(TypeError, match="missing required argument 'offset'"):
         P("c", host, port, topic, 0)
-    with pytest.raises(TypeError, match="brokers must be a list"):
+    with pytest.raises(TypeError, match="option 'bootstrap_servers' takes a list of strings"):
         P.consumer_for_partition("c", 5, topic, 0, 0)
     with pytest.raises(ValueError, match="partition must be between 0"):
         P.consumer_for_partition("c", brokers, topic, -3, 0)
     with P("c", host, port, topic, 0, 0) as c:
         with pytest.raises(TypeError, match="keyword arguments only"):
             c.fetch(100)
-        with pytest.raises(TypeError, match="unexpected option 'wait'"):
+        with pytest.raises(kafkette.InvalidArgumentError, match="unknown option 'wait' for a consumer"):
             c.fetch(wait=1)
-        with pytest.raises(ValueError, match="max_wait_ms must be between 0"):
+        with pytest.raises(ValueError, match="option 'max_wait_ms' takes an integer from 0"):
             c.fetch(max_wait_ms=-1)
         with pytest.raises(RuntimeError, match="already initialised"):
             c.__init__("c", host, port, topic, 0, 0)

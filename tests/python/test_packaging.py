@@ -51,7 +51,8 @@ def test_extension_stub_lists_exactly_the_runtime_names():
 
 @pytest.mark.parametrize("cls", ["MessageToSend", "FetchedMessage", "Producer", "PartitionConsumer", "SendFailure"])
 def test_stub_members_match_the_runtime_class(cls):
-    stubbed = {m for m in stub_names(PKG / "_kafkette.pyi")[cls] if not m.startswith("_") or m in ("__enter__", "__exit__")}
+    stubbed = {m for m in stub_names(PKG / "_kafkette.pyi")[cls]
+               if not m.startswith("_") or m in ("__enter__", "__exit__")}
     stubbed -= {"__new__", "__init__"}
     klass = getattr(_kafkette, cls)
     runtime = {m for m in dir(klass) if not m.startswith("_") or m in ("__enter__", "__exit__")}
@@ -97,7 +98,8 @@ def test_sdist_carries_the_core_and_builds_on_its_own(tmp_path):
             shutil.copy(source, src / item)
     dist = tmp_path / "dist"
     subprocess.run(
-        [sys.executable, "-m", "build", "--sdist", "--no-isolation", "--skip-dependency-check", "--outdir", str(dist), str(src)],
+        [sys.executable, "-m", "build", "--sdist", "--no-isolation", "--skip-dependency-check", "--outdir", str(dist),
+         str(src)],
         check=True,
         capture_output=True,
     )

@@ -2,9 +2,9 @@
 import zlib
 
 import pytest
+from conftest import consume_all, murmur2_partition
 
 import kafkette
-from conftest import consume_all, murmur2_partition
 
 CODECS = ["none", "gzip", "snappy", "lz4", "zstd"]
 
