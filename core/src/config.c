@@ -517,7 +517,7 @@ static int config_find(const kk_config_t *config, const char *name, const option
 }
 
 int kk_config_set(kk_config_t *config, const char *name, const char *value, kk_error_t *err) {
-    const option_t *o;
+    const option_t *o = NULL; /* gcc 12 -O2 cannot see config_find sets it */
     int rc = config_find(config, name, &o, err);
     if (rc != KK_OK)
         return rc;
@@ -559,7 +559,7 @@ static int wrong_type(const option_t *o, const char *what, kk_error_t *err) {
 }
 
 int kk_config_set_int(kk_config_t *config, const char *name, int64_t value, kk_error_t *err) {
-    const option_t *o;
+    const option_t *o = NULL; /* gcc 12 -O2 cannot see config_find sets it */
     int rc = config_find(config, name, &o, err);
     if (rc != KK_OK)
         return rc;
@@ -572,7 +572,7 @@ int kk_config_set_int(kk_config_t *config, const char *name, int64_t value, kk_e
 }
 
 int kk_config_set_bool(kk_config_t *config, const char *name, bool value, kk_error_t *err) {
-    const option_t *o;
+    const option_t *o = NULL; /* gcc 12 -O2 cannot see config_find sets it */
     int rc = config_find(config, name, &o, err);
     if (rc != KK_OK)
         return rc;
@@ -583,7 +583,7 @@ int kk_config_set_bool(kk_config_t *config, const char *name, bool value, kk_err
 
 int kk_config_set_list(kk_config_t *config, const char *name, const char *const *items,
                        size_t count, kk_error_t *err) {
-    const option_t *o;
+    const option_t *o = NULL; /* gcc 12 -O2 cannot see config_find sets it */
     int rc = config_find(config, name, &o, err);
     if (rc != KK_OK)
         return rc;
@@ -594,7 +594,7 @@ int kk_config_set_list(kk_config_t *config, const char *name, const char *const 
 
 int kk_config_set_map(kk_config_t *config, const char *name, const int64_t *keys,
                       const int64_t *values, size_t count, kk_error_t *err) {
-    const option_t *o;
+    const option_t *o = NULL; /* gcc 12 -O2 cannot see config_find sets it */
     int rc = config_find(config, name, &o, err);
     if (rc != KK_OK)
         return rc;
@@ -630,7 +630,7 @@ static size_t storage_size(const option_t *o) {
 }
 
 int kk_config_set_default(kk_config_t *config, const char *name, kk_error_t *err) {
-    const option_t *o;
+    const option_t *o = NULL; /* gcc 12 -O2 cannot see config_find sets it */
     int rc = config_find(config, name, &o, err);
     if (rc != KK_OK)
         return rc;
