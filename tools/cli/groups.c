@@ -87,9 +87,11 @@ static int lag(cli_t *cli, kk_client_t *client, const char *group) {
     }
     printf("%-30s  %9s  %12s  %12s  %10s\n", "topic", "partition", "committed", "end", "lag");
     int64_t total = 0;
+    size_t uncommitted = 0;
     for (size_t i = 0; i < count; i++) {
         const kk_partition_lag_t *l = &lags[i];
         char committed[32] = "-", end[32] = "?", behind[32] = "-";
+        uncommitted += l->committed < 0;
         if (l->committed >= 0)
             snprintf(committed, sizeof(committed), "%lld", (long long)l->committed);
         if (l->end >= 0)
@@ -101,7 +103,10 @@ static int lag(cli_t *cli, kk_client_t *client, const char *group) {
         printf("%-30s  %9d  %12s  %12s  %10s%s%s\n", l->topic, (int)l->partition, committed, end,
                behind, l->error ? "  " : "", l->error ? kk_err_name(l->error) : "");
     }
-    printf("total lag %lld\n", (long long)total);
+    if (uncommitted)
+        printf("total lag %lld (and %zu partition(s) without a commit)\n", (long long)total, uncommitted);
+    else
+        printf("total lag %lld\n", (long long)total);
     kk_partition_lags_free(lags, count);
     return CLI_OK;
 }
