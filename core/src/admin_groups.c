@@ -27,8 +27,8 @@ static int list_on_broker(kk_client_t *client, const kk_metadata_t *md, int32_t 
         return rc;
     int16_t version = kk_conn_version(conn, KK_API_LIST_GROUPS);
     if (version < 0)
-        return kk_error_set(err, KK_ERR_UNSUPPORTED_VERSION, "%s: the broker does not support ListGroups",
-                            conn->label);
+        return kk_error_set(err, KK_ERR_UNSUPPORTED_VERSION,
+                            "%s: the broker does not support ListGroups", conn->label);
     kk_writer_t *w = kk_conn_begin(conn, KK_API_LIST_GROUPS, version);
     kk_encode_list_groups_request(w, version);
     kk_reader_t r;
@@ -191,8 +191,8 @@ void kk_group_description_free(kk_group_description_t *description) {
     free(description);
 }
 
-int kk_client_describe_group(kk_client_t *client, const char *group_id, kk_group_description_t **out,
-                             kk_error_t *err) {
+int kk_client_describe_group(kk_client_t *client, const char *group_id,
+                             kk_group_description_t **out, kk_error_t *err) {
     if (!client || !group_id || !group_id[0] || !out)
         return kk_error_set(err, KK_ERR_INVALID_ARG, "describe group: a group id is needed");
     *out = NULL;
@@ -231,9 +231,10 @@ static int offset_fetch_call(kk_conn_t *conn, const char *group_id, void *arg, k
     kk_partition_offsets_t *res = arg;
     int16_t version = kk_conn_version(conn, KK_API_OFFSET_FETCH);
     if (version < 2)
-        return kk_error_set(err, KK_ERR_UNSUPPORTED_VERSION,
-                            "%s: the broker supports no OffsetFetch version that lists a group's commits",
-                            conn->label);
+        return kk_error_set(
+            err, KK_ERR_UNSUPPORTED_VERSION,
+            "%s: the broker supports no OffsetFetch version that lists a group's commits",
+            conn->label);
     kk_writer_t *w = kk_conn_begin(conn, KK_API_OFFSET_FETCH, version);
     kk_encode_offset_fetch_request(w, version, group_id, NULL, 0, false);
     kk_reader_t r;
@@ -270,7 +271,8 @@ static bool seen_topic(char **topics, size_t n, const char *topic) {
     return false;
 }
 
-static int64_t committed_of(const kk_partition_offsets_t *res, const char *topic, int32_t partition) {
+static int64_t committed_of(const kk_partition_offsets_t *res, const char *topic,
+                            int32_t partition) {
     for (size_t i = 0; i < res->count; i++) {
         const kk_partition_offset_t *p = &res->partitions[i];
         if (p->partition == partition && p->topic && strcmp(p->topic, topic) == 0 && !p->error_code)

@@ -54,8 +54,8 @@ static const cli_option_t common_options[] = {
 };
 
 static const cli_command_t *const commands[] = {
-    &cli_produce_command, &cli_consume_command, &cli_topics_command, &cli_groups_command,
-    &cli_cluster_command,
+    &cli_produce_command, &cli_consume_command, &cli_topics_command,
+    &cli_groups_command,  &cli_cluster_command,
 };
 #define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))
 
@@ -85,12 +85,14 @@ static void print_command_help(const char *prog, const cli_command_t *cmd) {
 }
 
 static void print_main_help(const char *prog) {
-    printf("usage: %s COMMAND [OPTIONS] [ARGS]\n\nA console client for Apache Kafka, built on kafkette %s.\n\n"
+    printf("usage: %s COMMAND [OPTIONS] [ARGS]\n\nA console client for Apache Kafka, built on "
+           "kafkette %s.\n\n"
            "commands:\n",
            prog, KK_VERSION_STRING);
     for (size_t i = 0; i < COMMAND_COUNT; i++)
         printf("  %-9s %s\n", commands[i]->name, commands[i]->summary);
-    printf("\n'%s COMMAND --help' tells more. Every command takes -b HOST:PORT (or $KAFKETTE_BROKERS)\n"
+    printf("\n'%s COMMAND --help' tells more. Every command takes -b HOST:PORT (or "
+           "$KAFKETTE_BROKERS)\n"
            "and -X NAME=VALUE for any option of docs/CONFIGURATION.md.\n"
            "Exit codes: 0 done, 1 failed, 2 usage error, 130 stopped by Ctrl-C.\n",
            prog);
@@ -120,7 +122,8 @@ static const char *hint_for(int code) {
     case 40:
         return "check the config's name and value ('%s topics configs TOPIC' lists them)";
     case 10:
-        return "the message is over the broker's message.max.bytes (or the topic's max.message.bytes)";
+        return "the message is over the broker's message.max.bytes (or the topic's "
+               "max.message.bytes)";
     default:
         break;
     }
@@ -289,7 +292,8 @@ kk_config_t *cli_config(cli_t *cli, kk_config_kind_t kind, int *rc) {
     if (!brokers || !brokers[0])
         brokers = getenv("KAFKETTE_BROKERS");
     if (!brokers || !brokers[0]) {
-        *rc = cli_usage_error(cli, "no brokers: give -b HOST:PORT[,HOST:PORT...] or set $KAFKETTE_BROKERS");
+        *rc = cli_usage_error(
+            cli, "no brokers: give -b HOST:PORT[,HOST:PORT...] or set $KAFKETTE_BROKERS");
         return NULL;
     }
     kk_config_t *cfg = kk_config_new(kind);
@@ -371,9 +375,8 @@ void cli_progress_update(cli_progress_t *p, uint64_t records, uint64_t bytes, do
     p->last_ms = now;
     double seconds = (double)(now - p->start_ms) / 1000.0;
     char line[160];
-    int n = snprintf(line, sizeof(line), "%llu %s, %.1f MB, %.0f %s/s",
-                     (unsigned long long)records, p->unit, (double)bytes / 1e6,
-                     (double)records / seconds, p->unit);
+    int n = snprintf(line, sizeof(line), "%llu %s, %.1f MB, %.0f %s/s", (unsigned long long)records,
+                     p->unit, (double)bytes / 1e6, (double)records / seconds, p->unit);
     if (total > 0 && done >= 0 && n > 0 && (size_t)n < sizeof(line)) {
         double fraction = done / total > 1 ? 1 : done / total;
         char eta[32] = "?";

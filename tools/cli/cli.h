@@ -19,9 +19,9 @@ typedef struct cli_option {
 
 typedef struct cli_command {
     const char *name;
-    const char *usage;       /* after "kafkette NAME " */
-    const char *summary;     /* one line */
-    const char *description; /* the rest of --help, may be NULL */
+    const char *usage;           /* after "kafkette NAME " */
+    const char *summary;         /* one line */
+    const char *description;     /* the rest of --help, may be NULL */
     const cli_option_t *options; /* the command's own, ended by a zeroed entry */
 } cli_command_t;
 
@@ -68,7 +68,7 @@ bool cli_parse_int(const char *text, int64_t min, int64_t max, int64_t *out);
 /* A one-line progress display on stderr (a terminal only, shown after a second of work). */
 typedef struct cli_progress {
     bool enabled;
-    const char *unit;  /* "records" */
+    const char *unit; /* "records" */
     int64_t start_ms;
     int64_t last_ms;
     bool shown;

@@ -75,8 +75,9 @@ int cli_cluster(cli_t *cli, int argc, char **argv) {
     printf("brokers (%zu):\n", md->broker_count);
     for (size_t i = 0; i < md->broker_count; i++) {
         const kk_broker_info_t *b = &md->brokers[i];
-        printf("  %d  %s:%d%s%s%s\n", (int)b->node_id, b->host, (int)b->port, b->rack ? "  rack " : "",
-               b->rack ? b->rack : "", b->node_id == md->controller_id ? "  (controller)" : "");
+        printf("  %d  %s:%d%s%s%s\n", (int)b->node_id, b->host, (int)b->port,
+               b->rack ? "  rack " : "", b->rack ? b->rack : "",
+               b->node_id == md->controller_id ? "  (controller)" : "");
     }
     printf("controller: %d\n", (int)md->controller_id);
     printf("API versions in use with %s:\n", kk_client_bootstrap_broker(client));

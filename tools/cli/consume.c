@@ -24,7 +24,8 @@ const cli_command_t cli_consume_command = {
     "Print messages, by default each value on a line of its own.",
     "Formats: %t topic, %p partition, %o offset, %k key, %v value, %T timestamp (ms), %h headers\n"
     "(name=value,...), %% a percent sign; \\n, \\t and \\\\ are escapes.\n"
-    "--json prints {\"topic\",\"partition\",\"offset\",\"timestamp\",\"key\",\"value\",\"headers\"}; a key\n"
+    "--json prints "
+    "{\"topic\",\"partition\",\"offset\",\"timestamp\",\"key\",\"value\",\"headers\"}; a key\n"
     "or value that is not UTF-8 is base64 with \"key_encoding\"/\"value_encoding\": \"base64\".\n"
     "With -G the group decides the partitions and where each starts (-o beginning/end only\n"
     "picks where a partition without a commit starts); what was printed is committed.\n",
@@ -79,7 +80,8 @@ static int on_option(cli_t *cli, void *ctx, int index, const char *value) {
         break;
     case 'o':
         if (!parse_offset(value, &a->offset))
-            return cli_usage_error(cli, "-o takes beginning, end, N, -N or @TIMESTAMP_MS, not '%s'", value);
+            return cli_usage_error(cli, "-o takes beginning, end, N, -N or @TIMESTAMP_MS, not '%s'",
+                                   value);
         a->offset_set = true;
         break;
     case 'e':
@@ -167,7 +169,8 @@ static int consume_partitions(cli_t *cli, consume_args_t *a, kk_config_t *cfg, s
         const kk_topic_info_t *t = &d->metadata->topics[0];
         if (t->error_code) {
             err.code = t->error_code;
-            snprintf(err.message, sizeof(err.message), "topic %s: %s", topic, kk_err_name(t->error_code));
+            snprintf(err.message, sizeof(err.message), "topic %s: %s", topic,
+                     kk_err_name(t->error_code));
             kk_topic_descriptions_free(d);
             return cli_fail(cli, "looking the topic up", &err);
         }
@@ -218,7 +221,8 @@ static int consume_partitions(cli_t *cli, consume_args_t *a, kk_config_t *cfg, s
             kk_fetch_batch_t *batch = NULL;
             if (kk_consumer_fetch(parts[i].consumer, NULL, &batch, &err) != KK_OK) {
                 char doing[300];
-                snprintf(doing, sizeof(doing), "reading %s partition %d", topic, (int)parts[i].partition);
+                snprintf(doing, sizeof(doing), "reading %s partition %d", topic,
+                         (int)parts[i].partition);
                 rc = cli_fail(cli, doing, &err);
                 break;
             }
@@ -255,9 +259,10 @@ static bool group_at_end(kk_group_t *g) {
     for (size_t i = 0; i < n; i++) {
         kk_error_t err;
         int64_t committed = -1, low = -1, high = -1;
-        if (kk_group_committed(g, claimed[i].topic, claimed[i].partition, &committed, &err) != KK_OK ||
-            kk_client_watermarks(client, claimed[i].topic, claimed[i].partition, &low, &high, &err) !=
-                KK_OK)
+        if (kk_group_committed(g, claimed[i].topic, claimed[i].partition, &committed, &err) !=
+                KK_OK ||
+            kk_client_watermarks(client, claimed[i].topic, claimed[i].partition, &low, &high,
+                                 &err) != KK_OK)
             return false;
         if (committed < high && high > low)
             return false;
@@ -277,7 +282,9 @@ static int consume_group(cli_t *cli, consume_args_t *a, stats_t *s) {
                                                                  : NULL;
         if (!reset) {
             kk_config_free(cfg);
-            return cli_usage_error(cli, "with -G, -o takes beginning or end (where a partition without a commit starts)");
+            return cli_usage_error(
+                cli,
+                "with -G, -o takes beginning or end (where a partition without a commit starts)");
         }
         kk_config_set(cfg, "offset_reset", reset, &err);
     }
@@ -355,8 +362,8 @@ int cli_consume(cli_t *cli, int argc, char **argv) {
     if (rc == CLI_OK && a.group && a.partition >= 0)
         rc = cli_usage_error(cli, "-p and -G do not go together: the group assigns partitions");
     if (rc == CLI_OK && a.out.mode == CLI_OUT_FORMAT && cli_output_check_format(a.out.format) != 0)
-        rc = cli_usage_error(cli, "-f: unknown directive in '%s' (%%t %%p %%o %%k %%v %%T %%h %%%%)",
-                             a.out.format);
+        rc = cli_usage_error(
+            cli, "-f: unknown directive in '%s' (%%t %%p %%o %%k %%v %%T %%h %%%%)", a.out.format);
     if (rc == CLI_OK) {
         cli_output_init(&a.out);
         if (a.group) {
@@ -375,7 +382,8 @@ int cli_consume(cli_t *cli, int argc, char **argv) {
             cli->summarized = true;
             rc = CLI_INTERRUPTED;
         } else if (!cli->quiet && rc == CLI_OK && cli->progress_ok) {
-            fprintf(stderr, "%s consume: %llu message(s)\n", cli->prog, (unsigned long long)s.records);
+            fprintf(stderr, "%s consume: %llu message(s)\n", cli->prog,
+                    (unsigned long long)s.records);
         }
         cli_output_free(&a.out);
     }

@@ -51,7 +51,8 @@ static int describe(cli_t *cli, kk_client_t *client, const char *group) {
     for (size_t i = 0; i < d->member_count; i++) {
         const kk_group_member_description_t *m = &d->members[i];
         printf("  member %s\n    client %s at %s%s%s\n", m->member_id, m->client_id, m->client_host,
-               m->group_instance_id ? ", instance " : "", m->group_instance_id ? m->group_instance_id : "");
+               m->group_instance_id ? ", instance " : "",
+               m->group_instance_id ? m->group_instance_id : "");
         if (m->assignment_error) {
             printf("    assignment: %zu bytes that do not decode (%s)\n", m->assignment_len,
                    kk_err_name(m->assignment_error));
@@ -61,7 +62,8 @@ static int describe(cli_t *cli, kk_client_t *client, const char *group) {
         if (m->assignment_count == 0)
             printf(" none");
         for (size_t j = 0; j < m->assignment_count; j++) {
-            bool new_topic = j == 0 || strcmp(m->assignment[j - 1].topic, m->assignment[j].topic) != 0;
+            bool new_topic =
+                j == 0 || strcmp(m->assignment[j - 1].topic, m->assignment[j].topic) != 0;
             if (new_topic)
                 printf("%s %s[", j ? "]" : "", m->assignment[j].topic);
             printf("%s%d", new_topic ? "" : ",", (int)m->assignment[j].partition);
@@ -104,7 +106,8 @@ static int lag(cli_t *cli, kk_client_t *client, const char *group) {
                behind, l->error ? "  " : "", l->error ? kk_err_name(l->error) : "");
     }
     if (uncommitted)
-        printf("total lag %lld (and %zu partition(s) without a commit)\n", (long long)total, uncommitted);
+        printf("total lag %lld (and %zu partition(s) without a commit)\n", (long long)total,
+               uncommitted);
     else
         printf("total lag %lld\n", (long long)total);
     kk_partition_lags_free(lags, count);
@@ -129,7 +132,8 @@ int cli_groups(cli_t *cli, int argc, char **argv) {
             rc = action[0] == 'd' ? describe(cli, client, pos[1]) : lag(cli, client, pos[1]);
     } else if (strcmp(action, "list") == 0 || strcmp(action, "describe") == 0 ||
                strcmp(action, "lag") == 0) {
-        rc = cli_usage_error(cli, "%s takes %s", action, action[1] == 'i' ? "no argument" : "one group id");
+        rc = cli_usage_error(cli, "%s takes %s", action,
+                             action[1] == 'i' ? "no argument" : "one group id");
     } else {
         rc = cli_usage_error(cli, "unknown action '%s' (list, describe, lag)", action);
     }

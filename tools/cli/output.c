@@ -56,14 +56,30 @@ static void put_format(const char *format, const char *topic, int32_t partition,
             continue;
         }
         switch (*++p) {
-        case 't': fputs(topic, stdout); break;
-        case 'p': printf("%" PRId32, partition); break;
-        case 'o': printf("%" PRId64, m->offset); break;
-        case 'k': put(m->key, m->key ? m->key_len : 0); break;
-        case 'v': put(m->value, m->value ? m->value_len : 0); break;
-        case 'T': printf("%" PRId64, m->timestamp); break;
-        case 'h': put_headers(m); break;
-        default: putchar(*p); break;
+        case 't':
+            fputs(topic, stdout);
+            break;
+        case 'p':
+            printf("%" PRId32, partition);
+            break;
+        case 'o':
+            printf("%" PRId64, m->offset);
+            break;
+        case 'k':
+            put(m->key, m->key ? m->key_len : 0);
+            break;
+        case 'v':
+            put(m->value, m->value ? m->value_len : 0);
+            break;
+        case 'T':
+            printf("%" PRId64, m->timestamp);
+            break;
+        case 'h':
+            put_headers(m);
+            break;
+        default:
+            putchar(*p);
+            break;
         }
     }
 }
@@ -112,11 +128,21 @@ static void json_string(const uint8_t *s, size_t len) {
     for (size_t i = 0; i < len; i++) {
         uint8_t c = s[i];
         switch (c) {
-        case '"': fputs("\\\"", stdout); break;
-        case '\\': fputs("\\\\", stdout); break;
-        case '\n': fputs("\\n", stdout); break;
-        case '\r': fputs("\\r", stdout); break;
-        case '\t': fputs("\\t", stdout); break;
+        case '"':
+            fputs("\\\"", stdout);
+            break;
+        case '\\':
+            fputs("\\\\", stdout);
+            break;
+        case '\n':
+            fputs("\\n", stdout);
+            break;
+        case '\r':
+            fputs("\\r", stdout);
+            break;
+        case '\t':
+            fputs("\\t", stdout);
+            break;
         default:
             if (c < 0x20 || c == 0x7f)
                 printf("\\u%04x", c);

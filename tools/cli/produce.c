@@ -8,7 +8,8 @@
 
 static const cli_option_t options[] = {
     {'t', "topic", "TOPIC", "the topic to write to (required)"},
-    {'p', "partition", "N", "write every message to partition N (default: the partitioner decides)"},
+    {'p', "partition", "N",
+     "write every message to partition N (default: the partitioner decides)"},
     {'K', "key-delimiter", "SEP", "split each line at the first SEP into key and value"},
     {'z', "compression", "CODEC", "none, gzip, snappy, lz4 or zstd"},
     {0, "acks", "ACKS", "0, 1 or all: replicas that must have a message (default all)"},
@@ -230,8 +231,8 @@ int cli_produce(cli_t *cli, int argc, char **argv) {
             cap = 0;
             if (b.count >= BATCH_MESSAGES || b.bytes >= BATCH_BYTES) {
                 send_batch(producer, &b, &t);
-                cli_progress_update(&progress, t.delivered + t.failed, t.bytes_in, (double)t.bytes_in,
-                                    total);
+                cli_progress_update(&progress, t.delivered + t.failed, t.bytes_in,
+                                    (double)t.bytes_in, total);
             }
         }
         if (in != stdin)

@@ -82,21 +82,24 @@ static void print_ids(const int32_t *ids, size_t n, int width) {
 static int describe(cli_t *cli, kk_client_t *client, char **topics, int n) {
     kk_topic_descriptions_t *d;
     kk_error_t err;
-    if (kk_client_describe_topics(client, (const char *const *)topics, (size_t)n, &d, &err) != KK_OK)
+    if (kk_client_describe_topics(client, (const char *const *)topics, (size_t)n, &d, &err) !=
+        KK_OK)
         return cli_fail(cli, "describing topics", &err);
     int rc = CLI_OK;
     for (size_t i = 0; i < d->metadata->topic_count; i++) {
         const kk_topic_info_t *t = &d->metadata->topics[i];
         if (t->error_code) {
             err.code = t->error_code;
-            snprintf(err.message, sizeof(err.message), "topic %s: %s", t->name, kk_err_name(t->error_code));
+            snprintf(err.message, sizeof(err.message), "topic %s: %s", t->name,
+                     kk_err_name(t->error_code));
             rc = cli_fail(cli, "describing topics", &err);
             continue;
         }
         int64_t records = 0;
         for (size_t p = 0; p < t->partition_count; p++)
             if (d->watermarks[i][p].high_watermark >= 0)
-                records += d->watermarks[i][p].high_watermark - d->watermarks[i][p].log_start_offset;
+                records +=
+                    d->watermarks[i][p].high_watermark - d->watermarks[i][p].log_start_offset;
         printf("topic %s: %zu partition(s), %lld record(s)%s\n", t->name, t->partition_count,
                (long long)records, t->is_internal ? ", internal" : "");
         printf("  %9s  %6s  %-10s  %-10s  %12s  %14s\n", "partition", "leader", "replicas", "isr",
@@ -110,7 +113,8 @@ static int describe(cli_t *cli, kk_client_t *client, char **topics, int n) {
             if (w->error)
                 printf("%12s  %14s  (%s)\n", "?", "?", kk_err_name(w->error));
             else
-                printf("%12lld  %14lld\n", (long long)w->log_start_offset, (long long)w->high_watermark);
+                printf("%12lld  %14lld\n", (long long)w->log_start_offset,
+                       (long long)w->high_watermark);
         }
     }
     kk_topic_descriptions_free(d);
@@ -124,7 +128,10 @@ static int configs(cli_t *cli, kk_client_t *client, const char *topic) {
         return cli_fail(cli, "describing the topic's configs", &err);
     for (size_t i = 0; i < c->count; i++) {
         const kk_resource_config_t *e = &c->entries[i];
-        printf("%s=%s  (%s%s)\n", e->name, e->is_sensitive ? "<sensitive>" : e->value ? e->value : "",
+        printf("%s=%s  (%s%s)\n", e->name,
+               e->is_sensitive ? "<sensitive>"
+               : e->value      ? e->value
+                               : "",
                kk_config_source_name(e->source), e->read_only ? ", read-only" : "");
     }
     kk_resource_configs_free(c);
@@ -150,7 +157,8 @@ int cli_topics(cli_t *cli, int argc, char **argv) {
     kk_client_t *client = NULL;
     kk_error_t err;
     if (!known)
-        rc = cli_usage_error(cli, "unknown action '%s' (list, describe, create, alter, configs, delete)", action);
+        rc = cli_usage_error(
+            cli, "unknown action '%s' (list, describe, create, alter, configs, delete)", action);
     else if (one_topic && nargs != 1)
         rc = cli_usage_error(cli, "%s takes one topic", action);
     else if (strcmp(action, "list") == 0 && nargs)
@@ -180,8 +188,8 @@ int cli_topics(cli_t *cli, int argc, char **argv) {
         kk_topic_config_t *cfgs = calloc(a.change_count + 1, sizeof(*cfgs));
         for (size_t i = 0; cfgs && i < a.change_count; i++)
             cfgs[i] = (kk_topic_config_t){a.changes[i].name, a.changes[i].value};
-        if (kk_client_create_topic(client, args[0], a.partitions, a.replication, cfgs, a.change_count,
-                                   30000, &err) != KK_OK)
+        if (kk_client_create_topic(client, args[0], a.partitions, a.replication, cfgs,
+                                   a.change_count, 30000, &err) != KK_OK)
             rc = cli_fail(cli, "creating the topic", &err);
         else
             printf("created topic %s\n", args[0]);
@@ -195,8 +203,8 @@ int cli_topics(cli_t *cli, int argc, char **argv) {
             printf("topic %s now has %d partitions\n", args[0], (int)a.partitions);
         }
         if (a.change_count) {
-            if (kk_client_alter_configs(client, KK_RESOURCE_TOPIC, args[0], a.changes, a.change_count,
-                                        false, &err) != KK_OK) {
+            if (kk_client_alter_configs(client, KK_RESOURCE_TOPIC, args[0], a.changes,
+                                        a.change_count, false, &err) != KK_OK) {
                 rc = cli_fail(cli, "changing the topic's configs", &err);
                 goto done;
             }
