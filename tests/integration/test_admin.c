@@ -297,6 +297,32 @@ static const kk_resource_config_t *find_config(const kk_resource_configs_t *c, c
     return NULL;
 }
 
+/* The topic's value of a config once it equals want (or, want NULL, once it differs from
+ * unwanted): a change goes through the controller and reaches the broker a moment later. */
+static void await_config(kk_client_t *client, const char *topic, const char *name, const char *want,
+                         const char *unwanted) {
+    int64_t deadline = now_ms() + 10000;
+    for (;;) {
+        kk_resource_configs_t *c;
+        kk_error_t err;
+        assert_int_equal(kk_client_describe_configs(client, KK_RESOURCE_TOPIC, topic, &c, &err), KK_OK);
+        const kk_resource_config_t *e = find_config(c, name);
+        assert_non_null(e);
+        bool done = want ? e->value && strcmp(e->value, want) == 0
+                         : !e->value || strcmp(e->value, unwanted) != 0;
+        if (done && want && strcmp(name, "retention.ms") == 0) {
+            assert_int_equal(e->source, 1); /* DYNAMIC_TOPIC_CONFIG */
+            assert_false(e->is_default);
+        }
+        kk_resource_configs_free(c);
+        if (done)
+            return;
+        if (now_ms() > deadline)
+            fail_msg("%s of %s never became %s", name, topic, want ? want : "something else");
+        sleep_ms(100);
+    }
+}
+
 static void test_describe_and_alter_configs(void **state) {
     (void)state;
     kk_client_t *client = new_client();
@@ -323,19 +349,12 @@ static void test_describe_and_alter_configs(void **state) {
 
     if (kk_client_alter_configs(client, KK_RESOURCE_TOPIC, topic, set, 2, false, &err) != KK_OK)
         fail_msg("alter: %s", err.message);
-    assert_int_equal(kk_client_describe_configs(client, KK_RESOURCE_TOPIC, topic, &c, &err), KK_OK);
-    e = find_config(c, "retention.ms");
-    assert_string_equal(e->value, "123456");
-    assert_int_equal(e->source, 1); /* DYNAMIC_TOPIC_CONFIG */
-    assert_false(e->is_default);
-    assert_string_equal(find_config(c, "cleanup.policy")->value, "compact");
-    kk_resource_configs_free(c);
+    await_config(client, topic, "retention.ms", "123456", NULL);
+    await_config(client, topic, "cleanup.policy", "compact", NULL);
 
     const kk_config_alteration_t del[] = {{"retention.ms", KK_ALTER_DELETE, NULL}};
     assert_int_equal(kk_client_alter_configs(client, KK_RESOURCE_TOPIC, topic, del, 1, false, &err), KK_OK);
-    assert_int_equal(kk_client_describe_configs(client, KK_RESOURCE_TOPIC, topic, &c, &err), KK_OK);
-    assert_string_not_equal(find_config(c, "retention.ms")->value, "123456");
-    kk_resource_configs_free(c);
+    await_config(client, topic, "retention.ms", NULL, "123456");
 
     /* refusals carry the broker's code and message */
     const kk_config_alteration_t bad[] = {{"retention.ms", KK_ALTER_SET, "soon"}};
