@@ -174,11 +174,16 @@ typedef enum kk_api_key {
     KK_API_HEARTBEAT = 12,
     KK_API_LEAVE_GROUP = 13,
     KK_API_SYNC_GROUP = 14,
+    KK_API_DESCRIBE_GROUPS = 15,
+    KK_API_LIST_GROUPS = 16,
     KK_API_API_VERSIONS = 18,
     KK_API_CREATE_TOPICS = 19,
     KK_API_DELETE_TOPICS = 20,
     KK_API_DELETE_RECORDS = 21,
-    KK_API__COUNT = 22 /* one past the highest key the library knows */
+    KK_API_DESCRIBE_CONFIGS = 32,
+    KK_API_CREATE_PARTITIONS = 37,
+    KK_API_INCREMENTAL_ALTER_CONFIGS = 44,
+    KK_API__COUNT = 45 /* one past the highest key the library knows */
 } kk_api_key_t;
 
 /* ------------------------------------------------------------------------------------------
@@ -634,6 +639,183 @@ KK_API int kk_group_close(kk_group_t *group, kk_error_t *err);
 /* The client used for the coordinator and metadata, for kk_client_interrupt() (which also
  * interrupts the fetches of the group's partition consumers). Owned by the group. */
 KK_API kk_client_t *kk_group_client(kk_group_t *group);
+
+/* ------------------------------------------------------------------------------------------
+ * Administration: what a cluster holds (topics with their offsets, groups with their members
+ * and lag) and changing it (partitions, topic configs). Each function returns KK_OK or an
+ * error code and fills err; a broker's per-item error that makes the answer useless is
+ * returned as that code, with the broker's message when it sent one. Everything handed out is
+ * owned by the caller and freed with the function named beside it. NULL is fine for every
+ * *_free function.
+ * ---------------------------------------------------------------------------------------- */
+
+/* The names of the cluster's topics, sorted; internal topics (__consumer_offsets, ...) only
+ * when include_internal. *names is a new array of new strings: kk_strings_free(*names, *count). */
+KK_API int kk_client_list_topics(kk_client_t *client, bool include_internal, char ***names,
+                                 size_t *count, kk_error_t *err);
+KK_API void kk_strings_free(char **strings, size_t count);
+
+/* One partition's offsets, from ListOffsets on its leader. */
+typedef struct kk_partition_watermarks {
+    int64_t log_start_offset; /* the first offset still in the log; -1 when unknown */
+    int64_t high_watermark;   /* the offset the next record will get; -1 when unknown */
+    int error;                /* 0, or why the leader could not say (the fields are then -1) */
+} kk_partition_watermarks_t;
+
+typedef struct kk_topic_descriptions {
+    /* Brokers, controller and the topics asked for (every non-internal topic when none were
+     * named), topics sorted by name, partitions by id. A topic that does not exist has its
+     * error_code set (UNKNOWN_TOPIC_OR_PARTITION, 3) and no partitions. */
+    kk_metadata_t *metadata;
+    /* watermarks[t][p] belongs to metadata->topics[t].partitions[p]. */
+    kk_partition_watermarks_t **watermarks;
+} kk_topic_descriptions_t;
+
+/* Describes topics (topic_count 0: every non-internal topic) with every partition's leader,
+ * replicas, ISR and watermarks. Never creates a topic. On success *out is new:
+ * kk_topic_descriptions_free(*out). */
+KK_API int kk_client_describe_topics(kk_client_t *client, const char *const *topics,
+                                     size_t topic_count, kk_topic_descriptions_t **out,
+                                     kk_error_t *err);
+KK_API void kk_topic_descriptions_free(kk_topic_descriptions_t *descriptions);
+
+/* A partition's log start offset and high watermark. */
+KK_API int kk_client_watermarks(kk_client_t *client, const char *topic, int32_t partition,
+                                int64_t *log_start_offset, int64_t *high_watermark,
+                                kk_error_t *err);
+
+/* ListOffsets timestamps with a meaning of their own. */
+#define KK_TIMESTAMP_LATEST (-1)   /* the high watermark */
+#define KK_TIMESTAMP_EARLIEST (-2) /* the log start offset */
+
+/* The offset of the first record of the partition whose timestamp is >= timestamp_ms (ms
+ * since the epoch, or KK_TIMESTAMP_*). *offset is -1 when no record is that recent;
+ * *record_timestamp (may be NULL) gets that record's timestamp (-1 when none). */
+KK_API int kk_client_offset_for_time(kk_client_t *client, const char *topic, int32_t partition,
+                                     int64_t timestamp_ms, int64_t *offset,
+                                     int64_t *record_timestamp, kk_error_t *err);
+
+/* Grows a topic to total_count partitions (CreatePartitions) and waits (up to timeout_ms)
+ * until every partition's leader serves it. INVALID_PARTITIONS (37) when total_count is not
+ * more than the topic has. */
+KK_API int kk_client_create_partitions(kk_client_t *client, const char *topic,
+                                       int32_t total_count, int timeout_ms, kk_error_t *err);
+
+/* One group as ListGroups reports it. */
+typedef struct kk_group_listing {
+    char *group_id;
+    char *protocol_type; /* "consumer" for consumer groups; "" for groups of the new protocol */
+    char *state;         /* "Stable", "Empty", ...; NULL when the broker does not say */
+    char *type;          /* "classic", "consumer", ...; NULL when the broker does not say */
+    int32_t coordinator; /* the node id of the broker that listed it */
+} kk_group_listing_t;
+
+/* Every group of the cluster (ListGroups on every broker), sorted by id. *groups is new:
+ * kk_group_listings_free(*groups, *count). */
+KK_API int kk_client_list_groups(kk_client_t *client, kk_group_listing_t **groups, size_t *count,
+                                 kk_error_t *err);
+KK_API void kk_group_listings_free(kk_group_listing_t *groups, size_t count);
+
+typedef struct kk_assigned_partition {
+    char *topic;
+    int32_t partition;
+} kk_assigned_partition_t;
+
+typedef struct kk_group_member_description {
+    char *member_id;
+    char *group_instance_id; /* NULL for dynamic members */
+    char *client_id;
+    char *client_host;       /* as the coordinator saw it, "/127.0.0.1" */
+    uint8_t *assignment_bytes; /* the raw assignment; NULL when empty */
+    size_t assignment_len;
+    /* For protocol type "consumer": the assignment decoded, sorted by topic and partition;
+     * NULL (count 0) otherwise or when it does not decode (then assignment_error is set). */
+    kk_assigned_partition_t *assignment;
+    size_t assignment_count;
+    int assignment_error;
+} kk_group_member_description_t;
+
+typedef struct kk_group_description {
+    char *group_id;
+    char *state;         /* "Stable", "Empty", "Dead" (for a group that does not exist), ... */
+    char *protocol_type; /* "consumer", or "" */
+    char *protocol;      /* the assignor chosen ("range"), "" unless stable */
+    int32_t coordinator; /* its node id */
+    kk_group_member_description_t *members;
+    size_t member_count;
+} kk_group_description_t;
+
+/* Describes a group (DescribeGroups on its coordinator). A group that does not exist comes
+ * back with state "Dead" and no members. *out is new: kk_group_description_free(*out). */
+KK_API int kk_client_describe_group(kk_client_t *client, const char *group_id,
+                                    kk_group_description_t **out, kk_error_t *err);
+KK_API void kk_group_description_free(kk_group_description_t *description);
+
+typedef struct kk_partition_lag {
+    char *topic;
+    int32_t partition;
+    int64_t committed; /* the group's committed offset; -1 when none */
+    int64_t end;       /* the high watermark; -1 when unknown */
+    int64_t lag;       /* end - committed; -1 when either is unknown */
+    int error;         /* 0, or why end is unknown */
+} kk_partition_lag_t;
+
+/* A group's lag without joining it: its committed offsets (OffsetFetch on the coordinator)
+ * against each partition's high watermark, for every partition of every topic the group has
+ * committed for, sorted by topic and partition. *lags is new:
+ * kk_partition_lags_free(*lags, *count). */
+KK_API int kk_client_group_lag(kk_client_t *client, const char *group_id, kk_partition_lag_t **lags,
+                               size_t *count, kk_error_t *err);
+KK_API void kk_partition_lags_free(kk_partition_lag_t *lags, size_t count);
+
+/* Resource types of DescribeConfigs / IncrementalAlterConfigs. */
+typedef enum kk_resource_type {
+    KK_RESOURCE_TOPIC = 2,
+    KK_RESOURCE_BROKER = 4, /* name: the node id as text */
+} kk_resource_type_t;
+
+typedef struct kk_resource_config {
+    char *name;
+    char *value;   /* NULL when null, which a sensitive value always is */
+    int8_t source; /* the protocol's ConfigSource; kk_config_source_name() */
+    bool read_only;
+    bool is_default; /* the value is the built-in default */
+    bool is_sensitive;
+} kk_resource_config_t;
+
+typedef struct kk_resource_configs {
+    kk_resource_config_t *entries; /* sorted by name */
+    size_t count;
+} kk_resource_configs_t;
+
+/* "DYNAMIC_TOPIC_CONFIG", "DEFAULT_CONFIG", ... ("UNKNOWN" otherwise). Static string. */
+KK_API const char *kk_config_source_name(int8_t source);
+
+/* Every config of a topic or broker (DescribeConfigs; a broker's from that broker). *out is
+ * new: kk_resource_configs_free(*out). */
+KK_API int kk_client_describe_configs(kk_client_t *client, kk_resource_type_t type,
+                                      const char *name, kk_resource_configs_t **out,
+                                      kk_error_t *err);
+KK_API void kk_resource_configs_free(kk_resource_configs_t *configs);
+
+typedef enum kk_alter_op {
+    KK_ALTER_SET = 0,
+    KK_ALTER_DELETE = 1,  /* back to the default; value is ignored */
+    KK_ALTER_APPEND = 2,  /* to a list config */
+    KK_ALTER_SUBTRACT = 3 /* from a list config */
+} kk_alter_op_t;
+
+typedef struct kk_config_alteration {
+    const char *name;
+    kk_alter_op_t op;
+    const char *value;
+} kk_config_alteration_t;
+
+/* Changes some configs of a topic or broker, leaving the others alone
+ * (IncrementalAlterConfigs). validate_only: check without changing anything. */
+KK_API int kk_client_alter_configs(kk_client_t *client, kk_resource_type_t type, const char *name,
+                                   const kk_config_alteration_t *alterations, size_t count,
+                                   bool validate_only, kk_error_t *err);
 
 /* ------------------------------------------------------------------------------------------
  * Options: one table declares every option of every object (name, type, range, default, unit,

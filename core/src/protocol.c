@@ -26,10 +26,15 @@ static const api_spec_t *api_spec(int api_key) {
         [KK_API_HEARTBEAT] = {0, 4, 4},
         [KK_API_LEAVE_GROUP] = {0, 5, 4},
         [KK_API_SYNC_GROUP] = {0, 5, 4},
+        [KK_API_DESCRIBE_GROUPS] = {0, 5, 5},
+        [KK_API_LIST_GROUPS] = {0, 5, 3},
         [KK_API_API_VERSIONS] = {0, 3, 3},
         [KK_API_CREATE_TOPICS] = {0, 7, 5},
         [KK_API_DELETE_TOPICS] = {0, 6, 4},
         [KK_API_DELETE_RECORDS] = {0, 2, 2},
+        [KK_API_DESCRIBE_CONFIGS] = {1, 4, 4}, /* Kafka 4 refuses v0 */
+        [KK_API_CREATE_PARTITIONS] = {0, 3, 2},
+        [KK_API_INCREMENTAL_ALTER_CONFIGS] = {0, 1, 1},
     };
     if (api_key < 0 || api_key >= KK_API__COUNT || specs[api_key].first_flexible == 0)
         return NULL;

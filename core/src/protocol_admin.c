@@ -253,3 +253,232 @@ int kk_decode_delete_records_response(kk_reader_t *r, int16_t version, int16_t *
                             version);
     return KK_OK;
 }
+
+/* ---- CreatePartitions ------------------------------------------------------------------- */
+
+void kk_encode_create_partitions_request(kk_writer_t *w, int16_t version, const char *topic,
+                                         int32_t count, int32_t timeout_ms, bool validate_only) {
+    bool flexible = kk_protocol_is_flexible(KK_API_CREATE_PARTITIONS, version);
+    kk_write_array_len_v(w, 1, flexible);
+    kk_write_str_v(w, topic, flexible);
+    kk_write_i32(w, count);
+    kk_write_array_len_v(w, -1, flexible); /* assignments: null, the controller places them */
+    if (flexible)
+        kk_write_empty_tags(w);
+    kk_write_i32(w, timeout_ms);
+    kk_write_bool(w, validate_only);
+    if (flexible)
+        kk_write_empty_tags(w);
+}
+
+int kk_decode_create_partitions_response(kk_reader_t *r, int16_t version, kk_topic_results_t *out,
+                                         kk_error_t *err) {
+    result_layout_t layout = {
+        .api = "CreatePartitions",
+        .flexible = kk_protocol_is_flexible(KK_API_CREATE_PARTITIONS, version),
+        .throttle = true,
+        .error_message = true,
+    };
+    return decode_topic_results(r, version, &layout, out, err);
+}
+
+/* ---- DescribeConfigs -------------------------------------------------------------------- */
+
+void kk_encode_describe_configs_request(kk_writer_t *w, int16_t version, int8_t resource_type,
+                                        const char *resource_name) {
+    bool flexible = kk_protocol_is_flexible(KK_API_DESCRIBE_CONFIGS, version);
+    kk_write_array_len_v(w, 1, flexible);
+    kk_write_i8(w, resource_type);
+    kk_write_str_v(w, resource_name, flexible);
+    kk_write_array_len_v(w, -1, flexible); /* configuration keys: null = all of them */
+    if (flexible)
+        kk_write_empty_tags(w);
+    if (version >= 1)
+        kk_write_bool(w, false); /* include_synonyms */
+    if (version >= 3)
+        kk_write_bool(w, false); /* include_documentation */
+    if (flexible)
+        kk_write_empty_tags(w);
+}
+
+/* The smallest encoding of one config entry, so lying counts fail fast. */
+static size_t config_entry_min(int16_t version, bool flexible) {
+    size_t n = (flexible ? 1 + 1 : 2 + 2) + 1 + 1; /* name, value, read_only, is_sensitive */
+    if (version == 0)
+        n += 1; /* is_default */
+    if (version >= 1)
+        n += 1 + (flexible ? 1 : 4); /* config_source, synonyms */
+    if (version >= 3)
+        n += 1 + (flexible ? 1 : 2); /* config_type, documentation */
+    if (flexible)
+        n += 1;
+    return n;
+}
+
+static void decode_config_entry(kk_reader_t *r, int16_t version, bool flexible,
+                                kk_resource_config_t *e, bool *oom) {
+    e->name = kk_slice_strdup(kk_read_str_v(r, flexible), oom);
+    if (!r->failed && !*oom && !e->name)
+        kk_reader_fail(r);
+    e->value = kk_slice_strdup(kk_read_str_v(r, flexible), oom);
+    e->read_only = kk_read_bool(r);
+    e->source = -1;
+    if (version == 0)
+        e->is_default = kk_read_bool(r);
+    else
+        e->source = kk_read_i8(r);
+    e->is_sensitive = kk_read_bool(r);
+    if (version >= 1) {
+        /* synonyms: name, value, source (+ tags) */
+        int32_t n = kk_read_array_len_v(r, flexible, flexible ? 4 : 5);
+        if (n < 0)
+            kk_reader_fail(r);
+        for (int32_t i = 0; i < n && !r->failed; i++) {
+            if (kk_read_str_v(r, flexible).len < 0)
+                kk_reader_fail(r);
+            (void)kk_read_str_v(r, flexible);
+            (void)kk_read_i8(r);
+            if (flexible)
+                kk_read_skip_tags(r);
+        }
+    }
+    if (version >= 3) {
+        (void)kk_read_i8(r);             /* config_type */
+        (void)kk_read_str_v(r, flexible); /* documentation */
+    }
+    if (flexible)
+        kk_read_skip_tags(r);
+    if (version >= 1)
+        e->is_default = e->source == 5; /* DEFAULT_CONFIG */
+}
+
+int kk_decode_describe_configs_response(kk_reader_t *r, int16_t version,
+                                        kk_describe_configs_result_t *out, kk_error_t *err) {
+    bool flexible = kk_protocol_is_flexible(KK_API_DESCRIBE_CONFIGS, version);
+    bool oom = false, found = false;
+    memset(out, 0, sizeof(*out));
+    (void)kk_read_i32(r); /* throttle_time_ms */
+    /* error code, message, type, name, configs (+ tags) */
+    int32_t n = kk_read_array_len_v(r, flexible, flexible ? 2 + 1 + 1 + 1 + 1 + 1 : 2 + 2 + 1 + 2 + 4);
+    for (int32_t i = 0; i < n && !r->failed && !oom; i++) {
+        int16_t code = kk_read_i16(r);
+        kk_slice_t message = kk_read_str_v(r, flexible);
+        (void)kk_read_i8(r); /* resource_type */
+        if (kk_read_str_v(r, flexible).len < 0)
+            kk_reader_fail(r);
+        int32_t count = kk_read_array_len_v(r, flexible, config_entry_min(version, flexible));
+        if (count < 0)
+            kk_reader_fail(r);
+        bool keep = !found && !r->failed;
+        if (keep) {
+            found = true;
+            out->error_code = code;
+            out->error_message = kk_slice_strdup(message, &oom);
+            if (count > 0 && !oom) {
+                out->configs.entries = calloc((size_t)count, sizeof(*out->configs.entries));
+                if (!out->configs.entries)
+                    oom = true;
+                else
+                    out->configs.count = (size_t)count;
+            }
+        }
+        for (int32_t j = 0; j < count && !r->failed && !oom; j++) {
+            kk_resource_config_t scratch = {0};
+            kk_resource_config_t *e = keep ? &out->configs.entries[j] : &scratch;
+            decode_config_entry(r, version, flexible, e, &oom);
+            if (!keep) {
+                free(scratch.name);
+                free(scratch.value);
+            }
+        }
+        if (flexible)
+            kk_read_skip_tags(r);
+    }
+    if (flexible)
+        kk_read_skip_tags(r);
+    if (oom || r->failed || n < 0) {
+        kk_describe_configs_result_free(out);
+        return kk_decode_failed(err, oom, "DescribeConfigs", version);
+    }
+    if (!found)
+        return kk_error_set(err, KK_ERR_MALFORMED, "DescribeConfigs v%d response names no resource",
+                            version);
+    return KK_OK;
+}
+
+void kk_describe_configs_result_free(kk_describe_configs_result_t *res) {
+    if (!res)
+        return;
+    for (size_t i = 0; i < res->configs.count; i++) {
+        free(res->configs.entries[i].name);
+        free(res->configs.entries[i].value);
+    }
+    free(res->configs.entries);
+    free(res->error_message);
+    memset(res, 0, sizeof(*res));
+}
+
+/* ---- IncrementalAlterConfigs ------------------------------------------------------------ */
+
+void kk_encode_incremental_alter_configs_request(kk_writer_t *w, int16_t version,
+                                                 int8_t resource_type, const char *resource_name,
+                                                 const kk_config_alteration_t *alterations,
+                                                 size_t count, bool validate_only) {
+    bool flexible = kk_protocol_is_flexible(KK_API_INCREMENTAL_ALTER_CONFIGS, version);
+    kk_write_array_len_v(w, 1, flexible);
+    kk_write_i8(w, resource_type);
+    kk_write_str_v(w, resource_name, flexible);
+    if (!write_count(w, count, flexible))
+        return;
+    for (size_t i = 0; i < count; i++) {
+        kk_write_str_v(w, alterations[i].name, flexible);
+        kk_write_i8(w, (int8_t)alterations[i].op);
+        kk_write_str_v(w, alterations[i].op == KK_ALTER_DELETE ? NULL : alterations[i].value,
+                       flexible);
+        if (flexible)
+            kk_write_empty_tags(w);
+    }
+    if (flexible)
+        kk_write_empty_tags(w);
+    kk_write_bool(w, validate_only);
+    if (flexible)
+        kk_write_empty_tags(w);
+}
+
+int kk_decode_incremental_alter_configs_response(kk_reader_t *r, int16_t version,
+                                                 int16_t *error_code, char **error_message,
+                                                 kk_error_t *err) {
+    bool flexible = kk_protocol_is_flexible(KK_API_INCREMENTAL_ALTER_CONFIGS, version);
+    bool oom = false, found = false;
+    *error_code = 0;
+    *error_message = NULL;
+    (void)kk_read_i32(r); /* throttle_time_ms */
+    /* error code, message, type, name (+ tags) */
+    int32_t n = kk_read_array_len_v(r, flexible, flexible ? 2 + 1 + 1 + 1 + 1 : 2 + 2 + 1 + 2);
+    for (int32_t i = 0; i < n && !r->failed && !oom; i++) {
+        int16_t code = kk_read_i16(r);
+        kk_slice_t message = kk_read_str_v(r, flexible);
+        (void)kk_read_i8(r);
+        if (kk_read_str_v(r, flexible).len < 0)
+            kk_reader_fail(r);
+        if (flexible)
+            kk_read_skip_tags(r);
+        if (!found && !r->failed) {
+            found = true;
+            *error_code = code;
+            *error_message = kk_slice_strdup(message, &oom);
+        }
+    }
+    if (flexible)
+        kk_read_skip_tags(r);
+    if (oom || r->failed || n < 0 || !found) {
+        free(*error_message);
+        *error_message = NULL;
+        *error_code = 0;
+        if (!oom && !r->failed && n >= 0)
+            return kk_error_set(err, KK_ERR_MALFORMED,
+                                "IncrementalAlterConfigs v%d response names no resource", version);
+        return kk_decode_failed(err, oom, "IncrementalAlterConfigs", version);
+    }
+    return KK_OK;
+}
