@@ -110,7 +110,7 @@ int kk_client_create_topic(kk_client_t *client, const char *topic, int32_t parti
         timeout_ms = 30000;
     int64_t deadline = kk_monotonic_ms() + timeout_ms;
     kk_conn_t *conn;
-    int16_t version;
+    int16_t version = -1;
     int rc = admin_conn(client, KK_API_CREATE_TOPICS, "CreateTopics", &conn, &version, err);
     if (rc != KK_OK)
         return rc;
@@ -153,7 +153,7 @@ int kk_client_delete_topic(kk_client_t *client, const char *topic, int timeout_m
     if (timeout_ms <= 0)
         timeout_ms = 30000;
     kk_conn_t *conn;
-    int16_t version;
+    int16_t version = -1;
     int rc = admin_conn(client, KK_API_DELETE_TOPICS, "DeleteTopics", &conn, &version, err);
     if (rc != KK_OK)
         return rc;
@@ -235,7 +235,7 @@ int kk_client_create_partitions(kk_client_t *client, const char *topic, int32_t 
         timeout_ms = 30000;
     int64_t deadline = kk_monotonic_ms() + timeout_ms;
     kk_conn_t *conn;
-    int16_t version;
+    int16_t version = -1;
     int rc = admin_conn(client, KK_API_CREATE_PARTITIONS, "CreatePartitions", &conn, &version, err);
     if (rc != KK_OK)
         return rc;
@@ -590,7 +590,7 @@ int kk_client_describe_configs(kk_client_t *client, kk_resource_type_t type, con
         return kk_error_set(err, KK_ERR_INVALID_ARG, "describe configs: NULL argument");
     *out = NULL;
     kk_conn_t *conn;
-    int16_t version;
+    int16_t version = -1;
     int rc = config_conn(client, type, name, KK_API_DESCRIBE_CONFIGS, "DescribeConfigs", &conn,
                          &version, err);
     if (rc != KK_OK)
@@ -637,7 +637,7 @@ int kk_client_alter_configs(kk_client_t *client, kk_resource_type_t type, const 
             return kk_error_set(err, KK_ERR_INVALID_ARG,
                                 "alter configs: alteration %zu needs a name, an operation and a value", i);
     kk_conn_t *conn;
-    int16_t version;
+    int16_t version = -1;
     int rc = config_conn(client, type, name, KK_API_INCREMENTAL_ALTER_CONFIGS,
                          "IncrementalAlterConfigs", &conn, &version, err);
     if (rc != KK_OK)
