@@ -55,9 +55,13 @@ static int compare_tp_runs(const void *a, const void *b) {
  * sorted by (topic, position) form one run per topic, and the runs are written in the order
  * of their first positions. */
 static void write_topic_partitions(kk_writer_t *w, const kk_topic_partition_t *p, size_t n) {
-    tp_ref_t *refs = n ? malloc(n * sizeof(*refs)) : NULL;
-    tp_run_t *runs = n ? malloc(n * sizeof(*runs)) : NULL;
-    if (n && (!refs || !runs)) {
+    if (n == 0) { /* (qsort must not see the NULL arrays) */
+        kk_write_array_len(w, 0);
+        return;
+    }
+    tp_ref_t *refs = malloc(n * sizeof(*refs));
+    tp_run_t *runs = malloc(n * sizeof(*runs));
+    if (!refs || !runs) {
         free(refs);
         free(runs);
         w->failed = true;
