@@ -18,7 +18,7 @@ Gem::Specification.new do |spec|
   # The extension compiles the core's sources too, so the gem carries them. Listed by pattern
   # (not git ls-files) so a build from an unpacked tree works, and build products stay out.
   spec.files = Dir.glob(%w[core/include/*.h core/src/*.{c,h} ext/ruby/*.{c,h,rb}
-                           ruby/lib/**/*.rb ruby/POSEIDON.md README.md kafkette.gemspec], base: __dir__)
+                           ruby/lib/**/*.rb ruby/POSEIDON.md README.md VERSION kafkette.gemspec], base: __dir__)
   spec.require_paths = ["ruby/lib"]
   spec.extensions = ["ext/ruby/extconf.rb"]
 end

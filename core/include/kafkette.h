@@ -25,6 +25,8 @@ extern "C" {
 #define KK_API
 #endif
 
+/* Equal to the top-level VERSION file, the project's one version (tests/unit/test_version.c
+ * checks); the public header keeps a copy so that it stands alone. */
 #define KK_VERSION_STRING "0.1.0"
 
 /* ------------------------------------------------------------------------------------------

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytes.h"
+
 /* ---- writer ------------------------------------------------------------------------- */
 
 void kk_writer_init(kk_writer_t *w) {
@@ -45,14 +47,6 @@ bool kk_writer_reserve(kk_writer_t *w, size_t n) {
     return true;
 }
 
-uint8_t *kk_writer_detach(kk_writer_t *w, size_t *len) {
-    uint8_t *data = w->data;
-    if (len)
-        *len = w->len;
-    kk_writer_init(w);
-    return data;
-}
-
 void kk_write_raw(kk_writer_t *w, const void *src, size_t n) {
     if (n == 0 || !kk_writer_reserve(w, n))
         return;
@@ -60,42 +54,36 @@ void kk_write_raw(kk_writer_t *w, const void *src, size_t n) {
     w->len += n;
 }
 
-static void write_be(kk_writer_t *w, uint64_t v, int bytes) {
-    if (!kk_writer_reserve(w, (size_t)bytes))
+static void write_be(kk_writer_t *w, uint64_t v, size_t bytes) {
+    if (!kk_writer_reserve(w, bytes))
         return;
-    for (int i = bytes - 1; i >= 0; i--) {
-        w->data[w->len + (size_t)i] = (uint8_t)(v & 0xff);
-        v >>= 8;
+    uint8_t *p = w->data + w->len;
+    switch (bytes) {
+    case 1:
+        *p = (uint8_t)v;
+        break;
+    case 2:
+        put_be16(p, (uint16_t)v);
+        break;
+    case 4:
+        put_be32(p, (uint32_t)v);
+        break;
+    default:
+        put_be64(p, v);
+        break;
     }
-    w->len += (size_t)bytes;
+    w->len += bytes;
 }
 
 void kk_write_i8(kk_writer_t *w, int8_t v) { write_be(w, (uint8_t)v, 1); }
 void kk_write_i16(kk_writer_t *w, int16_t v) { write_be(w, (uint16_t)v, 2); }
 void kk_write_i32(kk_writer_t *w, int32_t v) { write_be(w, (uint32_t)v, 4); }
-void kk_write_u32(kk_writer_t *w, uint32_t v) { write_be(w, v, 4); }
 void kk_write_i64(kk_writer_t *w, int64_t v) { write_be(w, (uint64_t)v, 8); }
 void kk_write_bool(kk_writer_t *w, bool v) { write_be(w, v ? 1 : 0, 1); }
 
-static void write_uvarlong(kk_writer_t *w, uint64_t v) {
-    uint8_t tmp[10];
-    size_t n = 0;
-    while (v >= 0x80) {
-        tmp[n++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    tmp[n++] = (uint8_t)v;
-    kk_write_raw(w, tmp, n);
-}
-
-void kk_write_uvarint(kk_writer_t *w, uint32_t v) { write_uvarlong(w, v); }
-
-void kk_write_varint(kk_writer_t *w, int32_t v) {
-    write_uvarlong(w, ((uint32_t)v << 1) ^ (uint32_t)(v >> 31));
-}
-
-void kk_write_varlong(kk_writer_t *w, int64_t v) {
-    write_uvarlong(w, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
+void kk_write_uvarint(kk_writer_t *w, uint32_t v) {
+    uint8_t tmp[KK_UVARINT_MAX];
+    kk_write_raw(w, tmp, (size_t)(put_uvarint(tmp, v) - tmp));
 }
 
 void kk_write_string_n(kk_writer_t *w, const char *s, size_t n) {
@@ -183,11 +171,7 @@ size_t kk_writer_slot_i32(kk_writer_t *w) {
 void kk_writer_patch_i32(kk_writer_t *w, size_t pos, int32_t v) {
     if (w->failed || pos + 4 > w->len)
         return;
-    uint32_t u = (uint32_t)v;
-    w->data[pos] = (uint8_t)(u >> 24);
-    w->data[pos + 1] = (uint8_t)(u >> 16);
-    w->data[pos + 2] = (uint8_t)(u >> 8);
-    w->data[pos + 3] = (uint8_t)u;
+    put_be32(w->data + pos, (uint32_t)v);
 }
 
 /* ---- reader ------------------------------------------------------------------------- */
@@ -217,16 +201,21 @@ static uint64_t read_be(kk_reader_t *r, size_t bytes) {
     const uint8_t *p = kk_read_raw(r, bytes);
     if (!p)
         return 0;
-    uint64_t v = 0;
-    for (size_t i = 0; i < bytes; i++)
-        v = (v << 8) | p[i];
-    return v;
+    switch (bytes) {
+    case 1:
+        return p[0];
+    case 2:
+        return get_be16(p);
+    case 4:
+        return get_be32(p);
+    default:
+        return get_be64(p);
+    }
 }
 
 int8_t kk_read_i8(kk_reader_t *r) { return (int8_t)(uint8_t)read_be(r, 1); }
 int16_t kk_read_i16(kk_reader_t *r) { return (int16_t)(uint16_t)read_be(r, 2); }
 int32_t kk_read_i32(kk_reader_t *r) { return (int32_t)(uint32_t)read_be(r, 4); }
-uint32_t kk_read_u32(kk_reader_t *r) { return (uint32_t)read_be(r, 4); }
 int64_t kk_read_i64(kk_reader_t *r) { return (int64_t)read_be(r, 8); }
 bool kk_read_bool(kk_reader_t *r) { return read_be(r, 1) != 0; }
 
@@ -271,15 +260,8 @@ uint32_t kk_read_uvarint(kk_reader_t *r) {
     return (uint32_t)v;
 }
 
-int32_t kk_read_varint(kk_reader_t *r) {
-    uint32_t u = kk_read_uvarint(r);
-    return (int32_t)((u >> 1) ^ (~(u & 1) + 1));
-}
-
-int64_t kk_read_varlong(kk_reader_t *r) {
-    uint64_t u = read_uvarlong(r, 10);
-    return (int64_t)((u >> 1) ^ (~(u & 1) + 1));
-}
+int32_t kk_read_varint(kk_reader_t *r) { return unzigzag32(kk_read_uvarint(r)); }
+int64_t kk_read_varlong(kk_reader_t *r) { return unzigzag64(read_uvarlong(r, KK_UVARINT_MAX)); }
 
 static kk_slice_t read_sized(kk_reader_t *r, int64_t len) {
     kk_slice_t s = {NULL, -1};

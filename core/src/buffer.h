@@ -27,19 +27,14 @@ void kk_writer_free(kk_writer_t *w);
 void kk_writer_reset(kk_writer_t *w);
 /* Make room for n more bytes; false (and failed set) when memory runs out. */
 bool kk_writer_reserve(kk_writer_t *w, size_t n);
-/* Hands the buffer to the caller (who frees it) and leaves the writer empty. */
-uint8_t *kk_writer_detach(kk_writer_t *w, size_t *len);
 
 void kk_write_raw(kk_writer_t *w, const void *src, size_t n);
 void kk_write_i8(kk_writer_t *w, int8_t v);
 void kk_write_i16(kk_writer_t *w, int16_t v);
 void kk_write_i32(kk_writer_t *w, int32_t v);
-void kk_write_u32(kk_writer_t *w, uint32_t v);
 void kk_write_i64(kk_writer_t *w, int64_t v);
 void kk_write_bool(kk_writer_t *w, bool v);
 void kk_write_uvarint(kk_writer_t *w, uint32_t v);
-void kk_write_varint(kk_writer_t *w, int32_t v);  /* zigzag */
-void kk_write_varlong(kk_writer_t *w, int64_t v); /* zigzag */
 
 /* STRING: int16 length + bytes. NULL writes a null string (length -1). */
 void kk_write_string(kk_writer_t *w, const char *s);
@@ -89,7 +84,6 @@ void kk_reader_fail(kk_reader_t *r);
 int8_t kk_read_i8(kk_reader_t *r);
 int16_t kk_read_i16(kk_reader_t *r);
 int32_t kk_read_i32(kk_reader_t *r);
-uint32_t kk_read_u32(kk_reader_t *r);
 int64_t kk_read_i64(kk_reader_t *r);
 bool kk_read_bool(kk_reader_t *r);
 uint32_t kk_read_uvarint(kk_reader_t *r);

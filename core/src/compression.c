@@ -18,6 +18,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include "bytes.h"
 #include "error.h"
 
 /* Java's xerial SnappyOutputStream writes this, then int32 version and compatible version. */
@@ -275,10 +276,6 @@ static int snappy_block_decode(const uint8_t *blk, size_t n, uint8_t *dst, size_
     return 0;
 }
 
-static uint32_t read_be32(const uint8_t *p) {
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
-}
-
 /* Java's framing: header, then (int32 big-endian length, raw block) until the input ends.
  * The first pass checks every length and sums the sizes, so the cap is enforced before
  * allocating and the second pass cannot run out of room. */
@@ -293,7 +290,7 @@ static int xerial_decompress(const uint8_t *src, size_t src_len, size_t max_out,
         if (src_len - pos < 4)
             return kk_error_set(err, KK_ERR_COMPRESSION,
                                 "snappy: xerial block length at offset %zu is truncated", pos);
-        uint32_t blen = read_be32(src + pos);
+        uint32_t blen = get_be32(src + pos);
         pos += 4;
         if (blen > src_len - pos)
             return kk_error_set(err, KK_ERR_COMPRESSION,
@@ -313,7 +310,7 @@ static int xerial_decompress(const uint8_t *src, size_t src_len, size_t max_out,
     size_t off = 0;
     pos = XERIAL_HEADER_LEN;
     while (pos < src_len) {
-        uint32_t blen = read_be32(src + pos);
+        uint32_t blen = get_be32(src + pos);
         pos += 4;
         size_t size;
         int rc = snappy_block_size(src + pos, blen, &size, err);

@@ -39,8 +39,8 @@ struct kk_config {
         kk_consumer_config_t consumer;
         kk_group_config_t group;
     } typed, defaults;
-    owned_t *strings;         /* every string and list the typed struct points to */
-    uint64_t set[SET_WORDS];  /* entries set since kk_config_new */
+    owned_t *strings;        /* every string and list the typed struct points to */
+    uint64_t set[SET_WORDS]; /* entries set since kk_config_new */
 };
 
 /* ---- messages --------------------------------------------------------------------------- */
@@ -84,8 +84,9 @@ static int unknown_option(kk_config_kind_t kind, const char *name, kk_error_t *e
         }
     }
     if (closest)
-        return kk_error_set(err, KK_ERR_INVALID_ARG, "unknown option '%s' for a %s (did you mean '%s'?)",
-                            name ? name : "", kk_config_kind_name(kind), closest);
+        return kk_error_set(err, KK_ERR_INVALID_ARG,
+                            "unknown option '%s' for a %s (did you mean '%s'?)", name ? name : "",
+                            kk_config_kind_name(kind), closest);
     return kk_error_set(err, KK_ERR_INVALID_ARG, "unknown option '%s' for a %s", name ? name : "",
                         kk_config_kind_name(kind));
 }
@@ -94,13 +95,13 @@ static int unknown_option(kk_config_kind_t kind, const char *name, kk_error_t *e
 static void describe_allowed(const option_t *o, char *buf, size_t size) {
     const kk_option_info_t *in = &o->info;
     size_t n = 0;
-#define APPEND(...)                                                                      \
-    do {                                                                                 \
-        int w = snprintf(buf + n, n < size ? size - n : 0, __VA_ARGS__);                 \
-        if (w > 0)                                                                       \
-            n += (size_t)w;                                                              \
-        if (n >= size)                                                                   \
-            n = size - 1;                                                                \
+#define APPEND(...)                                                      \
+    do {                                                                 \
+        int w = snprintf(buf + n, n < size ? size - n : 0, __VA_ARGS__); \
+        if (w > 0)                                                       \
+            n += (size_t)w;                                              \
+        if (n >= size)                                                   \
+            n = size - 1;                                                \
     } while (0)
     switch (in->type) {
     case KK_OPTION_INT:
@@ -189,9 +190,7 @@ void kk_config_free(kk_config_t *config) {
     free(config);
 }
 
-kk_config_kind_t kk_config_kind(const kk_config_t *config) {
-    return config->kind;
-}
+kk_config_kind_t kk_config_kind(const kk_config_t *config) { return config->kind; }
 
 kk_client_config_t *kk_config_client(kk_config_t *config) {
     return config ? &config->typed.client : NULL;
@@ -219,12 +218,11 @@ static void *own(kk_config_t *c, size_t size) {
     return s->text;
 }
 
-static char *field(kk_config_t *c, const option_t *o) {
-    return (char *)&c->typed + o->offset;
-}
+static char *field(kk_config_t *c, const option_t *o) { return (char *)&c->typed + o->offset; }
 
 static void mark_set(kk_config_t *c, const option_t *o) {
-    const option_t *canonical = o->info.alias_of ? kk_config_find_option(c->kind, o->info.alias_of) : o;
+    const option_t *canonical =
+        o->info.alias_of ? kk_config_find_option(c->kind, o->info.alias_of) : o;
     size_t index = kk_config_option_index(canonical);
     c->set[index / 64] |= UINT64_C(1) << (index % 64);
 }
@@ -755,7 +753,8 @@ static int check_one(const option_t *o, const char *base, kk_error_t *err) {
             if (o->values[i] == v)
                 return KK_OK;
         /* a callback partitioner is chosen on the struct, with its function */
-        if (o->offset == offsetof(kk_producer_config_t, partitioner) && v == KK_PARTITIONER_CALLBACK)
+        if (o->offset == offsetof(kk_producer_config_t, partitioner) &&
+            v == KK_PARTITIONER_CALLBACK)
             return KK_OK;
         return refuse(o, err, "%" PRId64, v);
     }

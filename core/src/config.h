@@ -31,8 +31,8 @@ typedef enum storage {
 typedef struct option {
     kk_option_info_t info;
     storage_t storage;
-    size_t offset;       /* in the kind's struct; client options in kk_client_config_t */
-    size_t count_offset; /* STORE_STRING_LIST */
+    size_t offset;         /* in the kind's struct; client options in kk_client_config_t */
+    size_t count_offset;   /* STORE_STRING_LIST */
     const int64_t *values; /* the value of each of info.names (ENUM, and INT names) */
 } option_t;
 
@@ -42,7 +42,6 @@ const option_t *kk_config_option(size_t index); /* NULL past the end */
 size_t kk_config_option_index(const option_t *option);
 /* The entry `kind` uses for `name`, or NULL. */
 const option_t *kk_config_find_option(kk_config_kind_t kind, const char *name);
-
 
 /* Checks every option of `kind` in the typed struct (a kk_client_config_t, kk_producer_config_t,
  * kk_consumer_config_t or kk_group_config_t as kind says). KK_OK, or KK_ERR_INVALID_ARG with

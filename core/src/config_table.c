@@ -45,9 +45,12 @@ static const int64_t producer_type_values[] = {0, 1};
 
 /* An entry: name, alias_of, type, kinds, min, max, names, default (text), unit, doc, then where
  * it is kept. Aliases repeat their option's storage. */
-#define OPT(name, alias, type, kinds, min, max, names, dflt, unit, doc, storage, offset, count, values) \
-    {{name, alias, KK_OPTION_##type, kinds, min, max, names, dflt, unit, doc},                         \
-     STORE_##storage, offset, count, values}
+#define OPT(name, alias, type, kinds, min, max, names, dflt, unit, doc, storage, offset, count,    \
+            values)                                                                                \
+    {                                                                                              \
+        {name, alias, KK_OPTION_##type, kinds, min, max, names, dflt, unit, doc}, STORE_##storage, \
+            offset, count, values                                                                  \
+    }
 
 static const option_t options[] = {
     /* every kind */
@@ -59,16 +62,17 @@ static const option_t options[] = {
     OPT("connect_timeout_ms", NULL, INT, ALL_KINDS, 1, I32_MAX, NULL, "10000", MS,
         "how long a TCP connect may take", INT, CLIENT_FIELD(connect_timeout_ms), 0, NULL),
     OPT("request_timeout_ms", NULL, INT, ALL_KINDS, 1, I32_MAX, NULL, "30000", MS,
-        "how long one request may wait for its response", INT, CLIENT_FIELD(request_timeout_ms),
-        0, NULL),
+        "how long one request may wait for its response", INT, CLIENT_FIELD(request_timeout_ms), 0,
+        NULL),
     OPT("socket_timeout_ms", "request_timeout_ms", INT, ALL_KINDS, 1, I32_MAX, NULL, "30000", MS,
         "Poseidon's name for request_timeout_ms", INT, CLIENT_FIELD(request_timeout_ms), 0, NULL),
     OPT("max_response_bytes", NULL, INT, ALL_KINDS, 1, I32_MAX, NULL, "104857600", BYTES,
         "a response whose length prefix is larger is refused as malformed", I32,
         CLIENT_FIELD(max_response_bytes), 0, NULL),
     OPT("allow_auto_topic_creation", NULL, BOOL, KK_CONFIG_CLIENT | KK_CONFIG_PRODUCER, 0, 1, NULL,
-        "true", NULL, "let a metadata request create a missing topic (the broker must allow it too)",
-        BOOL, CLIENT_FIELD(allow_auto_topic_creation), 0, NULL),
+        "true", NULL,
+        "let a metadata request create a missing topic (the broker must allow it too)", BOOL,
+        CLIENT_FIELD(allow_auto_topic_creation), 0, NULL),
     OPT("allow_auto_topic_creation", NULL, BOOL, KK_CONFIG_CONSUMER | KK_CONFIG_GROUP, 0, 1, NULL,
         "false", NULL, "let a metadata request create a missing topic (reading never needs it)",
         BOOL, CLIENT_FIELD(allow_auto_topic_creation), 0, NULL),
@@ -78,8 +82,7 @@ static const option_t options[] = {
 
     /* producer */
     OPT("type", NULL, ENUM, KK_CONFIG_PRODUCER, 0, 0, producer_type_names, "sync", NULL,
-        "Poseidon's producer type; only sync is available", CHECK_ONLY, 0, 0,
-        producer_type_values),
+        "Poseidon's producer type; only sync is available", CHECK_ONLY, 0, 0, producer_type_values),
     OPT("required_acks", NULL, INT, KK_CONFIG_PRODUCER, -1, 1, acks_names, "all", NULL,
         "replicas that must have a write before it is acknowledged: 0 (no response), 1 (the "
         "leader) or all (-1)",
@@ -88,8 +91,8 @@ static const option_t options[] = {
         "how long the broker may wait for replicas before answering", I32,
         PRODUCER_FIELD(ack_timeout_ms), 0, NULL),
     OPT("max_send_retries", NULL, INT, KK_CONFIG_PRODUCER, 0, I32_MAX, NULL, "3", NULL,
-        "retries of a retriable failure after the first try", INT,
-        PRODUCER_FIELD(max_send_retries), 0, NULL),
+        "retries of a retriable failure after the first try", INT, PRODUCER_FIELD(max_send_retries),
+        0, NULL),
     OPT("retry_backoff_ms", NULL, INT, KK_CONFIG_PRODUCER, 0, I32_MAX, NULL, "100", MS,
         "pause before each retry", INT, PRODUCER_FIELD(retry_backoff_ms), 0, NULL),
     OPT("metadata_refresh_interval_ms", NULL, INT, KK_CONFIG_PRODUCER, 0, I32_MAX, NULL, "600000",
@@ -164,11 +167,10 @@ static const option_t options[] = {
         "how often partition counts are checked (a change rebalances the group)", INT,
         GROUP_FIELD(metadata_refresh_interval_ms), 0, NULL),
     OPT("retry_backoff_ms", NULL, INT, KK_CONFIG_GROUP, 0, I32_MAX, NULL, "200", MS,
-        "pause between retries of coordinator errors", INT, GROUP_FIELD(retry_backoff_ms), 0,
-        NULL),
+        "pause between retries of coordinator errors", INT, GROUP_FIELD(retry_backoff_ms), 0, NULL),
     OPT("on_assign", NULL, CALLBACK, KK_CONFIG_GROUP, 0, 0, NULL, "", NULL,
-        "called with the partitions this member just claimed", CALLBACK, GROUP_FIELD(on_assign),
-        0, NULL),
+        "called with the partitions this member just claimed", CALLBACK, GROUP_FIELD(on_assign), 0,
+        NULL),
     OPT("on_revoke", NULL, CALLBACK, KK_CONFIG_GROUP, 0, 0, NULL, "", NULL,
         "called with partitions about to be given up, while they are still owned (commit here)",
         CALLBACK, GROUP_FIELD(on_revoke), 0, NULL),
@@ -178,9 +180,7 @@ _Static_assert(COUNT(options) <= KK_CONFIG_MAX_OPTIONS, "raise KK_CONFIG_MAX_OPT
 
 /* ---- the table -------------------------------------------------------------------------- */
 
-size_t kk_option_count(void) {
-    return COUNT(options);
-}
+size_t kk_option_count(void) { return COUNT(options); }
 
 const kk_option_info_t *kk_option_at(size_t index) {
     return index < COUNT(options) ? &options[index].info : NULL;
@@ -225,6 +225,4 @@ const option_t *kk_config_option(size_t index) {
     return index < COUNT(options) ? &options[index] : NULL;
 }
 
-size_t kk_config_option_index(const option_t *o) {
-    return (size_t)(o - options);
-}
+size_t kk_config_option_index(const option_t *o) { return (size_t)(o - options); }

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bytes.h"
 #include "error.h"
 #include "protocol.h"
 
@@ -384,8 +385,7 @@ int kk_conn_receive(kk_conn_t *c, const kk_pending_t *pending, int timeout_ms, k
     int rc = recv_all(c, size_bytes, sizeof(size_bytes), deadline, err);
     if (rc != KK_OK)
         return rc;
-    int32_t size = (int32_t)((uint32_t)size_bytes[0] << 24 | (uint32_t)size_bytes[1] << 16 |
-                             (uint32_t)size_bytes[2] << 8 | size_bytes[3]);
+    int32_t size = (int32_t)get_be32(size_bytes);
     if (size < 4) {
         kk_conn_close(c);
         return kk_error_set(err, KK_ERR_MALFORMED, "%s: response length %d is too short",

@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "bytes.h"
+
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define KK_CRC32C_X86 1
 #include <nmmintrin.h>
@@ -380,20 +382,14 @@ static const uint32_t crc32c_table[8][256] = {
     },
 };
 
-static inline uint32_t load_le32(const unsigned char *p)
-{
-    /* Byte-wise so it is right on big-endian CPUs too; compilers fuse it into one load. */
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 uint32_t kk_crc32c_portable(uint32_t crc, const void *data, size_t len)
 {
     const unsigned char *p = data;
     uint32_t c = ~crc;
 
     while (len >= 8) {
-        uint32_t lo = load_le32(p) ^ c;
-        uint32_t hi = load_le32(p + 4);
+        uint32_t lo = get_le32(p) ^ c;
+        uint32_t hi = get_le32(p + 4);
         c = crc32c_table[7][lo & 0xff] ^ crc32c_table[6][(lo >> 8) & 0xff] ^
             crc32c_table[5][(lo >> 16) & 0xff] ^ crc32c_table[4][lo >> 24] ^
             crc32c_table[3][hi & 0xff] ^ crc32c_table[2][(hi >> 8) & 0xff] ^

@@ -19,10 +19,10 @@
 #define KK_GROUP_INTERNAL_H
 
 #include <pthread.h>
-#include <sys/types.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "assignor.h"
 #include "client.h"

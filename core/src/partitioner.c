@@ -6,6 +6,8 @@
 #include <limits.h>
 #include <zlib.h>
 
+#include "bytes.h"
+
 uint32_t kk_murmur2(const void *key, size_t len)
 {
     const uint32_t m = 0x5bd1e995;
@@ -17,8 +19,7 @@ uint32_t kk_murmur2(const void *key, size_t len)
 
     for (size_t i = 0; i < blocks; i++, p += 4) {
         /* Unsigned bytes: Java masks each (signed) byte with 0xff before shifting. */
-        uint32_t k = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-                     (uint32_t)p[3] << 24;
+        uint32_t k = get_le32(p);
         k *= m;
         k ^= k >> r;
         k *= m;

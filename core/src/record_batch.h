@@ -1,6 +1,7 @@
 /*
  * Record encoding and decoding: RecordBatch v2 (magic 2) and the old MessageSet v0/v1
- * (magic 0/1), with compression through compression.h.
+ * (magic 0/1), with compression through compression.h. Encoding is in record_batch_write.c,
+ * decoding in record_batch_read.c; the wire layout both share is record_batch_format.h.
  */
 #ifndef KK_RECORD_BATCH_H
 #define KK_RECORD_BATCH_H

@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -100,8 +101,12 @@ static void *produce(void *arg) {
     while (!atomic_load(&r->stop_producing) && seq + BATCH < MAX_RECORDS) {
         for (int i = 0; i < BATCH; i++) {
             int n = snprintf(values[i], sizeof(values[i]), "%d", seq + i);
-            msgs[i] = (kk_message_t){.topic = r->topic, .key = values[i], .key_len = (size_t)n,
-                                     .value = values[i], .value_len = (size_t)n, .partition = -1};
+            msgs[i] = (kk_message_t){.topic = r->topic,
+                                     .key = values[i],
+                                     .key_len = (size_t)n,
+                                     .value = values[i],
+                                     .value_len = (size_t)n,
+                                     .partition = -1};
         }
         int rc = kk_producer_send(p, msgs, BATCH, &err);
         atomic_fetch_add(&r->sent, BATCH);
@@ -243,8 +248,10 @@ int main(int argc, char **argv) {
         else if (strcmp(argv[i], "--pause-ms") == 0 && i + 1 < argc)
             pause_ms = atoi(argv[++i]);
         else {
-            fprintf(stderr, "usage: %s --bootstrap H:P,... --kafka-script PATH [--kills N] "
-                            "[--pause-ms MS]\n", argv[0]);
+            fprintf(stderr,
+                    "usage: %s --bootstrap H:P,... --kafka-script PATH [--kills N] "
+                    "[--pause-ms MS]\n",
+                    argv[0]);
             return 2;
         }
     }

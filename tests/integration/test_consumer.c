@@ -348,6 +348,7 @@ static void test_bad_input(void **state) {
 }
 
 int main(void) {
+    printf("broker: %s\n", kk_test_bootstrap());
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_offsets_forms),
         cmocka_unit_test(test_max_wait_honoured_when_empty),

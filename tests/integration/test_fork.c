@@ -34,15 +34,14 @@ static void create_topic(const char *topic, int partitions) {
 }
 
 /* Sends "<who>-<i>" for i in [0, PER_PROCESS) in batches; returns a failure text or NULL. */
-static const char *send_all(kk_producer_t *p, const char *topic, const char *who,
-                            kk_error_t *err) {
+static const char *send_all(kk_producer_t *p, const char *topic, const char *who, kk_error_t *err) {
     static char values[BATCH][32];
     kk_message_t msgs[BATCH];
     for (int base = 0; base < PER_PROCESS; base += BATCH) {
         for (int i = 0; i < BATCH; i++) {
             int n = snprintf(values[i], sizeof(values[i]), "%s-%d", who, base + i);
-            msgs[i] = (kk_message_t){.topic = topic, .value = values[i], .value_len = (size_t)n,
-                                     .partition = 0};
+            msgs[i] = (kk_message_t){
+                .topic = topic, .value = values[i], .value_len = (size_t)n, .partition = 0};
         }
         if (kk_producer_send(p, msgs, BATCH, err) != KK_OK)
             return err->message;
@@ -67,7 +66,9 @@ static const char *read_all(kk_consumer_t *c, kk_error_t *err) {
             size_t n = m->value_len < sizeof(text) - 1 ? m->value_len : sizeof(text) - 1;
             memcpy(text, m->value, n);
             text[n] = '\0';
-            int who = strncmp(text, "parent-", 7) == 0 ? 0 : strncmp(text, "child-", 6) == 0 ? 1 : -1;
+            int who = strncmp(text, "parent-", 7) == 0  ? 0
+                      : strncmp(text, "child-", 6) == 0 ? 1
+                                                        : -1;
             if (who < 0)
                 continue; /* the warm-up message */
             int index = atoi(strchr(text, '-') + 1);
@@ -191,7 +192,8 @@ static void test_group_member_in_the_child_is_a_new_member(void **state) {
                 break;
         }
         char line[300];
-        int n = snprintf(line, sizeof(line), "%d %s\n", rc, rc == KK_OK ? kk_group_member_id(g) : err.message);
+        int n = snprintf(line, sizeof(line), "%d %s\n", rc,
+                         rc == KK_OK ? kk_group_member_id(g) : err.message);
         ssize_t ignored = write(pipe_fds[1], line, (size_t)n);
         (void)ignored;
         /* stay a member while the parent rebalances with us */

@@ -922,6 +922,7 @@ static void test_bad_input(void **state) {
 }
 
 int main(void) {
+    printf("broker: %s\n", kk_test_bootstrap());
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_restart_resumes_at_commit),

@@ -25,6 +25,7 @@
 #include <zlib.h>
 
 #include "broker_env.h"
+#include "bytes.h"
 #include "client.h"
 #include "connection.h"
 #include "crc32c.h"
@@ -37,6 +38,12 @@ enum { ERR_UNKNOWN_TOPIC_OR_PARTITION = 3, ERR_TOPIC_ALREADY_EXISTS = 36 };
 static bool kafka_3x(void) {
     const char *v = getenv("KAFKETTE_KAFKA_VERSION");
     return v && strncmp(v, "3.", 2) == 0;
+}
+
+/* A zigzag varint, as in a v2 record. */
+static void write_varint(kk_writer_t *w, int64_t v) {
+    uint8_t tmp[KK_UVARINT_MAX];
+    kk_write_raw(w, tmp, (size_t)(put_uvarint(tmp, zigzag64(v)) - tmp));
 }
 
 static int64_t now_ms(void) {
@@ -191,14 +198,14 @@ static void build_batch_v2(kk_writer_t *w, const char *v1, const char *v2) {
         kk_writer_t rec;
         kk_writer_init(&rec);
         kk_write_i8(&rec, 0);           /* attributes */
-        kk_write_varlong(&rec, 0);      /* timestamp delta */
-        kk_write_varint(&rec, i);       /* offset delta */
-        kk_write_varint(&rec, -1);      /* null key */
-        kk_write_varint(&rec, (int32_t)n);
+        write_varint(&rec, 0);          /* timestamp delta */
+        write_varint(&rec, i);          /* offset delta */
+        write_varint(&rec, -1);         /* null key */
+        write_varint(&rec, (int32_t)n);
         kk_write_raw(&rec, values[i], n);
-        kk_write_varint(&rec, 0);       /* no headers */
+        write_varint(&rec, 0);          /* no headers */
         assert_false(rec.failed);
-        kk_write_varint(w, (int32_t)rec.len);
+        write_varint(w, (int32_t)rec.len);
         kk_write_raw(w, rec.data, rec.len);
         kk_writer_free(&rec);
     }

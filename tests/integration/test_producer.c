@@ -445,6 +445,7 @@ static void test_bad_producer_config(void **state) {
 }
 
 int main(void) {
+    printf("broker: %s\n", kk_test_bootstrap());
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_codec_read_back_by_kcat),
         cmocka_unit_test(test_every_acks_level),

@@ -88,7 +88,7 @@ def test_every_public_object_has_a_docstring():
 def test_sdist_carries_the_core_and_builds_on_its_own(tmp_path):
     pytest.importorskip("build")
     src = tmp_path / "src"
-    for item in ["core", "ext/python", "python/kafkette", "setup.py", "pyproject.toml", "MANIFEST.in", "README.md"]:
+    for item in ["core", "ext/python", "python/kafkette", "setup.py", "pyproject.toml", "MANIFEST.in", "README.md", "VERSION"]:
         source = ROOT / item
         if source.is_dir():
             shutil.copytree(source, src / item, ignore=shutil.ignore_patterns("*.so", "__pycache__", "*.o"))
@@ -107,7 +107,7 @@ def test_sdist_carries_the_core_and_builds_on_its_own(tmp_path):
         tar.extractall(tmp_path / "unpacked")
     for c in (ROOT / "core" / "src").glob("*.[ch]"):
         assert "core/src/" + c.name in names
-    for f in ["core/include/kafkette.h", "setup.py", "pyproject.toml", "python/kafkette/__init__.py",
+    for f in ["core/include/kafkette.h", "VERSION", "setup.py", "pyproject.toml", "python/kafkette/__init__.py",
               "python/kafkette/_kafkette.pyi", "python/kafkette/__init__.pyi", "python/kafkette/py.typed"]:
         assert f in names, f
     assert {"ext/python/" + p.name for p in (ROOT / "ext" / "python").glob("*.[ch]")} <= names

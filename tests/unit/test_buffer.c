@@ -1,4 +1,6 @@
-/* Writer/reader round trips for every primitive, golden encodings, and truncation. */
+/* Writer/reader round trips for every primitive, golden encodings, and truncation. Signed
+ * varints are written the way the record batch encoder writes them (bytes.h's zigzag and
+ * put_uvarint); buffer.h only reads them. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +11,17 @@
 #include <cmocka.h>
 
 #include "buffer.h"
+#include "bytes.h"
+
+static void write_varint(kk_writer_t *w, int32_t v) {
+    uint8_t tmp[KK_UVARINT_MAX];
+    kk_write_raw(w, tmp, (size_t)(put_uvarint(tmp, zigzag32(v)) - tmp));
+}
+
+static void write_varlong(kk_writer_t *w, int64_t v) {
+    uint8_t tmp[KK_UVARINT_MAX];
+    kk_write_raw(w, tmp, (size_t)(put_uvarint(tmp, zigzag64(v)) - tmp));
+}
 
 static void assert_bytes(const kk_writer_t *w, const uint8_t *expected, size_t len) {
     assert_false(w->failed);
@@ -48,14 +61,12 @@ static void test_extreme_values_round_trip(void **state) {
     kk_write_i32(&w, INT32_MIN);
     kk_write_i64(&w, INT64_MIN);
     kk_write_i64(&w, INT64_MAX);
-    kk_write_u32(&w, UINT32_MAX);
     kk_reader_t r;
     kk_reader_init(&r, w.data, w.len);
     assert_int_equal(kk_read_i16(&r), INT16_MIN);
     assert_int_equal(kk_read_i32(&r), INT32_MIN);
     assert_true(kk_read_i64(&r) == INT64_MIN);
     assert_true(kk_read_i64(&r) == INT64_MAX);
-    assert_true(kk_read_u32(&r) == UINT32_MAX);
     assert_false(r.failed);
     kk_writer_free(&w);
 }
@@ -76,7 +87,7 @@ static void test_varint_golden(void **state) {
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         kk_writer_t w;
         kk_writer_init(&w);
-        kk_write_varint(&w, cases[i].value);
+        write_varint(&w, cases[i].value);
         assert_bytes(&w, cases[i].bytes, cases[i].len);
         kk_reader_t r;
         kk_reader_init(&r, w.data, w.len);
@@ -93,7 +104,7 @@ static void test_varlong_and_uvarint_round_trip(void **state) {
     kk_writer_t w;
     kk_writer_init(&w);
     for (size_t i = 0; i < sizeof(longs) / sizeof(longs[0]); i++)
-        kk_write_varlong(&w, longs[i]);
+        write_varlong(&w, longs[i]);
     for (size_t i = 0; i < sizeof(uints) / sizeof(uints[0]); i++)
         kk_write_uvarint(&w, uints[i]);
     kk_reader_t r;
@@ -232,7 +243,7 @@ static void test_every_prefix_fails(void **state) {
     kk_writer_init(&w);
     kk_write_i16(&w, 1);
     kk_write_string(&w, "topic");
-    kk_write_varint(&w, -300);
+    write_varint(&w, -300);
     kk_write_compact_bytes(&w, "payload", 7);
     kk_write_i64(&w, 99);
     for (size_t cut = 0; cut < w.len; cut++) {
@@ -262,11 +273,10 @@ static void test_slots_and_growth(void **state) {
     kk_reader_init(&r, w.data, w.len);
     assert_int_equal(kk_read_i32(&r), 100000);
     assert_int_equal(kk_read_i8(&r), 0);
-    size_t len = 0;
-    uint8_t *owned = kk_writer_detach(&w, &len);
-    assert_int_equal(len, 100004);
-    assert_null(w.data);
-    free(owned);
+    assert_int_equal(w.len, 100004);
+    assert_true(w.cap >= w.len);
+    kk_writer_reset(&w);
+    assert_int_equal(w.len, 0);
     /* an over-long short string marks the writer failed instead of truncating */
     char big[40000];
     memset(big, 'a', sizeof(big) - 1);

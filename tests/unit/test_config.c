@@ -235,8 +235,9 @@ static void test_typed_structs_are_checked_by_the_table(void **state) {
     pc.max_request_bytes = 100;
     assert_null(kk_producer_new(&pc, &err));
     assert_int_equal(err.code, KK_ERR_INVALID_ARG);
-    assert_string_equal(err.message,
-                        "option 'max_request_bytes' takes an integer from 1024 to 2147483647, not 100");
+    assert_string_equal(
+        err.message,
+        "option 'max_request_bytes' takes an integer from 1024 to 2147483647, not 100");
     kk_config_t *c = kk_config_new(KK_CONFIG_PRODUCER);
     expect_refused(kk_config_set_int(c, "max_request_bytes", 100, &err), &err,
                    "option 'max_request_bytes' takes an integer from 1024 to 2147483647, not 100");
@@ -332,19 +333,21 @@ static void render_allowed(const kk_option_info_t *o, FILE *out) {
 static char *render_doc(size_t *len) {
     char *text = NULL;
     FILE *out = open_memstream(&text, len);
-    fprintf(out, "# kafkette options\n\n"
-                 "Generated from the option table in `core/src/config_table.c`; do not edit by hand "
-                 "(`KAFKETTE_WRITE_DOCS=1 build/unit_test_config` writes it again, and the unit "
-                 "test fails while it is stale).\n\n"
-                 "The same names work in C (`kk_config_set(config, name, value, &err)`), as "
-                 "Python keyword arguments and as Ruby options (symbols or strings for "
-                 "choices). An unknown option, a value of the wrong type or one out of range "
-                 "gives the same message in every language.\n");
+    fprintf(out,
+            "# kafkette options\n\n"
+            "Generated from the option table in `core/src/config_table.c`; do not edit by hand "
+            "(`KAFKETTE_WRITE_DOCS=1 build/unit_test_config` writes it again, and the unit "
+            "test fails while it is stale).\n\n"
+            "The same names work in C (`kk_config_set(config, name, value, &err)`), as "
+            "Python keyword arguments and as Ruby options (symbols or strings for "
+            "choices). An unknown option, a value of the wrong type or one out of range "
+            "gives the same message in every language.\n");
     static const char *const titles[] = {"Every object", "Producer", "PartitionConsumer",
                                          "ConsumerGroup"};
     for (size_t k = 0; k < 4; k++) {
-        fprintf(out, "\n## %s\n\n| option | type | default | allowed | unit | what it does |\n"
-                     "|---|---|---|---|---|---|\n",
+        fprintf(out,
+                "\n## %s\n\n| option | type | default | allowed | unit | what it does |\n"
+                "|---|---|---|---|---|---|\n",
                 titles[k]);
         for (size_t i = 0; i < kk_option_count(); i++) {
             const kk_option_info_t *o = kk_option_at(i);

@@ -1,7 +1,8 @@
 /*
  * CRC-32C tests: published vectors (RFC 3720, B.4, and the "123456789" check value), longer
- * vectors computed with Java's java.util.zip.CRC32C, chaining, and agreement of the hardware
- * and table versions over random lengths and alignments.
+ * vectors computed with Java's java.util.zip.CRC32C, chaining, agreement of the hardware
+ * and table versions over random lengths and alignments, and that the hardware version is
+ * picked exactly when the CPU has SSE4.2.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +12,10 @@
 #include <string.h>
 
 #include <cmocka.h>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#endif
 
 #include "crc32c.h"
 
@@ -46,11 +51,21 @@ static uint32_t next_rand(uint32_t *s)
     return *s = x;
 }
 
-static void test_reports_path(void **state)
+/* kk_crc32c_hardware_available() must say what the CPU has, asked here independently through
+ * CPUID (leaf 1, ECX bit 20 is SSE4.2): otherwise the comparisons below might compare the table
+ * version with itself while claiming to test the instruction. */
+static void test_hardware_path_matches_cpu(void **state)
 {
     (void)state;
-    print_message("kk_crc32c uses the %s path\n",
-                  kk_crc32c_hardware_available() ? "SSE4.2" : "table");
+    bool hardware = kk_crc32c_hardware_available();
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    assert_true(__get_cpuid(1, &eax, &ebx, &ecx, &edx));
+    assert_int_equal(hardware, (ecx & bit_SSE4_2) != 0);
+#else
+    assert_false(hardware); /* the instruction is only used on x86-64 */
+#endif
+    print_message("kk_crc32c uses the %s path\n", hardware ? "SSE4.2" : "table");
 }
 
 static void test_published_vectors(void **state)
@@ -165,7 +180,7 @@ static void test_detects_single_bit_flips(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_reports_path),
+        cmocka_unit_test(test_hardware_path_matches_cpu),
         cmocka_unit_test(test_published_vectors),
         cmocka_unit_test(test_empty_input),
         cmocka_unit_test(test_java_vectors),

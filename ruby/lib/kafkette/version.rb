@@ -1,5 +1,6 @@
 # frozen_string_literal: true
 
 module Kafkette
-  VERSION = "0.1.0"
+  # The top-level VERSION file is the project's one version (the gem carries it).
+  VERSION = File.read(File.expand_path("../../../VERSION", __dir__)).strip.freeze
 end
