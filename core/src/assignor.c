@@ -27,32 +27,66 @@ static int compare_tps(const void *a, const void *b) {
     return (x->partition > y->partition) - (x->partition < y->partition);
 }
 
+/* A partition's place in the caller's array, for sorting by topic without losing that order. */
+typedef struct tp_ref {
+    const char *topic;
+    size_t index;
+} tp_ref_t;
+
+static int compare_tp_refs(const void *a, const void *b) {
+    const tp_ref_t *x = a, *y = b;
+    int c = strcmp(x->topic, y->topic);
+    return c ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+/* One topic's run in the sorted refs, and its first position in the caller's array. */
+typedef struct tp_run {
+    size_t start;
+    size_t first;
+} tp_run_t;
+
+static int compare_tp_runs(const void *a, const void *b) {
+    const tp_run_t *x = a, *y = b;
+    return (x->first > y->first) - (x->first < y->first);
+}
+
 /* Writes [topic, [partition...]]... for partitions grouped by topic in order of first
- * appearance (the caller sorts first when it wants sorted output). */
+ * appearance (the caller sorts first when it wants sorted output). O(n log n): the partitions
+ * sorted by (topic, position) form one run per topic, and the runs are written in the order
+ * of their first positions. */
 static void write_topic_partitions(kk_writer_t *w, const kk_topic_partition_t *p, size_t n) {
-    int32_t topics = 0;
-    for (size_t i = 0; i < n; i++) {
-        bool seen = false;
-        for (size_t j = 0; j < i && !seen; j++)
-            seen = strcmp(p[j].topic, p[i].topic) == 0;
-        topics += !seen;
+    if (n == 0) { /* (qsort must not see the NULL arrays) */
+        kk_write_array_len(w, 0);
+        return;
     }
-    kk_write_array_len(w, topics);
-    for (size_t i = 0; i < n; i++) {
-        bool seen = false;
-        for (size_t j = 0; j < i && !seen; j++)
-            seen = strcmp(p[j].topic, p[i].topic) == 0;
-        if (seen)
-            continue;
-        int32_t count = 0;
-        for (size_t j = i; j < n; j++)
-            count += strcmp(p[j].topic, p[i].topic) == 0;
-        kk_write_string(w, p[i].topic);
-        kk_write_array_len(w, count);
-        for (size_t j = i; j < n; j++)
-            if (strcmp(p[j].topic, p[i].topic) == 0)
-                kk_write_i32(w, p[j].partition);
+    tp_ref_t *refs = malloc(n * sizeof(*refs));
+    tp_run_t *runs = malloc(n * sizeof(*runs));
+    if (!refs || !runs) {
+        free(refs);
+        free(runs);
+        w->failed = true;
+        return;
     }
+    for (size_t i = 0; i < n; i++)
+        refs[i] = (tp_ref_t){p[i].topic, i};
+    qsort(refs, n, sizeof(*refs), compare_tp_refs);
+    size_t run_count = 0;
+    for (size_t i = 0; i < n; i++)
+        if (i == 0 || strcmp(refs[i - 1].topic, refs[i].topic) != 0)
+            runs[run_count++] = (tp_run_t){i, refs[i].index};
+    qsort(runs, run_count, sizeof(*runs), compare_tp_runs);
+    kk_write_array_len(w, (int32_t)run_count);
+    for (size_t r = 0; r < run_count; r++) {
+        const tp_ref_t *start = &refs[runs[r].start], *end = start + 1;
+        while (end < refs + n && strcmp(end->topic, start->topic) == 0)
+            end++;
+        kk_write_string(w, start->topic);
+        kk_write_array_len(w, (int32_t)(end - start));
+        for (const tp_ref_t *q = start; q < end; q++)
+            kk_write_i32(w, p[q->index].partition);
+    }
+    free(refs);
+    free(runs);
 }
 
 /* Reads [topic, [partition...]]... into list. */
@@ -247,29 +281,108 @@ static int compare_members(const kk_assign_member_t *a, const kk_assign_member_t
     return strcmp(a->member_id, b->member_id);
 }
 
-/* qsort has no context argument in C11: sort indices with a small insertion sort instead. */
-static void sort_member_indices(const kk_assign_member_t *members, size_t *idx, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        idx[i] = i;
-    for (size_t i = 1; i < n; i++) {
-        size_t v = idx[i], j = i;
-        while (j > 0 && compare_members(&members[idx[j - 1]], &members[v]) > 0) {
-            idx[j] = idx[j - 1];
-            j--;
-        }
-        idx[j] = v;
-    }
+typedef struct member_ref {
+    const kk_assign_member_t *member;
+    size_t index;
+} member_ref_t;
+
+/* Ties keep the input order (as a stable sort would). */
+static int compare_member_refs(const void *a, const void *b) {
+    const member_ref_t *x = a, *y = b;
+    int c = compare_members(x->member, y->member);
+    return c ? c : (x->index > y->index) - (x->index < y->index);
 }
 
-static bool subscribes(const kk_assign_member_t *m, const char *topic) {
-    for (size_t i = 0; i < m->topic_count; i++)
-        if (m->topics[i] && strcmp(m->topics[i], topic) == 0)
-            return true;
-    return false;
+static bool sort_member_indices(const kk_assign_member_t *members, size_t *idx, size_t n) {
+    member_ref_t *refs = malloc(n * sizeof(*refs));
+    if (!refs)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        refs[i] = (member_ref_t){&members[i], i};
+    qsort(refs, n, sizeof(*refs), compare_member_refs);
+    for (size_t i = 0; i < n; i++)
+        idx[i] = refs[i].index;
+    free(refs);
+    return true;
 }
 
 static int compare_assign_topics(const void *a, const void *b) {
     return strcmp(((const kk_assign_topic_t *)a)->topic, ((const kk_assign_topic_t *)b)->topic);
+}
+
+/* Who subscribes to what: (topic index in the sorted topics, member rank in member order),
+ * sorted and without repeats, so that each topic's subscribers in member order form a run. */
+typedef struct sub_pair {
+    size_t topic;
+    size_t rank;
+} sub_pair_t;
+
+static int compare_sub_pairs(const void *a, const void *b) {
+    const sub_pair_t *x = a, *y = b;
+    if (x->topic != y->topic)
+        return (x->topic > y->topic) - (x->topic < y->topic);
+    return (x->rank > y->rank) - (x->rank < y->rank);
+}
+
+/* The first sorted topic named name, or topic_count. */
+static size_t lower_bound_topic(const kk_assign_topic_t *topics, size_t topic_count,
+                                const char *name) {
+    size_t lo = 0, hi = topic_count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(topics[mid].topic, name) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Fills *pairs (sorted, unique) and starts[t]..starts[t + 1], each topic's run in it. */
+static bool subscriptions(const kk_assign_member_t *members, const size_t *order, size_t n,
+                          const kk_assign_topic_t *topics, size_t topic_count, sub_pair_t **pairs,
+                          size_t *starts) {
+    size_t total = 0, count = 0, cap = 0;
+    for (size_t i = 0; i < n; i++)
+        total += members[i].topic_count;
+    cap = total ? total : 1;
+    sub_pair_t *p = malloc(cap * sizeof(*p));
+    if (!p)
+        return false;
+    for (size_t r = 0; r < n; r++) {
+        const kk_assign_member_t *m = &members[order[r]];
+        for (size_t i = 0; i < m->topic_count; i++) {
+            if (!m->topics[i])
+                continue;
+            /* the topic list may name a topic twice: each copy counts, as in a linear scan */
+            for (size_t t = lower_bound_topic(topics, topic_count, m->topics[i]);
+                 t < topic_count && strcmp(topics[t].topic, m->topics[i]) == 0; t++) {
+                if (count == cap) {
+                    sub_pair_t *grown = realloc(p, 2 * cap * sizeof(*p));
+                    if (!grown) {
+                        free(p);
+                        return false;
+                    }
+                    p = grown;
+                    cap *= 2;
+                }
+                p[count++] = (sub_pair_t){t, r};
+            }
+        }
+    }
+    qsort(p, count, sizeof(*p), compare_sub_pairs);
+    size_t unique = 0;
+    for (size_t i = 0; i < count; i++)
+        if (unique == 0 || compare_sub_pairs(&p[unique - 1], &p[i]) != 0)
+            p[unique++] = p[i];
+    size_t k = 0;
+    for (size_t t = 0; t <= topic_count; t++) {
+        starts[t] = k;
+        while (k < unique && p[k].topic == t)
+            k++;
+    }
+    *pairs = p;
+    return true;
 }
 
 typedef struct grow {
@@ -291,23 +404,22 @@ static bool add_partition(kk_member_assignment_t *a, grow_t *g, const char *topi
 
 /* Per topic: its subscribers in member order split the partitions into ranges, the first
  * (count % subscribers) members getting one extra. */
-static bool assign_range(const kk_assign_member_t *members, const size_t *order, size_t n,
-                         const kk_assign_topic_t *topics, size_t topic_count,
-                         kk_member_assignment_t *out, grow_t *grow, size_t *subs) {
+static bool assign_range(const size_t *order, const kk_assign_topic_t *topics, size_t topic_count,
+                         const sub_pair_t *pairs, const size_t *starts, kk_member_assignment_t *out,
+                         grow_t *grow) {
     for (size_t t = 0; t < topic_count; t++) {
         int32_t partitions = topics[t].partition_count;
-        size_t c = 0;
-        for (size_t i = 0; i < n; i++)
-            if (subscribes(&members[order[i]], topics[t].topic))
-                subs[c++] = order[i];
+        const sub_pair_t *subs = &pairs[starts[t]];
+        size_t c = starts[t + 1] - starts[t];
         if (c == 0 || partitions <= 0)
             continue;
         size_t per = (size_t)partitions / c, extra = (size_t)partitions % c;
         for (size_t i = 0; i < c; i++) {
             size_t start = per * i + (i < extra ? i : extra);
             size_t len = per + (i < extra ? 1 : 0);
+            size_t m = order[subs[i].rank];
             for (size_t p = start; p < start + len; p++)
-                if (!add_partition(&out[subs[i]], &grow[subs[i]], topics[t].topic, (int32_t)p))
+                if (!add_partition(&out[m], &grow[m], topics[t].topic, (int32_t)p))
                     return false;
         }
     }
@@ -315,24 +427,32 @@ static bool assign_range(const kk_assign_member_t *members, const size_t *order,
 }
 
 /* Every subscribed partition in (topic, partition) order is dealt to the members in a circle,
- * skipping members not subscribed to its topic. */
-static bool assign_roundrobin(const kk_assign_member_t *members, const size_t *order, size_t n,
-                              const kk_assign_topic_t *topics, size_t topic_count,
+ * skipping members not subscribed to its topic: the next one is the topic's first subscriber
+ * at or after the circle's position. */
+static bool assign_roundrobin(const size_t *order, size_t n, const kk_assign_topic_t *topics,
+                              size_t topic_count, const sub_pair_t *pairs, const size_t *starts,
                               kk_member_assignment_t *out, grow_t *grow) {
     size_t pos = 0;
     for (size_t t = 0; t < topic_count; t++) {
-        bool any = false;
-        for (size_t i = 0; i < n && !any; i++)
-            any = subscribes(&members[i], topics[t].topic);
-        if (!any)
+        const sub_pair_t *subs = &pairs[starts[t]];
+        size_t c = starts[t + 1] - starts[t];
+        if (c == 0)
             continue;
+        size_t lo = 0, hi = c;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (subs[mid].rank < pos)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        size_t j = lo == c ? 0 : lo;
         for (int32_t p = 0; p < topics[t].partition_count; p++) {
-            while (!subscribes(&members[order[pos]], topics[t].topic))
-                pos = (pos + 1) % n;
-            size_t m = order[pos];
+            size_t m = order[subs[j].rank];
             if (!add_partition(&out[m], &grow[m], topics[t].topic, p))
                 return false;
-            pos = (pos + 1) % n;
+            pos = (subs[j].rank + 1) % n;
+            j = j + 1 == c ? 0 : j + 1;
         }
     }
     return true;
@@ -360,24 +480,29 @@ int kk_assign(const char *assignor, const kk_assign_member_t *members, size_t me
     if (member_count == 0)
         return KK_OK;
     size_t *order = malloc(member_count * sizeof(*order));
-    size_t *subs = malloc(member_count * sizeof(*subs));
+    size_t *starts = malloc((topic_count + 1) * sizeof(*starts));
     grow_t *grow = calloc(member_count, sizeof(*grow));
     kk_assign_topic_t *sorted = topic_count ? malloc(topic_count * sizeof(*sorted)) : NULL;
-    bool ok = order && subs && grow && (sorted || !topic_count);
+    sub_pair_t *pairs = NULL;
+    bool ok = order && starts && grow && (sorted || !topic_count);
     if (ok) {
         if (topic_count) {
             memcpy(sorted, topics, topic_count * sizeof(*sorted));
             qsort(sorted, topic_count, sizeof(*sorted), compare_assign_topics);
         }
-        sort_member_indices(members, order, member_count);
-        ok = strcmp(assignor, "range") == 0
-                 ? assign_range(members, order, member_count, sorted, topic_count, out, grow, subs)
-                 : assign_roundrobin(members, order, member_count, sorted, topic_count, out, grow);
+        ok = sort_member_indices(members, order, member_count) &&
+             subscriptions(members, order, member_count, sorted, topic_count, &pairs, starts);
     }
+    if (ok)
+        ok = strcmp(assignor, "range") == 0
+                 ? assign_range(order, sorted, topic_count, pairs, starts, out, grow)
+                 : assign_roundrobin(order, member_count, sorted, topic_count, pairs, starts, out,
+                                     grow);
     free(order);
-    free(subs);
+    free(starts);
     free(grow);
     free(sorted);
+    free(pairs);
     if (!ok) {
         kk_member_assignments_free(out, member_count);
         return kk_error_set(err, KK_ERR_NO_MEMORY, "out of memory computing the assignment");

@@ -26,6 +26,7 @@ static const uint8_t XERIAL_MAGIC[8] = {0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0x00
 #define XERIAL_HEADER_LEN 16
 
 #define ZSTD_LEVEL 3
+#define ZSTD_WINDOW_LOG_FLOOR 23 /* see zstd_decompress */
 /* zlib counts in uInt, so it gets input and output at most this much at a time. */
 #define ZLIB_CHUNK ((size_t)1 << 30)
 /* A snappy copy element of 3 bytes expands to at most 64, so no valid block claims more
@@ -115,6 +116,17 @@ static int out_finish(outbuf_t *o, uint8_t **out, size_t *out_len, kk_error_t *e
     *out_len = o->len;
     o->data = NULL;
     return 0;
+}
+
+/* A first output size for formats that state it: the stated size is not trusted beyond a
+ * multiple of the input (a few bytes may claim gigabytes); the buffer grows past it when the
+ * data really is that compressible. */
+#define TRUSTED_RATIO 64
+static size_t stated_guess(unsigned long long stated, size_t src_len) {
+    size_t trusted = src_len > SIZE_MAX / TRUSTED_RATIO ? SIZE_MAX : src_len * TRUSTED_RATIO;
+    if (trusted < MIN_GUESS) trusted = MIN_GUESS;
+    /* one spare byte lets the decoder reach the end mark without a needless regrowth */
+    return stated < trusted ? (size_t)stated + 1 : trusted;
 }
 
 /* A first output size for formats that do not state it. */
@@ -407,8 +419,8 @@ static int lz4_decompress(const uint8_t *src, size_t src_len, size_t max_out, ui
     } else if (info.contentSize > max_out) {
         rc = cap_exceeded("lz4", max_out, err);
     } else {
-        /* One spare byte lets the decoder reach the end mark without a needless regrowth. */
-        size_t guess = info.contentSize > 0 ? (size_t)info.contentSize + 1 : guess_size(src_len);
+        size_t guess = info.contentSize > 0 ? stated_guess(info.contentSize, src_len)
+                                            : guess_size(src_len);
         rc = out_init(&o, "lz4", guess, max_out, err);
     }
     while (rc == 0) {
@@ -478,14 +490,25 @@ static int zstd_decompress(const uint8_t *src, size_t src_len, size_t max_out, u
     size_t guess = guess_size(src_len);
     if (fcs != ZSTD_CONTENTSIZE_UNKNOWN && fcs != ZSTD_CONTENTSIZE_ERROR) {
         if (fcs > max_out) return cap_exceeded("zstd", max_out, err);
-        guess = (size_t)fcs + 1; /* the spare byte: see lz4 */
+        guess = stated_guess(fcs, src_len);
     }
     ZSTD_DCtx *dctx = ZSTD_createDCtx();
     if (dctx == NULL)
         return kk_error_set(err, KK_ERR_NO_MEMORY,
                             "zstd: cannot create a decompression context");
-    outbuf_t o;
-    int rc = out_init(&o, "zstd", guess, max_out, err);
+    /* The window a frame declares is allocated before any data is checked: allow none larger
+     * than the cap (no output within the cap needs one), but at least 8 MiB, what encoders
+     * up to level 19 declare for a stream of unknown size. */
+    ZSTD_bounds bounds = ZSTD_dParam_getBounds(ZSTD_d_windowLogMax);
+    int window_log = ZSTD_WINDOW_LOG_FLOOR;
+    while (window_log < bounds.upperBound && window_log < 62 && ((size_t)1 << window_log) < max_out)
+        window_log++;
+    outbuf_t o = {0};
+    int rc = 0;
+    size_t set = ZSTD_DCtx_setParameter(dctx, ZSTD_d_windowLogMax, window_log);
+    if (ZSTD_isError(set))
+        rc = kk_error_set(err, KK_ERR_COMPRESSION, "zstd: %s", ZSTD_getErrorName(set));
+    if (rc == 0) rc = out_init(&o, "zstd", guess, max_out, err);
     ZSTD_inBuffer in = {src, src_len, 0};
     while (rc == 0) {
         if (o.len == o.cap && (rc = out_grow(&o, err)) != 0) break;

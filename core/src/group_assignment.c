@@ -63,11 +63,79 @@ size_t kk_grp_copy_claims(const kk_group_t *g, kk_topic_partition_t *out, size_t
     return g->claim_count;
 }
 
+static int compare_claim_key(const char *topic, int32_t partition, const claim_t *c) {
+    int d = strcmp(topic, c->topic);
+    return d ? d : (partition > c->partition) - (partition < c->partition);
+}
+
+/* The claims are sorted by (topic, partition) (kk_grp_take_assignment sorts them). */
 claim_t *kk_grp_find_claim(kk_group_t *g, const char *topic, int32_t partition) {
-    for (size_t i = 0; i < g->claim_count; i++)
-        if (g->claims[i].partition == partition && strcmp(g->claims[i].topic, topic) == 0)
-            return &g->claims[i];
+    size_t lo = 0, hi = g->claim_count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = compare_claim_key(topic, partition, &g->claims[mid]);
+        if (c == 0)
+            return &g->claims[mid];
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
     return NULL;
+}
+
+/* A name and its position in a list, to sort names without losing which came first. */
+typedef struct name_ref {
+    const char *name;
+    size_t index;
+} name_ref_t;
+
+static int compare_name_refs(const void *a, const void *b) {
+    const name_ref_t *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+static int compare_name_ref_index(const void *a, const void *b) {
+    const name_ref_t *x = a, *y = b;
+    return (x->index > y->index) - (x->index < y->index);
+}
+
+/* The first ref named name in refs sorted by compare_name_refs, or NULL. */
+static const name_ref_t *find_name(const name_ref_t *refs, size_t n, const char *name) {
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(refs[mid].name, name) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && strcmp(refs[lo].name, name) == 0 ? &refs[lo] : NULL;
+}
+
+bool kk_grp_lookup_counts(const kk_metadata_t *md, const char *const *topics, size_t n,
+                          int32_t *counts) {
+    size_t known = 0;
+    name_ref_t *refs = malloc((md && md->topic_count ? md->topic_count : 1) * sizeof(*refs));
+    if (!refs)
+        return false;
+    for (size_t i = 0; md && i < md->topic_count; i++)
+        if (md->topics[i].name)
+            refs[known++] = (name_ref_t){md->topics[i].name, i};
+    qsort(refs, known, sizeof(*refs), compare_name_refs);
+    for (size_t i = 0; i < n; i++) {
+        const name_ref_t *r = topics[i] ? find_name(refs, known, topics[i]) : NULL;
+        const kk_topic_info_t *t = r ? &md->topics[r->index] : NULL;
+        if (!t || t->error_code == 3)
+            counts[i] = 0;
+        else if (t->error_code != 0 && t->partition_count == 0)
+            counts[i] = -1;
+        else
+            counts[i] = (int32_t)t->partition_count;
+    }
+    free(refs);
+    return true;
 }
 
 /* Partition counts of topics (0 for a topic that does not exist; -1 for one whose metadata
@@ -78,17 +146,10 @@ static int partition_counts(kk_group_t *g, const char *const *topics, size_t n, 
     int rc = kk_client_metadata(g->client, topics, n, &md, err);
     if (rc != KK_OK)
         return rc;
-    for (size_t i = 0; i < n; i++) {
-        const kk_topic_info_t *t = kk_metadata_topic(md, topics[i]);
-        if (!t || t->error_code == 3)
-            counts[i] = 0;
-        else if (t->error_code != 0 && t->partition_count == 0)
-            counts[i] = -1;
-        else
-            counts[i] = (int32_t)t->partition_count;
-    }
+    if (!kk_grp_lookup_counts(md, topics, n, counts))
+        rc = kk_error_set(err, KK_ERR_NO_MEMORY, "out of memory");
     kk_metadata_free(md);
-    return KK_OK;
+    return rc;
 }
 
 static int set_watched(kk_group_t *g, const char *const *topics, const int32_t *counts, size_t n,
@@ -136,6 +197,41 @@ int kk_grp_check_subscription(kk_group_t *g, kk_error_t *err) {
     return rc;
 }
 
+/* Sorted by (name, position), the first of each name's run is its first appearance. */
+bool kk_grp_collect_topics(const kk_consumer_subscription_t *subs, size_t n, const char ***all,
+                           size_t *count) {
+    size_t total = 0, used = 0;
+    for (size_t i = 0; i < n; i++)
+        total += subs[i].topic_count;
+    name_ref_t *refs = malloc((total ? total : 1) * sizeof(*refs));
+    const char **list = malloc((total ? total : 1) * sizeof(*list));
+    if (!refs || !list) {
+        free(refs);
+        free(list);
+        return false;
+    }
+    for (size_t i = 0; i < n; i++)
+        for (size_t t = 0; t < subs[i].topic_count; t++) {
+            const char *name = subs[i].topics[t];
+            if (name && name[0] && strnlen(name, 250) <= 249) {
+                refs[used] = (name_ref_t){name, used};
+                used++;
+            }
+        }
+    qsort(refs, used, sizeof(*refs), compare_name_refs);
+    size_t unique = 0;
+    for (size_t i = 0; i < used; i++)
+        if (i == 0 || strcmp(refs[i - 1].name, refs[i].name) != 0)
+            refs[unique++] = refs[i];
+    qsort(refs, unique, sizeof(*refs), compare_name_ref_index);
+    for (size_t i = 0; i < unique; i++)
+        list[i] = refs[i].name;
+    free(refs);
+    *all = list;
+    *count = unique;
+    return true;
+}
+
 void kk_grp_leader_plan_free(leader_plan_t *plan) {
     for (size_t i = 0; i < plan->count; i++)
         kk_writer_free(&plan->buffers[i]);
@@ -151,7 +247,7 @@ int kk_grp_plan_assignment(kk_group_t *g, const kk_join_group_result_t *join, le
     kk_assign_member_t *members = calloc(n ? n : 1, sizeof(*members));
     kk_member_assignment_t *shares = calloc(n ? n : 1, sizeof(*shares));
     const char **all = NULL;
-    size_t all_count = 0, all_cap = 0;
+    size_t all_count = 0;
     int32_t *counts = NULL;
     kk_assign_topic_t *topics = NULL;
     int rc = KK_OK;
@@ -171,24 +267,10 @@ int kk_grp_plan_assignment(kk_group_t *g, const kk_join_group_result_t *join, le
                    g->group_id, m->member_id, sub_err.message);
         members[i] = (kk_assign_member_t){m->member_id, m->group_instance_id,
                                           (const char *const *)subs[i].topics, subs[i].topic_count};
-        for (size_t t = 0; t < subs[i].topic_count; t++) {
-            bool seen = false;
-            for (size_t k = 0; k < all_count && !seen; k++)
-                seen = strcmp(all[k], subs[i].topics[t]) == 0;
-            if (seen || !subs[i].topics[t][0] || strlen(subs[i].topics[t]) > 249)
-                continue;
-            if (all_count == all_cap) {
-                size_t cap = all_cap ? all_cap * 2 : 8;
-                const char **grown = realloc(all, cap * sizeof(*grown));
-                if (!grown) {
-                    rc = kk_error_set(err, KK_ERR_NO_MEMORY, "out of memory");
-                    goto done;
-                }
-                all = grown;
-                all_cap = cap;
-            }
-            all[all_count++] = subs[i].topics[t];
-        }
+    }
+    if (!kk_grp_collect_topics(subs, n, &all, &all_count)) {
+        rc = kk_error_set(err, KK_ERR_NO_MEMORY, "out of memory");
+        goto done;
     }
     counts = calloc(all_count ? all_count : 1, sizeof(*counts));
     topics = calloc(all_count ? all_count : 1, sizeof(*topics));
@@ -254,22 +336,33 @@ int kk_grp_take_assignment(kk_group_t *g, const uint8_t *data, size_t len, kk_er
         kk_consumer_assignment_free(&a);
         return kk_error_set(err, KK_ERR_NO_MEMORY, "out of memory");
     }
+    /* our subscription sorted, a name's first copy first (claims point at that one) */
+    name_ref_t *ours = malloc((g->topic_count ? g->topic_count : 1) * sizeof(*ours));
+    if (!ours) {
+        kk_consumer_assignment_free(&a);
+        return kk_error_set(err, KK_ERR_NO_MEMORY, "out of memory");
+    }
+    for (size_t t = 0; t < g->topic_count; t++)
+        ours[t] = (name_ref_t){g->topics[t], t};
+    qsort(ours, g->topic_count, sizeof(*ours), compare_name_refs);
     for (size_t i = 0; i < n; i++) {
         const kk_topic_partition_t *tp = &a.partitions.partitions[i];
-        const char *topic = NULL;
-        for (size_t t = 0; t < g->topic_count && !topic; t++)
-            if (strcmp(g->topics[t], tp->topic) == 0)
-                topic = g->topics[t];
-        if (!topic || tp->partition < 0) {
+        const name_ref_t *found = find_name(ours, g->topic_count, tp->topic);
+        if (!found || tp->partition < 0) {
             kk_log(g->client, KK_LOG_WARNING, "group %s: ignoring %s[%d]: not in our subscription",
                    g->group_id, tp->topic, (int)tp->partition);
             continue;
         }
-        if (kk_grp_find_claim(g, topic, tp->partition))
-            continue;
-        g->claims[g->claim_count++] = (claim_t){topic, tp->partition, NULL, -1, -1};
+        g->claims[g->claim_count++] = (claim_t){found->name, tp->partition, NULL, -1, -1};
     }
+    free(ours);
+    /* sorted (kk_grp_find_claim relies on it), each partition once */
     qsort(g->claims, g->claim_count, sizeof(*g->claims), compare_claims);
+    size_t unique = 0;
+    for (size_t i = 0; i < g->claim_count; i++)
+        if (unique == 0 || compare_claims(&g->claims[unique - 1], &g->claims[i]) != 0)
+            g->claims[unique++] = g->claims[i];
+    g->claim_count = unique;
     kk_consumer_assignment_free(&a);
     return KK_OK;
 }

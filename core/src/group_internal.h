@@ -189,6 +189,14 @@ typedef struct leader_plan {
     size_t count;
 } leader_plan_t;
 
+/* The leader's list of every member's topics: valid names (1..249 bytes), each once, in order
+ * of first appearance; *all points at the subscriptions' strings (free only the array). */
+bool kk_grp_collect_topics(const kk_consumer_subscription_t *subs, size_t n, const char ***all,
+                           size_t *count);
+/* Partition counts of topics in md: 0 for a topic that does not exist, -1 for one whose
+ * metadata reports another error. False when out of memory. */
+bool kk_grp_lookup_counts(const kk_metadata_t *md, const char *const *topics, size_t n,
+                          int32_t *counts);
 int kk_grp_plan_assignment(kk_group_t *g, const kk_join_group_result_t *join, leader_plan_t *plan,
                            kk_error_t *err);
 void kk_grp_leader_plan_free(leader_plan_t *plan);

@@ -289,6 +289,24 @@ static void test_more_members_than_partitions(void **state) {
     check_assignment("range", t53, 2, m, 4);
 }
 
+/* Nothing owned, nothing assigned: empty arrays (found by tests/fuzz/fuzz_consumer_protocol:
+ * the grouping sorted a NULL array, which UBSan reports). */
+static void test_empty_partition_lists(void **state) {
+    (void)state;
+    const char *topics[] = {"a"};
+    kk_writer_t w;
+    kk_writer_init(&w);
+    kk_encode_consumer_subscription(&w, 1, topics, 1, NULL, 0, -1, NULL);
+    kk_encode_consumer_assignment(&w, 1, NULL, 0);
+    assert_false(w.failed);
+    static const uint8_t expected[] = {0, 1, 0, 0, 0, 1, 0, 1, 'a', 0xff, 0xff, 0xff, 0xff,
+                                       0, 0, 0, 0, /* no owned partitions */
+                                       0, 1, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff};
+    assert_int_equal(w.len, sizeof(expected));
+    assert_memory_equal(w.data, expected, sizeof(expected));
+    kk_writer_free(&w);
+}
+
 static void test_unknown_assignor(void **state) {
     (void)state;
     assert_true(kk_assignor_known("range"));
@@ -314,6 +332,7 @@ int main(void) {
         cmocka_unit_test(test_uneven_subscriptions),
         cmocka_unit_test(test_instance_ids_sort_first),
         cmocka_unit_test(test_more_members_than_partitions),
+        cmocka_unit_test(test_empty_partition_lists),
         cmocka_unit_test(test_unknown_assignor),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
