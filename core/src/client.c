@@ -27,6 +27,7 @@ void kk_client_config_init(kk_client_config_t *cfg) {
     cfg->request_timeout_ms = 30000;
     cfg->max_response_bytes = 100 * 1024 * 1024;
     cfg->allow_auto_topic_creation = true;
+    cfg->ssl_check_hostname = true;
     for (int i = 0; i < KK_API__COUNT; i++)
         cfg->max_api_version[i] = -1;
 }

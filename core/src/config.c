@@ -517,7 +517,7 @@ static int config_find(const kk_config_t *config, const char *name, const option
 }
 
 int kk_config_set(kk_config_t *config, const char *name, const char *value, kk_error_t *err) {
-    const option_t *o;
+    const option_t *o = NULL;
     int rc = config_find(config, name, &o, err);
     if (rc != KK_OK)
         return rc;
@@ -559,31 +559,34 @@ static int wrong_type(const option_t *o, const char *what, kk_error_t *err) {
 }
 
 int kk_config_set_int(kk_config_t *config, const char *name, int64_t value, kk_error_t *err) {
-    const option_t *o;
+    const option_t *o = NULL;
     int rc = config_find(config, name, &o, err);
     if (rc != KK_OK)
         return rc;
     if (o->info.type != KK_OPTION_INT) {
         char what[48];
-        snprintf(what, sizeof(what), "an integer (%" PRId64 ")", value);
+        if (o->info.secret) /* the value may be the secret itself */
+            snprintf(what, sizeof(what), "an integer");
+        else
+            snprintf(what, sizeof(what), "an integer (%" PRId64 ")", value);
         return wrong_type(o, what, err);
     }
     return set_int_checked(config, o, value, err);
 }
 
 int kk_config_set_bool(kk_config_t *config, const char *name, bool value, kk_error_t *err) {
-    const option_t *o;
+    const option_t *o = NULL;
     int rc = config_find(config, name, &o, err);
     if (rc != KK_OK)
         return rc;
     if (o->info.type != KK_OPTION_BOOL)
-        return wrong_type(o, value ? "true" : "false", err);
+        return wrong_type(o, o->info.secret ? "a boolean" : value ? "true" : "false", err);
     return set_bool(config, o, value);
 }
 
 int kk_config_set_list(kk_config_t *config, const char *name, const char *const *items,
                        size_t count, kk_error_t *err) {
-    const option_t *o;
+    const option_t *o = NULL;
     int rc = config_find(config, name, &o, err);
     if (rc != KK_OK)
         return rc;
@@ -594,7 +597,7 @@ int kk_config_set_list(kk_config_t *config, const char *name, const char *const 
 
 int kk_config_set_map(kk_config_t *config, const char *name, const int64_t *keys,
                       const int64_t *values, size_t count, kk_error_t *err) {
-    const option_t *o;
+    const option_t *o = NULL;
     int rc = config_find(config, name, &o, err);
     if (rc != KK_OK)
         return rc;
@@ -630,7 +633,7 @@ static size_t storage_size(const option_t *o) {
 }
 
 int kk_config_set_default(kk_config_t *config, const char *name, kk_error_t *err) {
-    const option_t *o;
+    const option_t *o = NULL;
     int rc = config_find(config, name, &o, err);
     if (rc != KK_OK)
         return rc;
@@ -733,6 +736,11 @@ int kk_config_get(const kk_config_t *config, const char *name, char *buf, size_t
     const option_t *o = config ? kk_config_find_option(config->kind, name) : NULL;
     if (!o || o->info.type == KK_OPTION_CALLBACK)
         return -1;
+    if (o->info.secret) {
+        const char *s;
+        memcpy(&s, (const char *)&config->typed + o->offset, sizeof(s));
+        return snprintf(buf, size, "%s", s && s[0] ? "***" : "");
+    }
     return format_value(o, (const char *)&config->typed, buf, size);
 }
 

@@ -30,6 +30,9 @@ static const api_spec_t *api_spec(int api_key) {
         [KK_API_CREATE_TOPICS] = {0, 7, 5},
         [KK_API_DELETE_TOPICS] = {0, 6, 4},
         [KK_API_DELETE_RECORDS] = {0, 2, 2},
+        /* v1 only: v0 sent the SASL tokens unframed, before Kafka 1.0 */
+        [KK_API_SASL_HANDSHAKE] = {1, 1, INT16_MAX},
+        [KK_API_SASL_AUTHENTICATE] = {0, 2, 2},
     };
     if (api_key < 0 || api_key >= KK_API__COUNT || specs[api_key].first_flexible == 0)
         return NULL;
