@@ -87,7 +87,9 @@ static int bio_create(BIO *b) {
 static unsigned long queue_error(char *buf, size_t size, bool oldest) {
     unsigned long e = oldest ? ERR_peek_error() : ERR_peek_last_error();
     const char *reason = e ? ERR_reason_error_string(e) : NULL;
-    if (reason)
+    if (e && ERR_SYSTEM_ERROR(e))
+        snprintf(buf, size, "%s", strerror(ERR_GET_REASON(e)));
+    else if (reason)
         snprintf(buf, size, "%s", reason);
     else if (e)
         ERR_error_string_n(e, buf, size);
@@ -306,9 +308,10 @@ int kk_tls_ctx_new(const kk_client_config_t *cfg, kk_tls_ctx_t **out, kk_error_t
                               "option '%s': cannot load a private key from \"%s\": %s%s",
                               empty(cfg->ssl_keyfile) ? "ssl_certfile" : "ssl_keyfile", keyfile,
                               reason,
-                              empty(cfg->ssl_password)
-                                  ? " (an encrypted key needs ssl_password)"
-                                  : " (is ssl_password right?)");
+                              !strstr(reason, "decrypt") && !strstr(reason, "password")
+                                  ? ""
+                              : empty(cfg->ssl_password) ? " (an encrypted key needs ssl_password)"
+                                                         : " (is ssl_password right?)");
         } else if (SSL_CTX_check_private_key(ctx->ssl_ctx) != 1) {
             rc = load_failed(ctx, KK_ERR_INVALID_ARG, err, "a key that matches the certificate",
                              "ssl_keyfile", keyfile);
