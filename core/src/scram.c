@@ -101,6 +101,7 @@ int kk_scram_client_first(kk_scram_t *s, int hash, const char *username, const c
 /* The value of attribute `key` ("r", "s", ...) in a comma-separated message, as a pointer and
  * length into msg; NULL when absent. */
 static const char *attribute(const char *msg, size_t len, char key, size_t *value_len) {
+    *value_len = 0;
     const char *p = msg, *end = msg + len;
     while (p < end) {
         const char *comma = memchr(p, ',', (size_t)(end - p));
@@ -123,7 +124,7 @@ int kk_scram_client_final(kk_scram_t *s, const char *password, const uint8_t *se
     *out = NULL;
     const EVP_MD *md = digest(s->hash);
     const char *msg = (const char *)server_first;
-    size_t nonce_len, salt_len, iter_len, error_len;
+    size_t nonce_len = 0, salt_len = 0, iter_len = 0, error_len = 0;
     const char *error = attribute(msg, len, 'e', &error_len);
     if (error)
         return kk_error_set(err, KK_ERR_AUTHENTICATION, "SCRAM: the broker says: %.*s",
@@ -216,7 +217,7 @@ done:
 int kk_scram_verify_server_final(kk_scram_t *s, const uint8_t *server_final, size_t len,
                                  kk_error_t *err) {
     const char *msg = (const char *)server_final;
-    size_t v_len, e_len;
+    size_t v_len = 0, e_len = 0;
     const char *error = attribute(msg, len, 'e', &e_len);
     if (error)
         return kk_error_set(err, KK_ERR_AUTHENTICATION, "SCRAM: the broker says: %.*s",
