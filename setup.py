@@ -8,6 +8,7 @@ Metadata lives in pyproject.toml. Environment:
 import glob
 import os
 import shlex
+import subprocess
 
 from setuptools import Extension, setup
 
@@ -28,6 +29,24 @@ if os.environ.get("KAFKETTE_WERROR", "1") != "0":
     compile_args.append("-Werror")
 compile_args += shlex.split(os.environ.get("KAFKETTE_CFLAGS", ""))
 
+
+def pkg_config(package, fallback_libs):
+    """(cflags, libraries, link args) from pkg-config, or the plain library names without it."""
+    try:
+        cflags = subprocess.run(["pkg-config", "--cflags", package], check=True,
+                                capture_output=True, text=True).stdout.split()
+        libs = subprocess.run(["pkg-config", "--libs", package], check=True,
+                              capture_output=True, text=True).stdout.split()
+    except (OSError, subprocess.CalledProcessError):
+        return [], fallback_libs, []
+    return (cflags, [f[2:] for f in libs if f.startswith("-l")],
+            [f for f in libs if not f.startswith("-l")])
+
+
+# TLS and SCRAM (Debian: libssl-dev)
+openssl_cflags, openssl_libs, openssl_link = pkg_config("openssl", ["ssl", "crypto"])
+compile_args += openssl_cflags
+
 extension = Extension(
     "kafkette._kafkette",
     sources=core_sources + ext_sources,
@@ -36,10 +55,10 @@ extension = Extension(
     define_macros=[("_POSIX_C_SOURCE", "200809L")],
     depends=rel("core/include/*.h") + rel("core/src/*.h") + rel("ext/python/*.h"),
     extra_compile_args=compile_args,
-    libraries=["z", "snappy", "lz4", "zstd"],
+    libraries=["z", "snappy", "lz4", "zstd"] + openssl_libs,
     # Calls between the core's functions stay inside the module even if the process has
     # loaded another library with the same names.
-    extra_link_args=["-Wl,-Bsymbolic"],
+    extra_link_args=["-Wl,-Bsymbolic"] + openssl_link,
 )
 
 setup(

@@ -120,6 +120,18 @@ static inline void bench_report(const bench_result_t *r) {
     fflush(stdout);
 }
 
+#ifdef KAFKETTE_H
+/* bench/run --tls: with KAFKETTE_BENCH_SSL_CAFILE set, kafkette talks TLS to the broker and
+ * verifies it against that CA (librdkafka gets the same through RDKAFKA_BENCH_CONF). */
+static inline void bench_security(kk_client_config_t *c) {
+    const char *ca = getenv("KAFKETTE_BENCH_SSL_CAFILE");
+    if (ca && ca[0]) {
+        c->security_protocol = KK_SECURITY_SSL;
+        c->ssl_cafile = ca;
+    }
+}
+#endif
+
 /* Tracks which offsets [0, n) were acknowledged, to catch losses and duplicates. */
 typedef struct bench_offsets {
     uint8_t *bits;

@@ -11,8 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "kafkette.h" /* before bench_common.h, for bench_security() */
 #include "bench_common.h"
-#include "kafkette.h"
 
 static void usage(void) {
     fprintf(stderr, "usage: consumer_bench -b BOOTSTRAP -t TOPIC [-n RECORDS] [-s SIZE] [-m MAX_BYTES] "
@@ -53,6 +53,7 @@ int main(int argc, char **argv) {
     kk_consumer_config_init(&cfg);
     cfg.client.bootstrap_servers = bootstrap;
     cfg.client.client_id = "kafkette-bench";
+    bench_security(&cfg.client);
     cfg.topic = topic;
     cfg.partition = 0;
     cfg.offset = start;

@@ -10,8 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "kafkette.h" /* before bench_common.h, for bench_security() */
 #include "bench_common.h"
-#include "kafkette.h"
 
 static void usage(void) {
     fprintf(stderr, "usage: producer_bench -b BOOTSTRAP -t TOPIC [-n RECORDS] [-s SIZE] [-B BATCH] "
@@ -48,6 +48,7 @@ int main(int argc, char **argv) {
     kk_client_config_init(&ccfg);
     ccfg.bootstrap_servers = bootstrap;
     ccfg.client_id = "kafkette-bench-admin";
+    bench_security(&ccfg);
     kk_client_t *admin = kk_client_new(&ccfg, &err);
     if (!admin)
         bench_die("kk_client_new: %s", err.message);
@@ -66,6 +67,7 @@ int main(int argc, char **argv) {
     kk_producer_config_init(&cfg);
     cfg.client.bootstrap_servers = bootstrap;
     cfg.client.client_id = "kafkette-bench";
+    bench_security(&cfg.client);
     cfg.required_acks = (int16_t)acks;
     cfg.compression = codec;
     kk_producer_t *p = kk_producer_new(&cfg, &err);

@@ -44,11 +44,14 @@ static void quiet_log(const rd_kafka_t *rk, int level, const char *fac, const ch
         fprintf(stderr, "rdkafka %s: %s\n", fac, buf);
 }
 
+static void apply_overrides(rd_kafka_conf_t *conf);
+
 static rd_kafka_conf_t *base_conf(const options_t *o) {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     set(conf, "bootstrap.servers", o->bootstrap);
     set(conf, "client.id", "rdkafka-bench");
     rd_kafka_conf_set_log_cb(conf, quiet_log);
+    apply_overrides(conf); /* also for the admin client (security.protocol for bench/run --tls) */
     return conf;
 }
 

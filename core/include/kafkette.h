@@ -61,6 +61,12 @@ typedef enum kk_err {
     KK_ERR_INVALID_PARTITION = -118,  /* no such partition, or the partitioner chose none */
     KK_ERR_PARTIAL_FAILURE = -119,    /* a send delivered some messages but not all */
     KK_ERR_NOT_ASSIGNED = -120,       /* a group member does not (or no longer) own the partition */
+    KK_ERR_AUTHENTICATION = -121,     /* SASL or a client certificate was not accepted, or the
+                                         broker could not prove who it is (SCRAM) */
+    KK_ERR_SSL = -122,                /* the TLS handshake or a TLS record failed, or one side
+                                         spoke TLS and the other did not */
+    KK_ERR_CERTIFICATE = -123,        /* the broker's certificate failed verification (unknown
+                                         CA, expired, host name mismatch) */
 } kk_err_t;
 
 /* Room for the message is part of the struct, so filling it never allocates. */
@@ -117,6 +123,8 @@ typedef enum kk_err_category {
     KK_CAT_DELIVERY,            /* a send delivered some messages but not all */
     KK_CAT_AUTHENTICATION,      /* the broker did not accept who we are (SASL, TLS) */
     KK_CAT_AUTHORIZATION,       /* the broker knows who we are but does not allow the operation */
+    KK_CAT_SSL,                 /* the TLS handshake or record layer failed */
+    KK_CAT_CERTIFICATE,         /* the broker's certificate failed verification */
     KK_CAT_UNKNOWN,             /* a code the library does not know */
     KK_CAT__COUNT
 } kk_err_category_t;
@@ -176,11 +184,13 @@ typedef enum kk_api_key {
     KK_API_SYNC_GROUP = 14,
     KK_API_DESCRIBE_GROUPS = 15,
     KK_API_LIST_GROUPS = 16,
+    KK_API_SASL_HANDSHAKE = 17,
     KK_API_API_VERSIONS = 18,
     KK_API_CREATE_TOPICS = 19,
     KK_API_DELETE_TOPICS = 20,
     KK_API_DELETE_RECORDS = 21,
     KK_API_DESCRIBE_CONFIGS = 32,
+    KK_API_SASL_AUTHENTICATE = 36,
     KK_API_CREATE_PARTITIONS = 37,
     KK_API_INCREMENTAL_ALTER_CONFIGS = 44,
     KK_API__COUNT = 45 /* one past the highest key the library knows */
@@ -241,6 +251,21 @@ KK_API const kk_broker_info_t *kk_metadata_broker(const kk_metadata_t *md, int32
  * ---------------------------------------------------------------------------------------- */
 typedef struct kk_client kk_client_t;
 
+/* How connections are secured (kafka-python's security_protocol). */
+typedef enum kk_security_protocol {
+    KK_SECURITY_PLAINTEXT = 0,
+    KK_SECURITY_SSL = 1,            /* TLS 1.2 or 1.3 */
+    KK_SECURITY_SASL_PLAINTEXT = 2, /* SASL authentication, no encryption */
+    KK_SECURITY_SASL_SSL = 3,       /* SASL authentication inside TLS */
+} kk_security_protocol_t;
+
+typedef enum kk_sasl_mechanism {
+    KK_SASL_PLAIN = 0,
+    KK_SASL_SCRAM_SHA_256 = 1,
+    KK_SASL_SCRAM_SHA_512 = 2,
+    KK_SASL_OAUTHBEARER = 3, /* a static token (sasl_oauth_token) */
+} kk_sasl_mechanism_t;
+
 typedef struct kk_client_config {
     const char *bootstrap_servers; /* "host:port,host:port" (required) */
     const char *client_id;         /* NULL means "kafkette" */
@@ -258,6 +283,19 @@ typedef struct kk_client_config {
      * Ctrl-C between slices of a wait. NULL: never called. */
     bool (*interrupt_check)(void *opaque);
     void *interrupt_opaque;
+    /* Security (docs/CONFIGURATION.md). Strings are copied by kk_client_new(); the secrets
+     * (ssl_password, sasl_password, sasl_oauth_token) never appear in a log line or an error
+     * message. */
+    kk_security_protocol_t security_protocol; /* default KK_SECURITY_PLAINTEXT */
+    const char *ssl_cafile;   /* PEM CA certificates; NULL: the system's store */
+    const char *ssl_certfile; /* PEM client certificate (chain), for mutual TLS */
+    const char *ssl_keyfile;  /* PEM private key; NULL: in ssl_certfile */
+    const char *ssl_password; /* for an encrypted key */
+    bool ssl_check_hostname;  /* default true: the certificate must name the host */
+    kk_sasl_mechanism_t sasl_mechanism; /* default KK_SASL_PLAIN */
+    const char *sasl_username;
+    const char *sasl_password;
+    const char *sasl_oauth_token; /* OAUTHBEARER: a compact JWS the broker validates */
 } kk_client_config_t;
 
 /* Fills a config with the defaults; set bootstrap_servers afterwards. Always call it first. */
@@ -852,6 +890,7 @@ typedef struct kk_option_info {
     const char *default_value; /* as documentation shows it */
     const char *unit;          /* "ms", "bytes", or NULL */
     const char *doc;           /* one line */
+    bool secret;               /* a password or token: kk_config_get() shows "***" */
 } kk_option_info_t;
 
 /* The table, entry by entry (an option that means different things to different kinds has

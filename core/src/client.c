@@ -27,6 +27,7 @@ void kk_client_config_init(kk_client_config_t *cfg) {
     cfg->request_timeout_ms = 30000;
     cfg->max_response_bytes = 100 * 1024 * 1024;
     cfg->allow_auto_topic_creation = true;
+    cfg->ssl_check_hostname = true;
     for (int i = 0; i < KK_API__COUNT; i++)
         cfg->max_api_version[i] = -1;
 }
@@ -70,6 +71,24 @@ static int parse_seeds(kk_client_t *client, kk_error_t *err) {
     return KK_OK;
 }
 
+static bool use_sasl(kk_security_protocol_t protocol) {
+    return protocol == KK_SECURITY_SASL_PLAINTEXT || protocol == KK_SECURITY_SASL_SSL;
+}
+
+/* The TLS context and SASL credentials the security protocol needs; files are loaded now, so
+ * a missing CA file or a wrong key password fails here rather than at the first connect. */
+static int security_init(kk_client_t *client, const kk_client_config_t *cfg, kk_error_t *err) {
+    client->security_protocol = cfg->security_protocol;
+    if (cfg->security_protocol == KK_SECURITY_SSL || cfg->security_protocol == KK_SECURITY_SASL_SSL) {
+        int rc = kk_tls_ctx_new(cfg, &client->tls, err);
+        if (rc != KK_OK)
+            return rc;
+    }
+    if (use_sasl(cfg->security_protocol))
+        return kk_sasl_config_init(&client->sasl, cfg, err);
+    return KK_OK;
+}
+
 kk_client_t *kk_client_new(const kk_client_config_t *cfg, kk_error_t *err) {
     kk_error_clear(err);
     if (kk_config_check(KK_CONFIG_CLIENT, cfg, err) != KK_OK)
@@ -93,6 +112,10 @@ kk_client_t *kk_client_new(const kk_client_config_t *cfg, kk_error_t *err) {
         kk_client_free(client);
         return NULL;
     }
+    if (security_init(client, cfg, err) != KK_OK) {
+        kk_client_free(client);
+        return NULL;
+    }
     memcpy(client->version_caps, cfg->max_api_version, sizeof(client->version_caps));
     client->allow_auto_topic_creation = cfg->allow_auto_topic_creation;
     client->log_cb = cfg->log_cb;
@@ -106,6 +129,8 @@ kk_client_t *kk_client_new(const kk_client_config_t *cfg, kk_error_t *err) {
         .waker = &client->waker,
         .interrupt_check = cfg->interrupt_check,
         .interrupt_opaque = cfg->interrupt_opaque,
+        .tls = client->tls,
+        .sasl = use_sasl(client->security_protocol) ? &client->sasl : NULL,
     };
     kk_conn_init(&client->bootstrap, client->seeds[0].host, client->seeds[0].port,
                  &client->conn_opts);
@@ -122,6 +147,8 @@ void kk_client_free(kk_client_t *client) {
     }
     free(client->brokers);
     kk_waker_destroy(&client->waker);
+    kk_tls_ctx_free(client->tls);
+    kk_sasl_config_destroy(&client->sasl);
     free(client->seeds);
     free(client->bootstrap_servers);
     free(client->client_id);

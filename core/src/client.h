@@ -6,6 +6,8 @@
 
 #include "connection.h"
 #include "kafkette.h"
+#include "sasl.h"
+#include "tls.h"
 
 typedef struct kk_seed {
     char host[256];
@@ -24,6 +26,9 @@ struct kk_client {
     kk_seed_t *seeds;
     size_t seed_count;
     kk_conn_options_t conn_opts;
+    kk_security_protocol_t security_protocol;
+    kk_tls_ctx_t *tls;      /* SSL and SASL_SSL; shared by every connection */
+    kk_sasl_config_t sasl;  /* SASL_PLAINTEXT and SASL_SSL */
     int16_t version_caps[KK_API__COUNT];
     bool allow_auto_topic_creation;
     kk_log_cb log_cb;

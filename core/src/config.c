@@ -563,7 +563,10 @@ int kk_config_set_int(kk_config_t *config, const char *name, int64_t value, kk_e
         return rc;
     if (o->info.type != KK_OPTION_INT) {
         char what[48];
-        snprintf(what, sizeof(what), "an integer (%" PRId64 ")", value);
+        if (o->info.secret) /* the value may be the secret itself */
+            snprintf(what, sizeof(what), "an integer");
+        else
+            snprintf(what, sizeof(what), "an integer (%" PRId64 ")", value);
         return wrong_type(o, what, err);
     }
     return set_int_checked(config, o, value, err);
@@ -575,7 +578,7 @@ int kk_config_set_bool(kk_config_t *config, const char *name, bool value, kk_err
     if (rc != KK_OK)
         return rc;
     if (o->info.type != KK_OPTION_BOOL)
-        return wrong_type(o, value ? "true" : "false", err);
+        return wrong_type(o, o->info.secret ? "a boolean" : value ? "true" : "false", err);
     return set_bool(config, o, value);
 }
 
@@ -731,6 +734,11 @@ int kk_config_get(const kk_config_t *config, const char *name, char *buf, size_t
     const option_t *o = config ? kk_config_find_option(config->kind, name) : NULL;
     if (!o || o->info.type == KK_OPTION_CALLBACK)
         return -1;
+    if (o->info.secret) {
+        const char *s;
+        memcpy(&s, (const char *)&config->typed + o->offset, sizeof(s));
+        return snprintf(buf, size, "%s", s && s[0] ? "***" : "");
+    }
     return format_value(o, (const char *)&config->typed, buf, size);
 }
 

@@ -16,7 +16,9 @@ _Static_assert(offsetof(kk_producer_config_t, client) == 0, "client part first")
 _Static_assert(offsetof(kk_consumer_config_t, client) == 0, "client part first");
 _Static_assert(offsetof(kk_group_config_t, client) == 0, "client part first");
 _Static_assert(sizeof(kk_codec_t) == sizeof(int) && sizeof(kk_partitioner_kind_t) == sizeof(int) &&
-                   sizeof(kk_offset_reset_t) == sizeof(int),
+                   sizeof(kk_offset_reset_t) == sizeof(int) &&
+                   sizeof(kk_security_protocol_t) == sizeof(int) &&
+                   sizeof(kk_sasl_mechanism_t) == sizeof(int),
                "enum options are stored as int");
 
 #define ALL_KINDS (KK_CONFIG_CLIENT | KK_CONFIG_PRODUCER | KK_CONFIG_CONSUMER | KK_CONFIG_GROUP)
@@ -37,6 +39,15 @@ static const int64_t reset_values[] = {KK_RESET_EARLIEST, KK_RESET_LATEST, KK_RE
 static const char *const assignor_names[] = {"range", "roundrobin", NULL};
 static const char *const producer_type_names[] = {"sync", "async", NULL};
 static const int64_t producer_type_values[] = {0, 1};
+static const char *const security_names[] = {"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL",
+                                             NULL};
+static const int64_t security_values[] = {KK_SECURITY_PLAINTEXT, KK_SECURITY_SSL,
+                                          KK_SECURITY_SASL_PLAINTEXT, KK_SECURITY_SASL_SSL};
+static const char *const mechanism_names[] = {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512",
+                                              "OAUTHBEARER", NULL};
+static const int64_t mechanism_values[] = {KK_SASL_PLAIN, KK_SASL_SCRAM_SHA_256,
+                                           KK_SASL_SCRAM_SHA_512, KK_SASL_OAUTHBEARER};
+#define PATH_MAX_BYTES 4096
 
 #define CLIENT_FIELD(f) offsetof(kk_client_config_t, f)
 #define PRODUCER_FIELD(f) offsetof(kk_producer_config_t, f)
@@ -45,11 +56,17 @@ static const int64_t producer_type_values[] = {0, 1};
 
 /* An entry: name, alias_of, type, kinds, min, max, names, default (text), unit, doc, then where
  * it is kept. Aliases repeat their option's storage. */
-#define OPT(name, alias, type, kinds, min, max, names, dflt, unit, doc, storage, offset, count,    \
-            values)                                                                                \
-    {                                                                                              \
-        {name, alias, KK_OPTION_##type, kinds, min, max, names, dflt, unit, doc}, STORE_##storage, \
-            offset, count, values                                                                  \
+#define OPT(name, alias, type, kinds, min, max, names, dflt, unit, doc, storage, offset, count, \
+            values)                                                                             \
+    {                                                                                           \
+        {name, alias, KK_OPTION_##type, kinds, min, max, names, dflt, unit, doc, false},        \
+            STORE_##storage, offset, count, values                                              \
+    }
+/* A password or token: never shown by kk_config_get() or in a message. */
+#define SECRET(name, doc, offset)                                                       \
+    {                                                                                   \
+        {name, NULL, KK_OPTION_STRING, ALL_KINDS, 0, 65535, NULL, "", NULL, doc, true}, \
+            STORE_STRING, offset, 0, NULL                                               \
     }
 
 static const option_t options[] = {
@@ -79,6 +96,32 @@ static const option_t options[] = {
     OPT("max_api_versions", NULL, MAP, ALL_KINDS, -1, INT16_MAX, NULL, "", NULL,
         "caps on the version used per API key (key=version); for testing old brokers' paths",
         API_CAPS, CLIENT_FIELD(max_api_version), 0, NULL),
+    OPT("security_protocol", NULL, ENUM, ALL_KINDS, 0, 0, security_names, "PLAINTEXT", NULL,
+        "PLAINTEXT, SSL (TLS 1.2/1.3), SASL_PLAINTEXT (SASL without encryption) or SASL_SSL", ENUM,
+        CLIENT_FIELD(security_protocol), 0, security_values),
+    OPT("ssl_cafile", NULL, STRING, ALL_KINDS, 0, PATH_MAX_BYTES, NULL, "", NULL,
+        "PEM file of the CAs that may sign the broker's certificate (empty: the system's store)",
+        STRING, CLIENT_FIELD(ssl_cafile), 0, NULL),
+    OPT("ssl_certfile", NULL, STRING, ALL_KINDS, 0, PATH_MAX_BYTES, NULL, "", NULL,
+        "PEM file of the client certificate (and its chain) for mutual TLS", STRING,
+        CLIENT_FIELD(ssl_certfile), 0, NULL),
+    OPT("ssl_keyfile", NULL, STRING, ALL_KINDS, 0, PATH_MAX_BYTES, NULL, "", NULL,
+        "PEM file of the client certificate's private key (empty: it is in ssl_certfile)", STRING,
+        CLIENT_FIELD(ssl_keyfile), 0, NULL),
+    SECRET("ssl_password", "the password of an encrypted ssl_keyfile", CLIENT_FIELD(ssl_password)),
+    OPT("ssl_check_hostname", NULL, BOOL, ALL_KINDS, 0, 1, NULL, "true", NULL,
+        "the broker's certificate must name the host connected to (DNS or IP address SAN)", BOOL,
+        CLIENT_FIELD(ssl_check_hostname), 0, NULL),
+    OPT("sasl_mechanism", NULL, ENUM, ALL_KINDS, 0, 0, mechanism_names, "PLAIN", NULL,
+        "how SASL_PLAINTEXT and SASL_SSL authenticate: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or "
+        "OAUTHBEARER (a static token)",
+        ENUM, CLIENT_FIELD(sasl_mechanism), 0, mechanism_values),
+    OPT("sasl_username", NULL, STRING, ALL_KINDS, 0, 65535, NULL, "", NULL,
+        "the user name for PLAIN and SCRAM", STRING, CLIENT_FIELD(sasl_username), 0, NULL),
+    SECRET("sasl_password", "the password for PLAIN and SCRAM", CLIENT_FIELD(sasl_password)),
+    SECRET("sasl_oauth_token",
+           "the token OAUTHBEARER sends (a token callback is not available yet)",
+           CLIENT_FIELD(sasl_oauth_token)),
 
     /* producer */
     OPT("type", NULL, ENUM, KK_CONFIG_PRODUCER, 0, 0, producer_type_names, "sync", NULL,

@@ -16,6 +16,7 @@
 #include "bytes.h"
 #include "error.h"
 #include "protocol.h"
+#include "sasl.h"
 
 /* ---- waker ------------------------------------------------------------------------------ */
 
@@ -175,9 +176,14 @@ void kk_conn_init(kk_conn_t *c, const char *host, int port, const kk_conn_option
 }
 
 void kk_conn_close(kk_conn_t *c) {
+    kk_tls_free(c->tls); /* sends nothing: safe in a forked child */
+    c->tls = NULL;
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;
+    c->in_flight = 0;
+    c->reauth_at_ms = 0;
+    c->answered = false;
 }
 
 void kk_conn_destroy(kk_conn_t *c) {
@@ -239,6 +245,38 @@ static int connect_one(kk_conn_t *c, const struct addrinfo *ai, int64_t deadline
     return KK_OK;
 }
 
+/* The TLS handshake on the connected socket, within the connect deadline. */
+static int tls_handshake(kk_conn_t *c, int64_t deadline, kk_error_t *err) {
+    c->tls = kk_tls_new(c->opts.tls, c->fd, c->host, err);
+    if (!c->tls) {
+        int code = err ? err->code : KK_ERR_SSL;
+        kk_conn_close(c);
+        kk_error_prefix(err, "%s: ", c->label);
+        return code;
+    }
+    for (;;) {
+        short events = 0;
+        int rc = kk_tls_handshake(c->tls, &events, err);
+        if (rc == KK_OK)
+            return KK_OK;
+        if (rc != KK_TLS_AGAIN) {
+            kk_conn_close(c);
+            kk_error_prefix(err, "%s: ", c->label);
+            return rc;
+        }
+        rc = wait_until(&c->opts, c->fd, events, deadline);
+        if (rc == KK_ERR_TIMED_OUT) {
+            kk_conn_close(c);
+            return kk_error_set(err, rc,
+                                "%s: TLS handshake timed out (connect_timeout_ms %d covers the "
+                                "connect and the handshake; is this a TLS port?)",
+                                c->label, c->opts.connect_timeout_ms);
+        }
+        if (rc != KK_OK)
+            return fail(c, err, rc, "TLS handshake");
+    }
+}
+
 static int connect_socket(kk_conn_t *c, kk_error_t *err) {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
     struct addrinfo *addrs = NULL;
@@ -258,7 +296,7 @@ static int connect_socket(kk_conn_t *c, kk_error_t *err) {
     freeaddrinfo(addrs);
     switch (rc) {
     case KK_OK:
-        return KK_OK;
+        return c->opts.tls ? tls_handshake(c, deadline, err) : KK_OK;
     case KK_ERR_TIMED_OUT:
         return kk_error_set(err, rc, "%s: connect timed out after %d ms", c->label,
                             c->opts.connect_timeout_ms);
@@ -282,6 +320,24 @@ kk_writer_t *kk_conn_begin(kk_conn_t *c, int api_key, int16_t version) {
 static int send_all(kk_conn_t *c, const uint8_t *data, size_t len, int64_t deadline,
                     kk_error_t *err) {
     size_t sent = 0;
+    while (sent < len && c->tls) {
+        size_t done;
+        short events;
+        int rc = kk_tls_write(c->tls, data + sent, len - sent, &done, &events, err);
+        if (rc == KK_OK) {
+            sent += done;
+            continue;
+        }
+        if (rc == KK_TLS_AGAIN) {
+            rc = wait_until(&c->opts, c->fd, events, deadline);
+            if (rc != KK_OK)
+                return fail(c, err, rc, "sending request");
+            continue;
+        }
+        kk_conn_close(c);
+        kk_error_prefix(err, "%s: sending request failed: ", c->label);
+        return rc;
+    }
     while (sent < len) {
         ssize_t n = send(c->fd, data + sent, len - sent, MSG_NOSIGNAL);
         if (n > 0) {
@@ -306,6 +362,31 @@ static int send_all(kk_conn_t *c, const uint8_t *data, size_t len, int64_t deadl
 
 static int recv_all(kk_conn_t *c, uint8_t *data, size_t len, int64_t deadline, kk_error_t *err) {
     size_t got = 0;
+    while (got < len && c->tls) {
+        size_t done;
+        short events;
+        int rc = kk_tls_read(c->tls, data + got, len - got, &done, &events, err);
+        if (rc == KK_OK) {
+            got += done;
+            continue;
+        }
+        if (rc == KK_TLS_AGAIN) {
+            rc = wait_until(&c->opts, c->fd, events, deadline);
+            if (rc != KK_OK)
+                return fail(c, err, rc, "waiting for response");
+            continue;
+        }
+        kk_conn_close(c);
+        if (rc == KK_ERR_CONNECTION_CLOSED)
+            return kk_error_set(err, rc, "%s: broker closed the connection %s", c->label,
+                                got == 0 && data != c->response ? "before responding"
+                                                                : "in the middle of a response");
+        if (rc == KK_ERR_AUTHENTICATION || rc == KK_ERR_SSL || rc == KK_ERR_CERTIFICATE)
+            kk_error_prefix(err, "%s: ", c->label);
+        else
+            kk_error_prefix(err, "%s: receiving response failed: ", c->label);
+        return rc;
+    }
     while (got < len) {
         ssize_t n = recv(c->fd, data + got, len - got, 0);
         if (n > 0) {
@@ -313,11 +394,17 @@ static int recv_all(kk_conn_t *c, uint8_t *data, size_t len, int64_t deadline, k
             continue;
         }
         if (n == 0) {
+            /* A SASL listener answers ApiVersions, then closes on any request that comes
+             * before authentication. */
+            bool sasl_hint = !c->answered && !c->opts.sasl && c->versions[KK_API_API_VERSIONS] >= 0;
             kk_conn_close(c);
             return kk_error_set(err, KK_ERR_CONNECTION_CLOSED,
-                                "%s: broker closed the connection %s", c->label,
+                                "%s: broker closed the connection %s%s", c->label,
                                 got == 0 && data != c->response ? "before responding"
-                                                                : "in the middle of a response");
+                                                                : "in the middle of a response",
+                                sasl_hint ? " (if this is a SASL listener, set security_protocol "
+                                            "SASL_PLAINTEXT or SASL_SSL and the SASL options)"
+                                          : "");
         }
         if (errno == EINTR)
             continue;
@@ -336,9 +423,34 @@ static int recv_all(kk_conn_t *c, uint8_t *data, size_t len, int64_t deadline, k
     return KK_OK;
 }
 
+/* KIP-368: before the broker's SASL session runs out, authenticate again on the same
+ * connection, between requests. The request already begun is set aside meanwhile. */
+static int reauthenticate_if_due(kk_conn_t *c, kk_error_t *err) {
+    if (!c->opts.sasl || c->reauth_at_ms == 0 || c->in_flight > 0 ||
+        kk_monotonic_ms() < c->reauth_at_ms)
+        return KK_OK;
+    c->reauth_at_ms = 0; /* the exchange's own requests must not come back here */
+    kk_writer_t saved = c->request;
+    kk_writer_init(&c->request);
+    int rc = kk_sasl_authenticate(c, err);
+    kk_writer_free(&c->request);
+    c->request = saved;
+    if (rc != KK_OK) {
+        kk_conn_close(c);
+        return rc;
+    }
+    c->reauth_count++;
+    /* the set-aside request gets the next correlation id (header: size, key, version, id) */
+    kk_writer_patch_i32(&c->request, 8, c->next_correlation_id);
+    return KK_OK;
+}
+
 static int send_request(kk_conn_t *c, int64_t deadline, kk_error_t *err) {
     if (c->fd < 0)
         return kk_error_set(err, KK_ERR_NOT_CONNECTED, "%s: not connected", c->label);
+    int rc = reauthenticate_if_due(c, err);
+    if (rc != KK_OK)
+        return rc;
     if (c->request.failed)
         return kk_error_set(err, KK_ERR_NO_MEMORY, "%s: could not encode request (out of memory "
                                                    "or a field over its size limit)", c->label);
@@ -365,14 +477,17 @@ int kk_conn_roundtrip_within(kk_conn_t *c, int timeout_ms, kk_reader_t *r, kk_er
 }
 
 int kk_conn_send(kk_conn_t *c, kk_pending_t *pending, kk_error_t *err) {
-    /* The header written by kk_conn_begin: api key, version, correlation id. */
+    int rc = send_request(c, kk_monotonic_ms() + c->opts.request_timeout_ms, err);
+    /* The header written by kk_conn_begin: api key, version, correlation id; read after
+     * sending, since a re-authentication renumbers the request it set aside. */
     kk_reader_t header;
     kk_reader_init(&header, c->request.data + 4, c->request.len >= 12 ? 8 : 0);
     pending->api_key = kk_read_i16(&header);
     pending->version = kk_read_i16(&header);
     pending->correlation_id = kk_read_i32(&header);
-    int rc = send_request(c, kk_monotonic_ms() + c->opts.request_timeout_ms, err);
     c->next_correlation_id++;
+    if (rc == KK_OK)
+        c->in_flight++;
     return rc;
 }
 
@@ -386,6 +501,16 @@ int kk_conn_receive(kk_conn_t *c, const kk_pending_t *pending, int timeout_ms, k
     if (rc != KK_OK)
         return rc;
     int32_t size = (int32_t)get_be32(size_bytes);
+    /* A TLS record (alert 21 or handshake 22, version 3.x) where a length should be: no Kafka
+     * response is 350 MB or more, so this is a TLS listener answering plaintext. */
+    if (!c->tls && (size_bytes[0] == 21 || size_bytes[0] == 22) && size_bytes[1] == 3 &&
+        size_bytes[2] <= 4) {
+        kk_conn_close(c);
+        return kk_error_set(err, KK_ERR_SSL,
+                            "%s: the broker answered in TLS: this is a TLS port (use "
+                            "security_protocol SSL or SASL_SSL for it)",
+                            c->label);
+    }
     if (size < 4) {
         kk_conn_close(c);
         return kk_error_set(err, KK_ERR_MALFORMED, "%s: response length %d is too short",
@@ -419,6 +544,10 @@ int kk_conn_receive(kk_conn_t *c, const kk_pending_t *pending, int timeout_ms, k
         got = want;
     }
     c->response_len = (size_t)size;
+    if (c->in_flight > 0)
+        c->in_flight--;
+    if (pending->api_key != KK_API_API_VERSIONS)
+        c->answered = true;
 
     kk_reader_init(r, c->response, c->response_len);
     rc = kk_decode_response_header(
@@ -516,7 +645,11 @@ int kk_conn_open(kk_conn_t *c, kk_error_t *err) {
     kk_conn_close(c);
     c->legacy_broker = false;
     int rc = connect_socket(c, err);
+    if (rc == KK_OK)
+        rc = negotiate(c, err);
+    if (rc == KK_OK && c->opts.sasl)
+        rc = kk_sasl_authenticate(c, err);
     if (rc != KK_OK)
-        return rc;
-    return negotiate(c, err);
+        kk_conn_close(c);
+    return rc;
 }

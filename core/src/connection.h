@@ -10,6 +10,9 @@
 
 #include "buffer.h"
 #include "kafkette.h"
+#include "tls.h"
+
+struct kk_sasl_config;
 
 /* Milliseconds on the monotonic clock: for deadlines and intervals. */
 int64_t kk_monotonic_ms(void);
@@ -40,6 +43,8 @@ typedef struct kk_conn_options {
     kk_waker_t *waker;           /* not owned; may be NULL */
     bool (*interrupt_check)(void *opaque); /* polled every KK_INTERRUPT_CHECK_MS; may be NULL */
     void *interrupt_opaque;
+    kk_tls_ctx_t *tls;                 /* not owned; NULL: no TLS */
+    const struct kk_sasl_config *sasl; /* not owned; NULL: no SASL */
 } kk_conn_options_t;
 
 #define KK_INTERRUPT_CHECK_MS 100
@@ -57,6 +62,11 @@ typedef struct kk_conn {
     uint8_t *response;               /* the last response body, valid until the next call */
     size_t response_cap;
     size_t response_len;
+    kk_tls_t *tls;              /* the TLS session while open with TLS */
+    int in_flight;              /* requests sent and not yet answered */
+    bool answered;              /* a request other than ApiVersions was answered since open */
+    int64_t reauth_at_ms;       /* monotonic time to re-authenticate (KIP-368); 0: never */
+    int reauth_count;           /* re-authentications on this connection, for tests and logs */
 } kk_conn_t;
 
 void kk_conn_init(kk_conn_t *c, const char *host, int port, const kk_conn_options_t *opts);

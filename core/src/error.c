@@ -222,7 +222,11 @@
     X(STATE, false, CLOSED, "the object was used after close or out of order") \
     X(INVALID_PARTITION, false, INVALID_PARTITION, "the partition does not exist or the partitioner chose none") \
     X(PARTIAL_FAILURE, false, DELIVERY, "some messages of the batch were not delivered") \
-    X(NOT_ASSIGNED, false, NOT_ASSIGNED, "the partition is not (or no longer) assigned to this group member")
+    X(NOT_ASSIGNED, false, NOT_ASSIGNED, "the partition is not (or no longer) assigned to this group member") \
+    X(AUTHENTICATION, false, AUTHENTICATION, \
+      "the broker did not accept the client's credentials, or could not prove its own") \
+    X(SSL, false, SSL, "the TLS handshake or a TLS record failed") \
+    X(CERTIFICATE, false, CERTIFICATE, "the broker's certificate failed verification")
 
 typedef struct kk_err_info {
     const char *name;
@@ -282,6 +286,10 @@ static const int client_codes[] = {KK_CLIENT_ERRORS(CLIENT_CODE)};
       "the broker did not accept the client's credentials") \
     X(ConnectionFailedError, "Error", CONNECTION, NULL, \
       "connecting to or talking with a broker failed") \
+    X(SSLError, "ConnectionFailedError", SSL, NULL, \
+      "the TLS handshake or a TLS record failed, or only one side spoke TLS") \
+    X(CertificateVerificationError, "SSLError", CERTIFICATE, NULL, \
+      "the broker's certificate failed verification (unknown CA, expired, wrong host name)") \
     X(TimedOutError, "ConnectionFailedError", TIMEOUT, "KafkaTimeoutError", \
       "a connect or request deadline passed") \
     X(UnableToFetchMetadata, "ConnectionFailedError", METADATA, NULL, \
@@ -331,6 +339,8 @@ static const char *const category_names[KK_CAT__COUNT] = {
     [KK_CAT_DELIVERY] = "delivery",
     [KK_CAT_AUTHENTICATION] = "authentication",
     [KK_CAT_AUTHORIZATION] = "authorization",
+    [KK_CAT_SSL] = "ssl",
+    [KK_CAT_CERTIFICATE] = "certificate",
     [KK_CAT_UNKNOWN] = "unknown",
 };
 

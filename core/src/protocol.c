@@ -35,6 +35,9 @@ static const api_spec_t *api_spec(int api_key) {
         [KK_API_DESCRIBE_CONFIGS] = {1, 4, 4}, /* Kafka 4 refuses v0 */
         [KK_API_CREATE_PARTITIONS] = {0, 3, 2},
         [KK_API_INCREMENTAL_ALTER_CONFIGS] = {0, 1, 1},
+        /* v1 only: v0 sent the SASL tokens unframed, before Kafka 1.0 */
+        [KK_API_SASL_HANDSHAKE] = {1, 1, INT16_MAX},
+        [KK_API_SASL_AUTHENTICATE] = {0, 2, 2},
     };
     if (api_key < 0 || api_key >= KK_API__COUNT || specs[api_key].first_flexible == 0)
         return NULL;

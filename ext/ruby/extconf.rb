@@ -33,7 +33,10 @@ $LDFLAGS << " -Wl,-Bsymbolic"
 %w[z snappy lz4 zstd].each do |lib|
   have_library(lib) or abort "kafkette: lib#{lib} is missing (Debian: zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev)"
 end
-%w[zlib.h snappy-c.h lz4.h lz4frame.h zstd.h].each do |header|
+# TLS and SCRAM (Debian: libssl-dev)
+pkg_config("openssl") or (have_library("crypto") && have_library("ssl")) or
+  abort "kafkette: OpenSSL is missing (Debian: libssl-dev)"
+%w[zlib.h snappy-c.h lz4.h lz4frame.h zstd.h openssl/ssl.h].each do |header|
   have_header(header) or abort "kafkette: #{header} is missing"
 end
 have_header("ruby/thread.h") or abort "kafkette: ruby/thread.h is missing"

@@ -362,6 +362,8 @@ static char *render_doc(size_t *len) {
             fprintf(out, " | %s | %s", o->unit ? o->unit : "", o->doc);
             if (o->alias_of)
                 fprintf(out, " (same as `%s`)", o->alias_of);
+            if (o->secret)
+                fprintf(out, " (secret: never logged or shown; kk_config_get gives `***`)");
             if (everywhere && o->kinds != (KK_CONFIG_CLIENT | KK_CONFIG_PRODUCER |
                                            KK_CONFIG_CONSUMER | KK_CONFIG_GROUP)) {
                 fprintf(out, " (for:");
@@ -400,6 +402,61 @@ static void test_configuration_doc_is_fresh(void **state) {
     free(doc);
 }
 
+/* The security options land in the client part of every kind; secrets never come back out. */
+static void test_security_options_and_secrets(void **state) {
+    (void)state;
+    static const char *const secret = "hunter2-very-secret";
+    for (size_t k = 0; k < 4; k++) {
+        kk_config_t *c = kk_config_new(kinds[k]);
+        kk_error_t err;
+        char buf[256];
+        assert_int_equal(kk_config_set(c, "security_protocol", "sasl_ssl", &err), KK_OK);
+        assert_int_equal(kk_config_set(c, "sasl_mechanism", "scram-sha-512", &err), KK_OK);
+        assert_int_equal(kk_config_set(c, "sasl_username", "alice", &err), KK_OK);
+        assert_int_equal(kk_config_set(c, "sasl_password", secret, &err), KK_OK);
+        assert_int_equal(kk_config_set(c, "sasl_oauth_token", secret, &err), KK_OK);
+        assert_int_equal(kk_config_set(c, "ssl_password", secret, &err), KK_OK);
+        assert_int_equal(kk_config_set(c, "ssl_cafile", "/tmp/ca.pem", &err), KK_OK);
+        assert_int_equal(kk_config_set_bool(c, "ssl_check_hostname", false, &err), KK_OK);
+        kk_client_config_t *cc = kk_config_client(c);
+        assert_int_equal(cc->security_protocol, KK_SECURITY_SASL_SSL);
+        assert_int_equal(cc->sasl_mechanism, KK_SASL_SCRAM_SHA_512);
+        assert_string_equal(cc->sasl_password, secret);
+        assert_string_equal(cc->ssl_cafile, "/tmp/ca.pem");
+        assert_false(cc->ssl_check_hostname);
+        kk_config_get(c, "security_protocol", buf, sizeof(buf));
+        assert_string_equal(buf, "SASL_SSL");
+        kk_config_get(c, "sasl_mechanism", buf, sizeof(buf));
+        assert_string_equal(buf, "SCRAM-SHA-512");
+        for (size_t i = 0; i < kk_option_count(); i++) {
+            const kk_option_info_t *o = kk_option_at(i);
+            if (!(o->kinds & kinds[k]) || o->type == KK_OPTION_CALLBACK)
+                continue;
+            kk_config_get(c, o->name, buf, sizeof(buf));
+            assert_null(strstr(buf, secret));
+            if (o->secret)
+                assert_string_equal(buf, "***");
+        }
+        /* a wrong type for a secret does not echo the value either */
+        assert_int_equal(kk_config_set_int(c, "sasl_password", 123456789, &err),
+                         KK_ERR_INVALID_ARG);
+        assert_null(strstr(err.message, "123456789"));
+        assert_int_equal(kk_config_set(c, "sasl_mechanism", "GSSAPI", &err), KK_ERR_INVALID_ARG);
+        assert_string_equal(err.message, "option 'sasl_mechanism' takes one of 'PLAIN', "
+                                         "'SCRAM-SHA-256', 'SCRAM-SHA-512', 'OAUTHBEARER', not "
+                                         "'GSSAPI'");
+        assert_int_equal(kk_config_set(c, "security_protocol", "TLS", &err), KK_ERR_INVALID_ARG);
+        assert_int_equal(kk_config_set_default(c, "sasl_password", &err), KK_OK);
+        kk_config_get(c, "sasl_password", buf, sizeof(buf));
+        assert_string_equal(buf, "");
+        kk_config_free(c);
+    }
+    size_t secrets = 0;
+    for (size_t i = 0; i < kk_option_count(); i++)
+        secrets += kk_option_at(i)->secret;
+    assert_int_equal(secrets, 3); /* ssl_password, sasl_password, sasl_oauth_token */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults_match_the_table),
@@ -410,6 +467,7 @@ int main(void) {
         cmocka_unit_test(test_strings_lists_maps_aliases),
         cmocka_unit_test(test_typed_structs_are_checked_by_the_table),
         cmocka_unit_test(test_heartbeat_follows_the_session),
+        cmocka_unit_test(test_security_options_and_secrets),
         cmocka_unit_test(test_configuration_doc_is_fresh),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
