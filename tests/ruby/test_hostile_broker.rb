@@ -22,13 +22,15 @@ class TestHostileBroker < Minitest::Test
 
     def serve
       until @stop
-        conn = begin
-          @server.accept
-        rescue IOError, Errno::EBADF
-          return
-        end
+        conn = accept_one or return
         @threads << Thread.new(conn) { |c| handle(c) }
       end
+    end
+
+    def accept_one
+      @server.accept
+    rescue IOError, Errno::EBADF
+      nil
     end
 
     def handle(conn)
@@ -64,8 +66,8 @@ class TestHostileBroker < Minitest::Test
     @brokers.each(&:close)
   end
 
-  def fake_broker(&reply)
-    FakeBroker.new(&reply).tap { |b| @brokers << b }
+  def fake_broker(&)
+    FakeBroker.new(&).tap { |b| @brokers << b }
   end
 
   def consumer_of(broker)

@@ -16,7 +16,7 @@ module SecurityEnv
   def values
     @values ||= begin
       v = ENV.to_h
-      dir = ENV["KAFKETTE_KAFKA_DIR"]
+      dir = ENV.fetch("KAFKETTE_KAFKA_DIR", nil)
       if dir && File.exist?(File.join(dir, "env"))
         File.readlines(File.join(dir, "env"), chomp: true).each do |line|
           key, value = line.split("=", 2)
@@ -30,7 +30,7 @@ module SecurityEnv
   def token(valid_s = 3600)
     b64 = ->(obj) { Base64.urlsafe_encode64(JSON.generate(obj), padding: false) }
     now = Time.now.to_i
-    "#{b64.call({ alg: "none" })}.#{b64.call({ sub: "kafkette", iat: now, exp: now + valid_s })}."
+    "#{b64.call({ alg: 'none' })}.#{b64.call({ sub: 'kafkette', iat: now, exp: now + valid_s })}."
   end
 end
 
@@ -54,6 +54,7 @@ class TestSecurity < Minitest::Test
 
   def skip_if_unknown(error)
     raise error unless error.message =~ /unknown (option|keyword)|unexpected (option|keyword)/
+
     warn "\n*** test_security.rb: the Ruby binding does not pass the security options through to " \
          "the core's option table yet (#{error.message}); SKIPPING ***"
     skip "binding rejects security options as unknown: #{error.message}"
@@ -75,14 +76,14 @@ class TestSecurity < Minitest::Test
 
   CASES = [
     ["KAFKETTE_BOOTSTRAP_SSL", "SSL", nil],
-    ["KAFKETTE_BOOTSTRAP_SASL_PLAINTEXT", "SASL_PLAINTEXT", "PLAIN"],
-    ["KAFKETTE_BOOTSTRAP_SASL_PLAINTEXT", "SASL_PLAINTEXT", "SCRAM-SHA-256"],
-    ["KAFKETTE_BOOTSTRAP_SASL_SSL", "SASL_SSL", "SCRAM-SHA-512"],
-    ["KAFKETTE_BOOTSTRAP_SASL_SSL", "SASL_SSL", "OAUTHBEARER"],
+    %w[KAFKETTE_BOOTSTRAP_SASL_PLAINTEXT SASL_PLAINTEXT PLAIN],
+    %w[KAFKETTE_BOOTSTRAP_SASL_PLAINTEXT SASL_PLAINTEXT SCRAM-SHA-256],
+    %w[KAFKETTE_BOOTSTRAP_SASL_SSL SASL_SSL SCRAM-SHA-512],
+    %w[KAFKETTE_BOOTSTRAP_SASL_SSL SASL_SSL OAUTHBEARER]
   ].freeze
 
   CASES.each do |listener, protocol, mechanism|
-    define_method("test_round_trip_#{protocol.downcase}_#{(mechanism || "tls").downcase.tr("-", "_")}") do
+    define_method("test_round_trip_#{protocol.downcase}_#{(mechanism || 'tls').downcase.tr('-', '_')}") do
       bootstrap = ENVV.fetch(listener)
       topic = "rb-sec-#{SecureRandom.hex(6)}"
       opts = options(protocol, mechanism)
