@@ -10,6 +10,7 @@ from ._kafkette import AuthorizationError as AuthorizationError
 from ._kafkette import BrokerIdNotRegistered as BrokerIdNotRegistered
 from ._kafkette import BrokerNotAvailable as BrokerNotAvailable
 from ._kafkette import CallInterruptedError as CallInterruptedError
+from ._kafkette import CertificateVerificationError as CertificateVerificationError
 from ._kafkette import ChecksumError as ChecksumError
 from ._kafkette import ClosedError as ClosedError
 from ._kafkette import ClusterAuthorizationFailed as ClusterAuthorizationFailed
@@ -135,6 +136,7 @@ from ._kafkette import SendFailure as SendFailure
 from ._kafkette import ShareSessionLimitReached as ShareSessionLimitReached
 from ._kafkette import ShareSessionNotFound as ShareSessionNotFound
 from ._kafkette import SnapshotNotFound as SnapshotNotFound
+from ._kafkette import SSLError as SSLError
 from ._kafkette import StaleBrokerEpoch as StaleBrokerEpoch
 from ._kafkette import StaleControllerEpoch as StaleControllerEpoch
 from ._kafkette import StaleControllerEpochCode as StaleControllerEpochCode
@@ -193,6 +195,7 @@ __all__ = [
     "BrokerIdNotRegistered",
     "BrokerNotAvailable",
     "CallInterruptedError",
+    "CertificateVerificationError",
     "ChecksumError",
     "ClosedError",
     "ClusterAuthorizationFailed",
@@ -316,6 +319,7 @@ __all__ = [
     "ReplicaNotAvailable",
     "RequestTimedOut",
     "ResourceNotFound",
+    "SSLError",
     "SaslAuthenticationFailed",
     "SecurityDisabled",
     "SendFailure",

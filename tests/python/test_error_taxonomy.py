@@ -7,7 +7,7 @@ import kafkette
 from kafkette import _kafkette
 
 TAXONOMY = _kafkette._error_taxonomy()
-UNKNOWN_CODES = [0, 137, 999, 9999, 32767, -2, -99, -121, -999, -9999]
+UNKNOWN_CODES = [0, 137, 999, 9999, 32767, -2, -99, -150, -999, -9999]
 ALL_CODES = TAXONOMY["broker_codes"] + TAXONOMY["client_codes"] + UNKNOWN_CODES
 
 # The only bases the Python binding adds to the core's tree.

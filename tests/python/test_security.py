@@ -1,6 +1,6 @@
 """TLS and SASL through the Python binding, with the security options passed as plain keyword
 arguments (the binding hands every option to the core's option table). Needs the secured broker
-of `script/kafka start --security` (script/test.d/17-security starts one and runs this file).
+of `script/kafka start --security` (script/test.d/35-security starts one and runs this file).
 
 Until the binding passes every keyword through the core's table, it rejects these options as
 unknown: then every test here SKIPS with a loud message instead of failing.
@@ -27,7 +27,7 @@ def _env():
 ENV = _env()
 pytestmark = pytest.mark.skipif(
     "KAFKETTE_BOOTSTRAP_SASL_SSL" not in ENV,
-    reason="no secured broker (start one with script/kafka start --security; see 17-security)")
+    reason="no secured broker (start one with script/kafka start --security; see 35-security)")
 
 PASSWORD = ENV.get("KAFKETTE_SASL_PASSWORD", "")
 

@@ -2,7 +2,7 @@
 
 # TLS and SASL through the Ruby binding, with the security options passed as plain keyword
 # options (the binding hands every option to the core's option table). Needs the secured broker
-# of `script/kafka start --security` (script/test.d/17-security starts one and runs this file).
+# of `script/kafka start --security` (script/test.d/35-security starts one and runs this file).
 #
 # Until the binding passes every option through the core's table, it rejects these options as
 # unknown: then every test here SKIPS with a loud message instead of failing.
@@ -38,7 +38,7 @@ class TestSecurity < Minitest::Test
   ENVV = SecurityEnv.values
 
   def setup
-    skip "no secured broker (script/kafka start --security; see 17-security)" unless ENVV["KAFKETTE_BOOTSTRAP_SASL_SSL"]
+    skip "no secured broker (script/kafka start --security; see 35-security)" unless ENVV["KAFKETTE_BOOTSTRAP_SASL_SSL"]
   end
 
   def options(protocol, mechanism = nil, password: ENVV["KAFKETTE_SASL_PASSWORD"])
