@@ -48,7 +48,7 @@ const char *kk_sec_env(const char *name) {
     fprintf(stderr,
             "\n*** %s is not set and not in the secured broker's env file.\n"
             "*** Start one with `KAFKETTE_KAFKA_DIR=tests/.kafka-security script/kafka start "
-            "--security` (script/test.d/17-security does this itself).\n\n",
+            "--security` (script/test.d/35-security does this itself).\n\n",
             name);
     exit(2);
 }
