@@ -22,14 +22,7 @@ void kk_log(const kk_client_t *client, kk_log_level_t level, const char *fmt, ..
 }
 
 void kk_client_config_init(kk_client_config_t *cfg) {
-    memset(cfg, 0, sizeof(*cfg));
-    cfg->connect_timeout_ms = 10000;
-    cfg->request_timeout_ms = 30000;
-    cfg->max_response_bytes = 100 * 1024 * 1024;
-    cfg->allow_auto_topic_creation = true;
-    cfg->ssl_check_hostname = true;
-    for (int i = 0; i < KK_API__COUNT; i++)
-        cfg->max_api_version[i] = -1;
+    kk_config_defaults(KK_CONFIG_CLIENT, cfg);
 }
 
 static char *dup_string(const char *s) {

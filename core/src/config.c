@@ -148,23 +148,6 @@ static int refuse(const option_t *o, kk_error_t *err, const char *fmt, ...) {
 
 /* ---- the config object ------------------------------------------------------------------ */
 
-static void typed_init(kk_config_kind_t kind, void *typed) {
-    switch (kind) {
-    case KK_CONFIG_CLIENT:
-        kk_client_config_init(typed);
-        break;
-    case KK_CONFIG_PRODUCER:
-        kk_producer_config_init(typed);
-        break;
-    case KK_CONFIG_CONSUMER:
-        kk_consumer_config_init(typed);
-        break;
-    case KK_CONFIG_GROUP:
-        kk_group_config_init(typed);
-        break;
-    }
-}
-
 kk_config_t *kk_config_new(kk_config_kind_t kind) {
     if (kind != KK_CONFIG_CLIENT && kind != KK_CONFIG_PRODUCER && kind != KK_CONFIG_CONSUMER &&
         kind != KK_CONFIG_GROUP)
@@ -173,8 +156,8 @@ kk_config_t *kk_config_new(kk_config_kind_t kind) {
     if (!c)
         return NULL;
     c->kind = kind;
-    typed_init(kind, &c->typed);
-    typed_init(kind, &c->defaults);
+    kk_config_defaults(kind, &c->typed);
+    kk_config_defaults(kind, &c->defaults);
     return c;
 }
 
@@ -237,9 +220,8 @@ bool kk_config_is_set(const kk_config_t *config, const char *name) {
     return (config->set[index / 64] >> (index % 64)) & 1;
 }
 
-static void store_int(kk_config_t *c, const option_t *o, int64_t v) {
-    char *at = field(c, o);
-    switch (o->storage) {
+static void put_int(char *at, storage_t storage, int64_t v) {
+    switch (storage) {
     case STORE_INT:
     case STORE_ENUM: {
         int x = (int)v;
@@ -259,6 +241,10 @@ static void store_int(kk_config_t *c, const option_t *o, int64_t v) {
     default:
         break;
     }
+}
+
+static void store_int(kk_config_t *c, const option_t *o, int64_t v) {
+    put_int(field(c, o), o->storage, v);
 }
 
 static int64_t load_int(const char *at, storage_t storage) {
@@ -740,6 +726,68 @@ int kk_config_get(const kk_config_t *config, const char *name, char *buf, size_t
         return snprintf(buf, size, "%s", s && s[0] ? "***" : "");
     }
     return format_value(o, (const char *)&config->typed, buf, size);
+}
+
+/* ---- defaults ------------------------------------------------------------------------------ */
+
+static bool parse_int(const char *text, int64_t *out);
+static bool parse_bool(const char *text, bool *out);
+
+/* Writes an entry's default (the table's text) into a typed struct. Strings and lists default to
+ * NULL: the objects read NULL as the documented default. */
+static void apply_default(const option_t *o, char *base) {
+    char *at = base + o->offset;
+    const char *text = o->info.default_value;
+    int named = name_index(o->info.names, text);
+    int64_t v = 0;
+    bool b = false;
+    switch (o->storage) {
+    case STORE_INT:
+    case STORE_I16:
+    case STORE_I32:
+        if (named >= 0)
+            put_int(at, o->storage, o->values[named]);
+        else if (parse_int(text, &v))
+            put_int(at, o->storage, v);
+        break;
+    case STORE_ENUM:
+        if (named >= 0)
+            put_int(at, STORE_ENUM, o->values[named]);
+        break;
+    case STORE_ENUM_NAME:
+        if (named >= 0)
+            memcpy(at, &o->info.names[named], sizeof(const char *));
+        break;
+    case STORE_BOOL:
+        if (parse_bool(text, &b))
+            memcpy(at, &b, sizeof(b));
+        break;
+    case STORE_API_CAPS: {
+        int16_t none[KK_API__COUNT];
+        for (int k = 0; k < KK_API__COUNT; k++)
+            none[k] = -1;
+        memcpy(at, none, sizeof(none));
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+void kk_config_defaults(kk_config_kind_t kind, void *typed) {
+    size_t size = kind == KK_CONFIG_PRODUCER   ? sizeof(kk_producer_config_t)
+                  : kind == KK_CONFIG_CONSUMER ? sizeof(kk_consumer_config_t)
+                  : kind == KK_CONFIG_GROUP    ? sizeof(kk_group_config_t)
+                                               : sizeof(kk_client_config_t);
+    memset(typed, 0, size);
+    for (size_t i = 0; i < kk_option_count(); i++) {
+        const option_t *o = kk_config_option(i);
+        if ((o->info.kinds & kind) && !o->info.alias_of)
+            apply_default(o, typed);
+    }
+    /* not an option: the consumer's starting offset is a constructor argument */
+    if (kind == KK_CONFIG_CONSUMER)
+        ((kk_consumer_config_t *)typed)->offset = (kk_offset_spec_t){KK_OFFSET_EARLIEST, 0};
 }
 
 /* ---- checking a typed struct --------------------------------------------------------------- */

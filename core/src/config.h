@@ -48,6 +48,10 @@ const option_t *kk_config_find_option(kk_config_kind_t kind, const char *name);
  * the same message kk_config_set() gives for that value. */
 int kk_config_check(kk_config_kind_t kind, const void *typed, kk_error_t *err);
 
+/* Fills a typed config struct of `kind` with every option's default from the table; the
+ * kk_*_config_init() functions are this. */
+void kk_config_defaults(kk_config_kind_t kind, void *typed);
+
 /* The heartbeat interval a group uses when heartbeat_interval_ms is 0: a third of the session
  * timeout, at most 3000 ms, at least 1. */
 int kk_config_default_heartbeat_ms(int session_timeout_ms);

@@ -34,16 +34,7 @@ typedef struct fetch_batch_impl {
 } fetch_batch_impl_t;
 
 void kk_consumer_config_init(kk_consumer_config_t *cfg) {
-    memset(cfg, 0, sizeof(*cfg));
-    kk_client_config_init(&cfg->client);
-    cfg->client.allow_auto_topic_creation = false; /* reading must not create topics */
-    cfg->offset = (kk_offset_spec_t){KK_OFFSET_EARLIEST, 0};
-    cfg->max_bytes = 1048576;
-    cfg->min_bytes = 1;
-    cfg->max_wait_ms = 100;
-    cfg->offset_reset = KK_RESET_EARLIEST;
-    cfg->failover_tries = 5;
-    cfg->retry_backoff_ms = 200;
+    kk_config_defaults(KK_CONFIG_CONSUMER, cfg);
 }
 
 kk_consumer_t *kk_consumer_new(const kk_consumer_config_t *cfg, kk_error_t *err) {

@@ -22,21 +22,7 @@ static int remaining_ms(int64_t deadline) {
 
 /* ---- construction ----------------------------------------------------------------------- */
 
-void kk_group_config_init(kk_group_config_t *cfg) {
-    memset(cfg, 0, sizeof(*cfg));
-    kk_client_config_init(&cfg->client);
-    cfg->client.allow_auto_topic_creation = false; /* a subscription must not create topics */
-    cfg->assignor = "range";
-    cfg->session_timeout_ms = 10000;
-    cfg->rebalance_timeout_ms = 30000;
-    cfg->heartbeat_interval_ms = 0; /* a third of the session timeout, at most 3 s */
-    cfg->auto_commit_interval_ms = 5000;
-    cfg->start_when_no_commit = KK_RESET_EARLIEST;
-    cfg->max_bytes = 1048576;
-    cfg->max_wait_ms = 100;
-    cfg->metadata_refresh_interval_ms = 10000;
-    cfg->retry_backoff_ms = 200;
-}
+void kk_group_config_init(kk_group_config_t *cfg) { kk_config_defaults(KK_CONFIG_GROUP, cfg); }
 
 static int check_config(const kk_group_config_t *cfg, kk_error_t *err) {
     if (!cfg)

@@ -53,17 +53,7 @@ static int64_t wall_clock_ms(void) {
 }
 
 void kk_producer_config_init(kk_producer_config_t *cfg) {
-    memset(cfg, 0, sizeof(*cfg));
-    kk_client_config_init(&cfg->client);
-    cfg->required_acks = -1;
-    cfg->ack_timeout_ms = 1500;
-    cfg->max_send_retries = 3;
-    cfg->retry_backoff_ms = 100;
-    cfg->metadata_refresh_interval_ms = 600000;
-    cfg->compression = KK_CODEC_NONE;
-    cfg->partitioner = KK_PARTITIONER_MURMUR2;
-    cfg->max_request_bytes = 1048576;
-    cfg->topic_wait_ms = 10000;
+    kk_config_defaults(KK_CONFIG_PRODUCER, cfg);
 }
 
 kk_producer_t *kk_producer_new(const kk_producer_config_t *cfg, kk_error_t *err) {
