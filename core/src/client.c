@@ -124,6 +124,7 @@ kk_client_t *kk_client_new(const kk_client_config_t *cfg, kk_error_t *err) {
         .interrupt_opaque = cfg->interrupt_opaque,
         .tls = client->tls,
         .sasl = use_sasl(client->security_protocol) ? &client->sasl : NULL,
+        .authenticate = kk_sasl_authenticate,
     };
     kk_conn_init(&client->bootstrap, client->seeds[0].host, client->seeds[0].port,
                  &client->conn_opts);

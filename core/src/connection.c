@@ -16,7 +16,6 @@
 #include "bytes.h"
 #include "error.h"
 #include "protocol.h"
-#include "sasl.h"
 
 /* ---- waker ------------------------------------------------------------------------------ */
 
@@ -432,7 +431,7 @@ static int reauthenticate_if_due(kk_conn_t *c, kk_error_t *err) {
     c->reauth_at_ms = 0; /* the exchange's own requests must not come back here */
     kk_writer_t saved = c->request;
     kk_writer_init(&c->request);
-    int rc = kk_sasl_authenticate(c, err);
+    int rc = c->opts.authenticate(c, err);
     kk_writer_free(&c->request);
     c->request = saved;
     if (rc != KK_OK) {
@@ -648,7 +647,7 @@ int kk_conn_open(kk_conn_t *c, kk_error_t *err) {
     if (rc == KK_OK)
         rc = negotiate(c, err);
     if (rc == KK_OK && c->opts.sasl)
-        rc = kk_sasl_authenticate(c, err);
+        rc = c->opts.authenticate(c, err);
     if (rc != KK_OK)
         kk_conn_close(c);
     return rc;

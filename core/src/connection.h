@@ -13,6 +13,7 @@
 #include "tls.h"
 
 struct kk_sasl_config;
+struct kk_conn;
 
 /* Milliseconds on the monotonic clock: for deadlines and intervals. */
 int64_t kk_monotonic_ms(void);
@@ -45,6 +46,9 @@ typedef struct kk_conn_options {
     void *interrupt_opaque;
     kk_tls_ctx_t *tls;                 /* not owned; NULL: no TLS */
     const struct kk_sasl_config *sasl; /* not owned; NULL: no SASL */
+    /* Authenticates a connection just opened, and again when its session runs out (set with
+     * sasl: the client passes sasl.c's, so this layer does not depend on the mechanisms). */
+    int (*authenticate)(struct kk_conn *c, kk_error_t *err);
 } kk_conn_options_t;
 
 #define KK_INTERRUPT_CHECK_MS 100

@@ -76,7 +76,7 @@ typedef struct kkpy_call {
 } kkpy_call;
 
 /* ---- module (py_module.c) ------------------------------------------------------------- */
-kkpy_state *kkpy_state_of_module(PyObject *module);
+static inline kkpy_state *kkpy_state_of_module(PyObject *module) { return (kkpy_state *)PyModule_GetState(module); }
 /* The state of the kafkette module that defines type (or one of its bases). */
 kkpy_state *kkpy_state_of_type(PyTypeObject *type);
 
