@@ -168,17 +168,14 @@ static void raise_failed(kkpy_state *st, PyObject *items, const kk_message_t *km
         kkpy_raise(st, err);
         return;
     }
-    PyObject *text = PyUnicode_DecodeUTF8(err->message, (Py_ssize_t)strlen(err->message), "replace");
-    PyObject *exc = text ? PyObject_CallOneArg(st->FailedToSendMessages, text) : NULL;
-    Py_XDECREF(text);
-    PyObject *code = exc ? PyLong_FromLong(err->code) : NULL;
-    if (code && PyObject_SetAttr(exc, st->str_code, code) == 0 &&
-        PyObject_SetAttrString(exc, "failures", failures) == 0) {
+    /* The class of the core's result, as in every binding: FailedToSendMessages when some were
+     * delivered, the error's own class when none was; either way with the failures listed. */
+    PyObject *exc = kkpy_error_new(st, err->code, err->message);
+    if (exc && PyObject_SetAttrString(exc, "failures", failures) == 0) {
         PyException_SetCause(exc, first); /* steals */
         first = NULL;
-        PyErr_SetObject(st->FailedToSendMessages, exc);
+        PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
     }
-    Py_XDECREF(code);
     Py_XDECREF(exc);
     Py_XDECREF(first);
     Py_DECREF(failures);
@@ -308,8 +305,9 @@ static PyMethodDef producer_methods[] = {
      "send_messages($self, msgs, /)\n--\n\n"
      "Send a list of MessageToSend synchronously (one Produce request per broker, retried as configured) "
      "with the GIL released. Returns True when every message was delivered; then each message's partition "
-     "and offset are set. Raises FailedToSendMessages listing the undelivered ones (the others keep their "
-     "offsets), ProducerShutdownError after close(), or KeyboardInterrupt on Ctrl-C."},
+     "and offset are set. Otherwise raises FailedToSendMessages when some were delivered, or the error's own "
+     "class when none was; either way .failures lists the undelivered ones (the others keep their offsets). "
+     "ProducerShutdownError after close(), KeyboardInterrupt on Ctrl-C."},
     {"close", (PyCFunction)producer_close, METH_NOARGS,
      "close($self, /)\n--\n\nClose the connections. A send waiting in another thread is interrupted and raises "
      "ProducerShutdownError (its messages may or may not have been written). Idempotent."},

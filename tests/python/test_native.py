@@ -191,7 +191,7 @@ def test_a_callback_may_not_reenter_its_producer(brokers, new_topic):
 def test_core_log_lines_reach_the_logging_module(topic, caplog):
     with caplog.at_level("DEBUG", logger="kafkette"):
         with kafkette.Producer(["127.0.0.1:1"], "logs", max_send_retries=0) as p:
-            with pytest.raises(kafkette.FailedToSendMessages):
+            with pytest.raises(kafkette.ConnectionFailedError):
                 p.send_messages([kafkette.MessageToSend(topic, b"v")])
     mine = [r for r in caplog.records if r.name == "kafkette"]
     assert any(r.levelname == "WARNING" and "127.0.0.1:1" in r.getMessage() for r in mine), mine
