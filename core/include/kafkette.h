@@ -485,6 +485,14 @@ typedef struct kk_consumer_config {
     kk_offset_reset_t offset_reset;
     int failover_tries;        /* leader lookups after a failure before giving up; default 5 */
     int retry_backoff_ms;      /* default 200 */
+    /* Bounds on what one fetch decodes, against decompression bombs: the decompressed bytes of
+     * its compressed batches and its records (each also costs about 150 bytes of bookkeeping).
+     * A fetch stops at either and returns what it decoded; the next fetch goes on from there.
+     * Its first batch is always decoded whole (up to the larger of max_decompressed_bytes and
+     * 256 MiB; beyond that the fetch fails with KK_ERR_COMPRESSION). 0 (the default): 32 x
+     * max_bytes and max_bytes / 4 records (at least 1). */
+    int32_t max_decompressed_bytes;
+    int32_t max_records;
 } kk_consumer_config_t;
 
 KK_API void kk_consumer_config_init(kk_consumer_config_t *cfg);
@@ -612,6 +620,8 @@ typedef struct kk_group_config {
      * member's topics) and rejoins when they changed; default 10000. */
     int metadata_refresh_interval_ms;
     int retry_backoff_ms;            /* between retries of coordinator errors; default 200 */
+    int32_t max_decompressed_bytes;  /* per fetch, as kk_consumer_config_t says; default 0 */
+    int32_t max_records;             /* per fetch, as kk_consumer_config_t says; default 0 */
     kk_rebalance_cb on_assign;       /* after partitions were claimed; may be NULL */
     kk_rebalance_cb on_revoke;       /* before claimed partitions are given up; may be NULL */
     void *rebalance_opaque;

@@ -69,6 +69,17 @@ static const int64_t mechanism_values[] = {KK_SASL_PLAIN, KK_SASL_SCRAM_SHA_256,
             STORE_STRING, offset, 0, NULL                                               \
     }
 
+/* The decompression-bomb bounds of one fetch, for the partition consumer and the group. */
+#define FETCH_BOUNDS(kind, FIELD)                                                                \
+    OPT("max_decompressed_bytes", NULL, INT, kind, 0, I32_MAX, NULL, "0", BYTES,                 \
+        "the most one fetch decompresses: it stops there and the next fetch goes on (its first " \
+        "batch is always taken, up to this or 256 MiB); 0: 32 x max_bytes",                      \
+        I32, FIELD(max_decompressed_bytes), 0, NULL),                                            \
+        OPT("max_records", NULL, INT, kind, 0, I32_MAX, NULL, "0", NULL,                         \
+            "the most records one fetch returns (the next fetch goes on); 0: max_bytes / 4, at " \
+            "least 1",                                                                           \
+            I32, FIELD(max_records), 0, NULL)
+
 static const option_t options[] = {
     /* every kind */
     OPT("bootstrap_servers", NULL, LIST, ALL_KINDS, 1, 1024, NULL, "", NULL,
@@ -177,6 +188,7 @@ static const option_t options[] = {
         CONSUMER_FIELD(failover_tries), 0, NULL),
     OPT("retry_backoff_ms", NULL, INT, KK_CONFIG_CONSUMER, 0, I32_MAX, NULL, "200", MS,
         "pause between leader lookups", INT, CONSUMER_FIELD(retry_backoff_ms), 0, NULL),
+    FETCH_BOUNDS(KK_CONFIG_CONSUMER, CONSUMER_FIELD),
 
     /* consumer group member */
     OPT("assignor", NULL, ENUM, KK_CONFIG_GROUP, 0, 0, assignor_names, "range", NULL,
@@ -211,6 +223,7 @@ static const option_t options[] = {
         GROUP_FIELD(metadata_refresh_interval_ms), 0, NULL),
     OPT("retry_backoff_ms", NULL, INT, KK_CONFIG_GROUP, 0, I32_MAX, NULL, "200", MS,
         "pause between retries of coordinator errors", INT, GROUP_FIELD(retry_backoff_ms), 0, NULL),
+    FETCH_BOUNDS(KK_CONFIG_GROUP, GROUP_FIELD),
     OPT("on_assign", NULL, CALLBACK, KK_CONFIG_GROUP, 0, 0, NULL, "", NULL,
         "called with the partitions this member just claimed", CALLBACK, GROUP_FIELD(on_assign), 0,
         NULL),
