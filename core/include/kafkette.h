@@ -263,8 +263,27 @@ typedef enum kk_sasl_mechanism {
     KK_SASL_PLAIN = 0,
     KK_SASL_SCRAM_SHA_256 = 1,
     KK_SASL_SCRAM_SHA_512 = 2,
-    KK_SASL_OAUTHBEARER = 3, /* a static token (sasl_oauth_token) */
+    KK_SASL_OAUTHBEARER = 3, /* a static token (sasl_oauth_token) or a token provider */
 } kk_sasl_mechanism_t;
+
+/* The room a token provider gets for one token, its terminating NUL included. */
+#define KK_OAUTH_TOKEN_MAX 65536
+
+/* An OAUTHBEARER token provider (the option sasl_oauth_token_provider; KIP-255): writes a token
+ * (the compact JWS the broker validates, NUL-terminated, at most size - 1 bytes) into token and,
+ * when it knows it, the token's expiry into *expires_at_ms (ms since the epoch; left 0: unknown).
+ * Returns 0, or an error code with err filled: the authentication then fails with
+ * KK_ERR_AUTHENTICATION and that message. The library wipes the buffer after use.
+ *
+ * When: as a connection authenticates (or re-authenticates, KIP-368) and no token is held, the
+ * one held has no known expiry, or 80% of its lifetime has passed; kk_group_poll() also asks for
+ * a token that is due. Threads: only ever on a thread that called the library, inside that call
+ * (connect, send, fetch, poll, ...), never on a library thread. A consumer group's heartbeat
+ * thread authenticates its connection with the last token the caller's calls obtained, so a
+ * member whose caller polls less often than a twentieth of the token lifetime may find that
+ * token expired. */
+typedef int (*kk_oauth_token_cb)(void *opaque, char *token, size_t size, int64_t *expires_at_ms,
+                                 kk_error_t *err);
 
 typedef struct kk_client_config {
     const char *bootstrap_servers; /* "host:port,host:port" (required) */
@@ -296,6 +315,10 @@ typedef struct kk_client_config {
     const char *sasl_username;
     const char *sasl_password;
     const char *sasl_oauth_token; /* OAUTHBEARER: a compact JWS the broker validates */
+    /* OAUTHBEARER: where tokens come from instead (it wins over sasl_oauth_token); see
+     * kk_oauth_token_cb for when and on which thread it is called. */
+    kk_oauth_token_cb sasl_oauth_token_provider;
+    void *sasl_oauth_token_opaque;
 } kk_client_config_t;
 
 /* Fills a config with the defaults; set bootstrap_servers afterwards. Always call it first. */

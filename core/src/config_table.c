@@ -130,9 +130,13 @@ static const option_t options[] = {
     OPT("sasl_username", NULL, STRING, ALL_KINDS, 0, 65535, NULL, "", NULL,
         "the user name for PLAIN and SCRAM", STRING, CLIENT_FIELD(sasl_username), 0, NULL),
     SECRET("sasl_password", "the password for PLAIN and SCRAM", CLIENT_FIELD(sasl_password)),
-    SECRET("sasl_oauth_token",
-           "the token OAUTHBEARER sends (a token callback is not available yet)",
+    SECRET("sasl_oauth_token", "the token OAUTHBEARER sends (or see sasl_oauth_token_provider)",
            CLIENT_FIELD(sasl_oauth_token)),
+    OPT("sasl_oauth_token_provider", NULL, CALLBACK, ALL_KINDS, 0, 0, NULL, "", NULL,
+        "OAUTHBEARER: a callable returning a token, or (token, expiry in seconds since the epoch); "
+        "called on the caller's thread as a connection authenticates and again before the token "
+        "expires",
+        CALLBACK, CLIENT_FIELD(sasl_oauth_token_provider), 0, NULL),
 
     /* producer */
     OPT("type", NULL, ENUM, KK_CONFIG_PRODUCER, 0, 0, producer_type_names, "sync", NULL,
