@@ -125,7 +125,7 @@ static const option_t options[] = {
         CLIENT_FIELD(ssl_check_hostname), 0, NULL),
     OPT("sasl_mechanism", NULL, ENUM, ALL_KINDS, 0, 0, mechanism_names, "PLAIN", NULL,
         "how SASL_PLAINTEXT and SASL_SSL authenticate: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or "
-        "OAUTHBEARER (a static token)",
+        "OAUTHBEARER (sasl_oauth_token or sasl_oauth_token_provider)",
         ENUM, CLIENT_FIELD(sasl_mechanism), 0, mechanism_values),
     OPT("sasl_username", NULL, STRING, ALL_KINDS, 0, 65535, NULL, "", NULL,
         "the user name for PLAIN and SCRAM", STRING, CLIENT_FIELD(sasl_username), 0, NULL),
