@@ -263,8 +263,27 @@ typedef enum kk_sasl_mechanism {
     KK_SASL_PLAIN = 0,
     KK_SASL_SCRAM_SHA_256 = 1,
     KK_SASL_SCRAM_SHA_512 = 2,
-    KK_SASL_OAUTHBEARER = 3, /* a static token (sasl_oauth_token) */
+    KK_SASL_OAUTHBEARER = 3, /* a static token (sasl_oauth_token) or a token provider */
 } kk_sasl_mechanism_t;
+
+/* The room a token provider gets for one token, its terminating NUL included. */
+#define KK_OAUTH_TOKEN_MAX 65536
+
+/* An OAUTHBEARER token provider (the option sasl_oauth_token_provider; KIP-255): writes a token
+ * (the compact JWS the broker validates, NUL-terminated, at most size - 1 bytes) into token and,
+ * when it knows it, the token's expiry into *expires_at_ms (ms since the epoch; left 0: unknown).
+ * Returns 0, or an error code with err filled: the authentication then fails with
+ * KK_ERR_AUTHENTICATION and that message. The library wipes the buffer after use.
+ *
+ * When: as a connection authenticates (or re-authenticates, KIP-368) and no token is held, the
+ * one held has no known expiry, or 80% of its lifetime has passed; kk_group_poll() also asks for
+ * a token that is due. Threads: only ever on a thread that called the library, inside that call
+ * (connect, send, fetch, poll, ...), never on a library thread. A consumer group's heartbeat
+ * thread authenticates its connection with the last token the caller's calls obtained, so a
+ * member whose caller polls less often than a twentieth of the token lifetime may find that
+ * token expired. */
+typedef int (*kk_oauth_token_cb)(void *opaque, char *token, size_t size, int64_t *expires_at_ms,
+                                 kk_error_t *err);
 
 typedef struct kk_client_config {
     const char *bootstrap_servers; /* "host:port,host:port" (required) */
@@ -296,6 +315,10 @@ typedef struct kk_client_config {
     const char *sasl_username;
     const char *sasl_password;
     const char *sasl_oauth_token; /* OAUTHBEARER: a compact JWS the broker validates */
+    /* OAUTHBEARER: where tokens come from instead (it wins over sasl_oauth_token); see
+     * kk_oauth_token_cb for when and on which thread it is called. */
+    kk_oauth_token_cb sasl_oauth_token_provider;
+    void *sasl_oauth_token_opaque;
 } kk_client_config_t;
 
 /* Fills a config with the defaults; set bootstrap_servers afterwards. Always call it first. */
@@ -485,6 +508,14 @@ typedef struct kk_consumer_config {
     kk_offset_reset_t offset_reset;
     int failover_tries;        /* leader lookups after a failure before giving up; default 5 */
     int retry_backoff_ms;      /* default 200 */
+    /* Bounds on what one fetch decodes, against decompression bombs: the decompressed bytes of
+     * its compressed batches and its records (each also costs about 150 bytes of bookkeeping).
+     * A fetch stops at either and returns what it decoded; the next fetch goes on from there.
+     * Its first batch is always decoded whole (up to the larger of max_decompressed_bytes and
+     * 256 MiB; beyond that the fetch fails with KK_ERR_COMPRESSION). 0 (the default): 32 x
+     * max_bytes and max_bytes / 4 records (at least 1). */
+    int32_t max_decompressed_bytes;
+    int32_t max_records;
 } kk_consumer_config_t;
 
 KK_API void kk_consumer_config_init(kk_consumer_config_t *cfg);
@@ -612,6 +643,8 @@ typedef struct kk_group_config {
      * member's topics) and rejoins when they changed; default 10000. */
     int metadata_refresh_interval_ms;
     int retry_backoff_ms;            /* between retries of coordinator errors; default 200 */
+    int32_t max_decompressed_bytes;  /* per fetch, as kk_consumer_config_t says; default 0 */
+    int32_t max_records;             /* per fetch, as kk_consumer_config_t says; default 0 */
     kk_rebalance_cb on_assign;       /* after partitions were claimed; may be NULL */
     kk_rebalance_cb on_revoke;       /* before claimed partitions are given up; may be NULL */
     void *rebalance_opaque;

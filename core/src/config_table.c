@@ -69,6 +69,17 @@ static const int64_t mechanism_values[] = {KK_SASL_PLAIN, KK_SASL_SCRAM_SHA_256,
             STORE_STRING, offset, 0, NULL                                               \
     }
 
+/* The decompression-bomb bounds of one fetch, for the partition consumer and the group. */
+#define FETCH_BOUNDS(kind, FIELD)                                                                \
+    OPT("max_decompressed_bytes", NULL, INT, kind, 0, I32_MAX, NULL, "0", BYTES,                 \
+        "the most one fetch decompresses: it stops there and the next fetch goes on (its first " \
+        "batch is always taken, up to this or 256 MiB); 0: 32 x max_bytes",                      \
+        I32, FIELD(max_decompressed_bytes), 0, NULL),                                            \
+        OPT("max_records", NULL, INT, kind, 0, I32_MAX, NULL, "0", NULL,                         \
+            "the most records one fetch returns (the next fetch goes on); 0: max_bytes / 4, at " \
+            "least 1",                                                                           \
+            I32, FIELD(max_records), 0, NULL)
+
 static const option_t options[] = {
     /* every kind */
     OPT("bootstrap_servers", NULL, LIST, ALL_KINDS, 1, 1024, NULL, "", NULL,
@@ -114,14 +125,18 @@ static const option_t options[] = {
         CLIENT_FIELD(ssl_check_hostname), 0, NULL),
     OPT("sasl_mechanism", NULL, ENUM, ALL_KINDS, 0, 0, mechanism_names, "PLAIN", NULL,
         "how SASL_PLAINTEXT and SASL_SSL authenticate: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or "
-        "OAUTHBEARER (a static token)",
+        "OAUTHBEARER (sasl_oauth_token or sasl_oauth_token_provider)",
         ENUM, CLIENT_FIELD(sasl_mechanism), 0, mechanism_values),
     OPT("sasl_username", NULL, STRING, ALL_KINDS, 0, 65535, NULL, "", NULL,
         "the user name for PLAIN and SCRAM", STRING, CLIENT_FIELD(sasl_username), 0, NULL),
     SECRET("sasl_password", "the password for PLAIN and SCRAM", CLIENT_FIELD(sasl_password)),
-    SECRET("sasl_oauth_token",
-           "the token OAUTHBEARER sends (a token callback is not available yet)",
+    SECRET("sasl_oauth_token", "the token OAUTHBEARER sends (or see sasl_oauth_token_provider)",
            CLIENT_FIELD(sasl_oauth_token)),
+    OPT("sasl_oauth_token_provider", NULL, CALLBACK, ALL_KINDS, 0, 0, NULL, "", NULL,
+        "OAUTHBEARER: a callable returning a token, or (token, expiry in seconds since the epoch); "
+        "called on the caller's thread as a connection authenticates and again before the token "
+        "expires",
+        CALLBACK, CLIENT_FIELD(sasl_oauth_token_provider), 0, NULL),
 
     /* producer */
     OPT("type", NULL, ENUM, KK_CONFIG_PRODUCER, 0, 0, producer_type_names, "sync", NULL,
@@ -177,6 +192,7 @@ static const option_t options[] = {
         CONSUMER_FIELD(failover_tries), 0, NULL),
     OPT("retry_backoff_ms", NULL, INT, KK_CONFIG_CONSUMER, 0, I32_MAX, NULL, "200", MS,
         "pause between leader lookups", INT, CONSUMER_FIELD(retry_backoff_ms), 0, NULL),
+    FETCH_BOUNDS(KK_CONFIG_CONSUMER, CONSUMER_FIELD),
 
     /* consumer group member */
     OPT("assignor", NULL, ENUM, KK_CONFIG_GROUP, 0, 0, assignor_names, "range", NULL,
@@ -211,6 +227,7 @@ static const option_t options[] = {
         GROUP_FIELD(metadata_refresh_interval_ms), 0, NULL),
     OPT("retry_backoff_ms", NULL, INT, KK_CONFIG_GROUP, 0, I32_MAX, NULL, "200", MS,
         "pause between retries of coordinator errors", INT, GROUP_FIELD(retry_backoff_ms), 0, NULL),
+    FETCH_BOUNDS(KK_CONFIG_GROUP, GROUP_FIELD),
     OPT("on_assign", NULL, CALLBACK, KK_CONFIG_GROUP, 0, 0, NULL, "", NULL,
         "called with the partitions this member just claimed", CALLBACK, GROUP_FIELD(on_assign), 0,
         NULL),

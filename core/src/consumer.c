@@ -275,6 +275,19 @@ void kk_fetch_batch_free(kk_fetch_batch_t *batch) {
     free(impl);
 }
 
+/* The bounds one fetch of max_bytes decodes within (kk_consumer_config_t says why). */
+static void fetch_bounds(const kk_consumer_config_t *cfg, int32_t max_bytes, kk_decode_options_t *dopts) {
+    uint64_t budget = cfg->max_decompressed_bytes > 0 ? (uint64_t)cfg->max_decompressed_bytes
+                                                      : (uint64_t)max_bytes * 32;
+    uint64_t records = cfg->max_records > 0 ? (uint64_t)cfg->max_records : (uint64_t)max_bytes / 4;
+    dopts->max_total_decompressed = budget < SIZE_MAX ? (size_t)budget : SIZE_MAX;
+    dopts->max_records = records > 0 ? (size_t)records : 1;
+    /* the first batch alone may take the budget, or the usual per-batch cap if that is more */
+    dopts->max_decompressed = dopts->max_total_decompressed > KK_RECORDS_DEFAULT_MAX_DECOMPRESSED
+                                  ? dopts->max_total_decompressed
+                                  : KK_RECORDS_DEFAULT_MAX_DECOMPRESSED;
+}
+
 typedef struct fetch_arg {
     kk_fetch_options_t opts;
     fetch_batch_impl_t *batch; /* the result */
@@ -381,8 +394,8 @@ static int fetch_op(kk_consumer_t *c, kk_conn_t *conn, void *arg_ptr, kk_error_t
             .read_committed = c->cfg.read_committed,
             .aborted = res.aborted,
             .aborted_count = res.aborted_count,
-            .max_decompressed = 0,
         };
+        fetch_bounds(&c->cfg, max_bytes, &dopts);
         rc = res.records ? kk_records_decode(&b->records, res.records, res.records_len, &dopts, err) : KK_OK;
         kk_fetch_partition_result_free(&res);
         if (rc != KK_OK) {
@@ -429,6 +442,12 @@ static int fetch_op(kk_consumer_t *c, kk_conn_t *conn, void *arg_ptr, kk_error_t
         b->pub.high_watermark = c->high_watermark;
         b->pub.last_stable_offset = c->last_stable_offset;
         b->pub.log_start_offset = c->log_start_offset;
+        if (b->records.limited)
+            kk_log(c->client, KK_LOG_DEBUG,
+                   "%s[%d]: this fetch stops at %zu records (max_records %zu, max_decompressed_bytes "
+                   "%zu); the next one goes on",
+                   c->topic, (int)c->cfg.partition, b->records.count, dopts.max_records,
+                   dopts.max_total_decompressed);
         if (b->records.next_offset > c->next_offset)
             c->next_offset = b->records.next_offset;
         if (b->records.count > 0 && b->records.records[b->records.count - 1].offset + 1 > c->next_offset)

@@ -109,6 +109,8 @@ kk_group_t *kk_group_new(const kk_group_config_t *cfg, kk_error_t *err) {
         kk_group_free(g);
         return NULL;
     }
+    /* nor an OAUTHBEARER token provider: it borrows the tokens the caller's thread obtains */
+    kk_sasl_share_oauth(&g->hb.client->sasl, &g->client->sasl);
     g->hb.group_id = g->group_id;
     g->hb.interval_ms = cfg->heartbeat_interval_ms > 0
                             ? cfg->heartbeat_interval_ms
@@ -201,6 +203,10 @@ int kk_group_poll(kk_group_t *g, int timeout_ms, kk_fetch_batch_t **out,
         *partition = (kk_topic_partition_t){NULL, -1};
     if (timeout_ms < 0)
         timeout_ms = 0;
+    /* the heartbeat thread authenticates with the OAUTHBEARER token this thread last obtained */
+    rc = kk_sasl_oauth_refresh(&g->client->sasl, false, err);
+    if (rc != KK_OK)
+        return rc;
     int64_t deadline = kk_monotonic_ms() + timeout_ms;
     for (;;) {
         rc = kk_grp_maintain(g, join_deadline_for(g, timeout_ms), err);

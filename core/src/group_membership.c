@@ -259,6 +259,8 @@ static int start_claims(kk_group_t *g, int64_t deadline, kk_error_t *err) {
         cc.offset_reset = g->cfg.start_when_no_commit;
         cc.max_bytes = g->cfg.max_bytes;
         cc.max_wait_ms = g->cfg.max_wait_ms;
+        cc.max_decompressed_bytes = g->cfg.max_decompressed_bytes;
+        cc.max_records = g->cfg.max_records;
         cc.retry_backoff_ms = g->cfg.retry_backoff_ms;
         kk_consumer_free(c->consumer);
         kk_error_t consumer_err;

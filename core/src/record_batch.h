@@ -75,6 +75,14 @@ typedef struct kk_decode_options {
     size_t aborted_count;
     size_t max_decompressed;     /* cap per compressed batch (decompression-bomb guard);
                                   * 0 = KK_RECORDS_DEFAULT_MAX_DECOMPRESSED */
+    /* Bounds on one kk_records_decode call (a fetch response), 0 = none: the decompressed
+     * bytes of the batches whose records are kept, and the records kept. Decoding stops before
+     * the batch that would pass max_total_decompressed and before the record that would pass
+     * max_records, and sets set->limited. The first batch that keeps a record is decoded
+     * whatever its size (up to max_decompressed), so a limited decode keeps at least one record
+     * and the next fetch always moves on. */
+    size_t max_total_decompressed;
+    size_t max_records;
 } kk_decode_options_t;
 
 #define KK_RECORDS_DEFAULT_MAX_DECOMPRESSED ((size_t)256 << 20)
@@ -92,8 +100,12 @@ typedef struct kk_record_set {
     size_t owned_count;
     size_t owned_cap;
     /* The offset after the last complete batch seen (including skipped control batches and
-     * filtered records): where the next fetch should start. -1 if no complete batch. */
+     * filtered records), or after the last record kept when a bound stopped the decode inside
+     * a batch: where the next fetch should start. -1 if no complete batch. */
     int64_t next_offset;
+    /* True when the latest kk_records_decode stopped at max_total_decompressed or max_records
+     * before the end of its input. */
+    bool limited;
     /* True when the input of the latest kk_records_decode ended in a partial batch (normal
      * for Fetch: the broker cuts at max_bytes). */
     bool truncated;

@@ -68,6 +68,13 @@ typedef struct decoder {
     kk_record_set_t *set;
     int64_t min_offset;
     size_t max_decompressed;
+    /* the per-decode bounds (0: none), what the kept batches took so far, and the record count
+     * this decode started from */
+    size_t max_total_decompressed;
+    size_t max_records;
+    size_t decompressed;
+    size_t count_at_start;
+    bool stop; /* a bound was reached: decode nothing more */
     bool read_committed;
     kk_error_t *err;
     /* read_committed: aborted transactions sorted by first offset, the next one not yet
@@ -128,14 +135,15 @@ static int own_buffer(decoder_t *d, uint8_t *buf) {
     return 0;
 }
 
-static int decompress_batch(decoder_t *d, int64_t offset, kk_codec_t codec, const uint8_t *src,
-                            size_t src_len, const uint8_t **out, size_t *out_len) {
+static int decompress_capped(decoder_t *d, int64_t offset, kk_codec_t codec, const uint8_t *src,
+                             size_t src_len, size_t cap, kk_error_t *err, const uint8_t **out,
+                             size_t *out_len) {
     uint8_t *buf = NULL;
     size_t buf_len = 0;
-    int rc = kk_decompress(codec, src, src_len, d->max_decompressed, &buf, &buf_len, d->err);
+    int rc = kk_decompress(codec, src, src_len, cap, &buf, &buf_len, err);
     if (rc != 0) {
-        if (d->err != NULL)
-            kk_error_prefix(d->err, "record batch at offset %" PRId64 ": ", offset);
+        if (err != NULL)
+            kk_error_prefix(err, "record batch at offset %" PRId64 ": ", offset);
         return rc;
     }
     rc = own_buffer(d, buf);
@@ -143,6 +151,63 @@ static int decompress_batch(decoder_t *d, int64_t offset, kk_codec_t codec, cons
         return rc;
     *out = buf;
     *out_len = buf_len;
+    return 0;
+}
+
+static int decompress_batch(decoder_t *d, int64_t offset, kk_codec_t codec, const uint8_t *src,
+                            size_t src_len, const uint8_t **out, size_t *out_len) {
+    return decompress_capped(d, offset, codec, src, src_len, d->max_decompressed, d->err, out,
+                             out_len);
+}
+
+static size_t kept(const decoder_t *d) { return d->set->count - d->count_at_start; }
+
+/* Whether the record bound leaves room for another record; sets d->stop when not. */
+static bool room_for_record(decoder_t *d) {
+    if (d->max_records == 0 || kept(d) < d->max_records)
+        return true;
+    d->stop = true;
+    return false;
+}
+
+/* How many of n more records the bound lets this decode keep. */
+static size_t records_allowed(const decoder_t *d, size_t n) {
+    if (d->max_records == 0)
+        return n;
+    size_t left = d->max_records > kept(d) ? d->max_records - kept(d) : 0;
+    return n < left ? n : left;
+}
+
+/* Decompresses a batch whose records are to be kept. The first one of a decode may take up to
+ * the per-batch cap; a later one only what is left of the per-decode budget, and one that does
+ * not fit ends the decode (d->stop, *out NULL) instead of failing: the next fetch starts with
+ * it, decodes it first, and reports it if it really is bad. */
+static int decompress_kept(decoder_t *d, int64_t offset, kk_codec_t codec, const uint8_t *src,
+                           size_t src_len, const uint8_t **out, size_t *out_len) {
+    *out = NULL;
+    *out_len = 0;
+    if (kept(d) == 0 || d->max_total_decompressed == 0) {
+        int rc = decompress_batch(d, offset, codec, src, src_len, out, out_len);
+        /* over the hard cap (kk_decompress says "exceeds the cap"): say which option raises it */
+        if (rc == KK_ERR_COMPRESSION && d->err != NULL &&
+            strstr(d->err->message, "exceeds the cap"))
+            kk_error_prefix(d->err, "%s",
+                            "a batch larger than any one fetch may decompress (see the option "
+                            "max_decompressed_bytes): ");
+        return rc;
+    }
+    if (d->decompressed >= d->max_total_decompressed) {
+        d->stop = true;
+        return 0;
+    }
+    size_t room = d->max_total_decompressed - d->decompressed;
+    if (room > d->max_decompressed)
+        room = d->max_decompressed;
+    kk_error_t ignored;
+    if (decompress_capped(d, offset, codec, src, src_len, room, &ignored, out, out_len) != 0) {
+        *out = NULL;
+        d->stop = true;
+    }
     return 0;
 }
 
@@ -179,7 +244,7 @@ static int v2_parse_records(decoder_t *d, const v2_batch_t *b, const uint8_t *da
     kk_record_set_t *set = d->set;
     if ((size_t)b->record_count > len / V2_MIN_RECORD)
         return malformed(d, b->base_offset, "record count does not fit in the batch");
-    if (!reserve_records(set, (size_t)b->record_count))
+    if (!reserve_records(set, records_allowed(d, (size_t)b->record_count)))
         return kk_error_set(d->err, KK_ERR_NO_MEMORY, "cannot grow the record set");
 
     kk_reader_t r;
@@ -205,6 +270,11 @@ static int v2_parse_records(decoder_t *d, const v2_batch_t *b, const uint8_t *da
 
         int64_t offset = add_wrap(b->base_offset, offset_delta);
         bool keep = offset >= d->min_offset;
+        if (keep && !room_for_record(d)) {
+            /* the rest of the batch is for the next fetch, which starts after this record */
+            set->next_offset = add_wrap(set->records[set->count - 1].offset, 1);
+            return 0;
+        }
         if (keep && !reserve_headers(set, (size_t)header_count))
             return kk_error_set(d->err, KK_ERR_NO_MEMORY, "cannot grow the record set");
         size_t header_index = set->header_count;
@@ -325,11 +395,15 @@ static int decode_v2(decoder_t *d, const uint8_t *p, size_t size) {
         set->next_offset = add_wrap(last_offset, 1);
         return 0;
     }
+    if (!room_for_record(d))
+        return 0;
+    size_t kept_bytes = 0;
     if (codec != KK_CODEC_NONE && !decompressed) {
         int rc =
-            decompress_batch(d, base_offset, codec, records, records_len, &records, &records_len);
-        if (rc != 0)
+            decompress_kept(d, base_offset, codec, records, records_len, &records, &records_len);
+        if (rc != 0 || d->stop)
             return rc;
+        kept_bytes = records_len;
     }
     size_t count_before = set->count;
     int rc = v2_parse_records(d, &b, records, records_len);
@@ -338,7 +412,10 @@ static int decode_v2(decoder_t *d, const uint8_t *p, size_t size) {
     if (set->count == count_before) /* every record was below min_offset */
         while (set->owned_count > owned_before)
             free(set->owned_buffers[--set->owned_count]);
-    set->next_offset = add_wrap(last_offset, 1);
+    else
+        d->decompressed += kept_bytes;
+    if (!d->stop)
+        set->next_offset = add_wrap(last_offset, 1);
     return 0;
 }
 
@@ -422,6 +499,10 @@ static int legacy_inner(decoder_t *d, const legacy_msg_t *wrapper, const uint8_t
             } else {
                 (void)legacy_parse(d, p, size, &m); /* validated in pass 0 */
                 int64_t offset = wrapper->magic == 1 ? add_wrap(base, m.offset) : m.offset;
+                if (offset >= d->min_offset && !room_for_record(d)) {
+                    set->next_offset = add_wrap(set->records[set->count - 1].offset, 1);
+                    return 0;
+                }
                 if (offset >= d->min_offset) {
                     int64_t ts = -1;
                     int8_t ts_type = -1;
@@ -439,7 +520,7 @@ static int legacy_inner(decoder_t *d, const legacy_msg_t *wrapper, const uint8_t
         if (pass == 0) {
             if (n == 0)
                 return malformed(d, wrapper->offset, "empty compressed message set");
-            if (!reserve_records(set, n))
+            if (!reserve_records(set, records_allowed(d, n)))
                 return kk_error_set(d->err, KK_ERR_NO_MEMORY, "cannot grow the record set");
             /* Magic 1 inner offsets are relative, the wrapper carries the absolute offset of
              * the last one; a wrapper offset of 0 comes from producers that left it unset. */
@@ -489,13 +570,13 @@ static int decompress_lz4_magic0(decoder_t *d, int64_t offset, const uint8_t *sr
     if (len >= 7 && memcmp(src, LZ4_MAGIC, 4) == 0)
         desc_len = 2 + ((src[4] & 0x08) ? 8 : 0) + ((src[4] & 0x01) ? 4 : 0);
     if (desc_len == 0 || len < 4 + desc_len + 1)
-        return decompress_batch(d, offset, KK_CODEC_LZ4, src, len, out, out_len);
+        return decompress_kept(d, offset, KK_CODEC_LZ4, src, len, out, out_len);
     uint8_t *copy = malloc(len);
     if (copy == NULL)
         return kk_error_set(d->err, KK_ERR_NO_MEMORY, "cannot copy an LZ4 frame");
     memcpy(copy, src, len);
     copy[4 + desc_len] = (uint8_t)(xxh32_short(copy + 4, desc_len) >> 8);
-    int rc = decompress_batch(d, offset, KK_CODEC_LZ4, copy, len, out, out_len);
+    int rc = decompress_kept(d, offset, KK_CODEC_LZ4, copy, len, out, out_len);
     free(copy);
     return rc;
 }
@@ -509,6 +590,8 @@ static int decode_legacy(decoder_t *d, const uint8_t *p, size_t size) {
     kk_codec_t codec = (kk_codec_t)(m.attributes & ATTR_CODEC_MASK);
     if (codec == KK_CODEC_NONE) {
         if (m.offset >= d->min_offset) {
+            if (!room_for_record(d))
+                return 0;
             if (!reserve_records(set, 1))
                 return kk_error_set(d->err, KK_ERR_NO_MEMORY, "cannot grow the record set");
             legacy_append(set, m.offset, m.timestamp,
@@ -524,6 +607,8 @@ static int decode_legacy(decoder_t *d, const uint8_t *p, size_t size) {
     /* The wrapper's offset is its last inner offset, so a wrapper below min_offset holds
      * nothing wanted (unless it is a magic 1 wrapper whose producer left the offset 0). */
     if (m.offset >= d->min_offset || (m.magic == 1 && m.offset == 0)) {
+        if (!room_for_record(d))
+            return 0;
         size_t owned_before = set->owned_count, count_before = set->count;
         const uint8_t *inner;
         size_t inner_len;
@@ -531,9 +616,9 @@ static int decode_legacy(decoder_t *d, const uint8_t *p, size_t size) {
             rc = decompress_lz4_magic0(d, m.offset, m.value.ptr, (size_t)m.value.len, &inner,
                                        &inner_len);
         else
-            rc = decompress_batch(d, m.offset, codec, m.value.ptr, (size_t)m.value.len, &inner,
-                                  &inner_len);
-        if (rc != 0)
+            rc = decompress_kept(d, m.offset, codec, m.value.ptr, (size_t)m.value.len, &inner,
+                                 &inner_len);
+        if (rc != 0 || d->stop)
             return rc;
         rc = legacy_inner(d, &m, inner, inner_len);
         if (rc != 0)
@@ -541,6 +626,10 @@ static int decode_legacy(decoder_t *d, const uint8_t *p, size_t size) {
         if (set->count == count_before)
             while (set->owned_count > owned_before)
                 free(set->owned_buffers[--set->owned_count]);
+        else
+            d->decompressed += inner_len;
+        if (d->stop)
+            return 0;
     }
     set->next_offset = add_wrap(m.offset, 1);
     return 0;
@@ -552,7 +641,8 @@ static int decode_legacy(decoder_t *d, const uint8_t *p, size_t size) {
  * costs one allocation of the right size instead of a doubling series (up to twice the room).
  * Each count is bounded by what its bytes could hold, so a lying header cannot force a huge
  * allocation; a failed reservation is harmless (decoding grows the array as before). */
-static void reserve_from_headers(kk_record_set_t *set, const uint8_t *data, size_t len) {
+static void reserve_from_headers(kk_record_set_t *set, const uint8_t *data, size_t len,
+                                 size_t max_records) {
     enum { SMALLEST_RECORD = 7 };
     size_t expected = 0;
     for (size_t pos = 0; pos + V2_HEADER_SIZE <= len;) {
@@ -570,6 +660,8 @@ static void reserve_from_headers(kk_record_set_t *set, const uint8_t *data, size
         }
         pos += size;
     }
+    if (max_records != 0 && expected > max_records)
+        expected = max_records;
     if (expected <= set->cap - set->count ||
         expected > SIZE_MAX / sizeof(*set->records) - set->count)
         return;
@@ -589,6 +681,9 @@ int kk_records_decode(kk_record_set_t *set, const uint8_t *data, size_t len,
         .min_offset = opts ? opts->min_offset : INT64_MIN,
         .max_decompressed = opts && opts->max_decompressed ? opts->max_decompressed
                                                            : KK_RECORDS_DEFAULT_MAX_DECOMPRESSED,
+        .max_total_decompressed = opts ? opts->max_total_decompressed : 0,
+        .max_records = opts ? opts->max_records : 0,
+        .count_at_start = set->count,
         .read_committed = opts && opts->read_committed,
         .err = err,
     };
@@ -608,11 +703,12 @@ int kk_records_decode(kk_record_set_t *set, const uint8_t *data, size_t len,
         d.aborted_count = n;
     }
 
-    reserve_from_headers(set, data, len);
+    reserve_from_headers(set, data, len, d.max_records);
 
     /* These describe the latest input only. */
     set->truncated = false;
     set->truncated_batch_size = 0;
+    set->limited = false;
 
     int rc = 0;
     size_t pos = 0;
@@ -651,6 +747,10 @@ int kk_records_decode(kk_record_set_t *set, const uint8_t *data, size_t len,
             set->header_count = header_count;
             while (set->owned_count > owned)
                 free(set->owned_buffers[--set->owned_count]);
+            break;
+        }
+        if (d.stop) {
+            set->limited = true;
             break;
         }
         pos += size;

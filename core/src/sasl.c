@@ -1,8 +1,11 @@
 #include "sasl.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 
@@ -37,16 +40,141 @@ static bool empty(const char *s) {
     return !s || !s[0];
 }
 
+/* ---- OAUTHBEARER tokens -------------------------------------------------------------------
+ *
+ * Where a token comes from, and on which thread. A provider (kk_client_config_t's
+ * sasl_oauth_token_provider) is the application's code, and a binding's provider calls Python or
+ * Ruby, which must never happen on a library thread. So a provider is only called through a
+ * client whose connections the caller's thread drives (oauth_may_call): as one of them
+ * authenticates, and from kk_group_poll(). A consumer group's heartbeat thread has a client of its
+ * own that shares the group client's source (kk_sasl_share_oauth) without the right to call: it
+ * authenticates with the last token the caller's thread obtained, read under the source's lock.
+ * The provider itself is called without the lock, so a slow provider never holds up a
+ * heartbeat; only the caller's thread calls it, so two calls never overlap for one source. */
+
+/* Of a token's lifetime, the part used before asking for a new one (KIP-255's refresh window). */
+#define REFRESH_PERCENT 80
+
+struct kk_oauth_source {
+    atomic_int refs;
+    pthread_mutex_t lock;
+    char *token;              /* the static token, or the provider's last one; NULL: none yet */
+    int64_t expires_at_ms;    /* ms since the epoch; 0: unknown (a static token never expires) */
+    int64_t refresh_at_ms;    /* when the provider's token is due again */
+    kk_oauth_token_cb provider;
+    void *opaque;
+};
+
+static int64_t wall_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static kk_oauth_source_t *oauth_source_new(const kk_client_config_t *cfg) {
+    kk_oauth_source_t *src = calloc(1, sizeof(*src));
+    if (!src)
+        return NULL;
+    atomic_init(&src->refs, 1);
+    pthread_mutex_init(&src->lock, NULL);
+    src->provider = cfg->sasl_oauth_token_provider;
+    src->opaque = cfg->sasl_oauth_token_opaque;
+    if (!src->provider && !(src->token = strdup(cfg->sasl_oauth_token))) {
+        pthread_mutex_destroy(&src->lock);
+        free(src);
+        return NULL;
+    }
+    return src;
+}
+
+static void oauth_source_release(kk_oauth_source_t *src) {
+    if (!src || atomic_fetch_sub(&src->refs, 1) != 1)
+        return;
+    wipe_free(src->token);
+    pthread_mutex_destroy(&src->lock);
+    free(src);
+}
+
+void kk_sasl_share_oauth(kk_sasl_config_t *to, const kk_sasl_config_t *from) {
+    if (!to->oauth || !from->oauth)
+        return;
+    atomic_fetch_add(&from->oauth->refs, 1);
+    oauth_source_release(to->oauth);
+    to->oauth = from->oauth;
+    to->oauth_may_call = false;
+}
+
+int kk_sasl_oauth_refresh(const kk_sasl_config_t *sasl, bool authenticating, kk_error_t *err) {
+    kk_oauth_source_t *src = sasl->oauth;
+    if (!src || !src->provider || !sasl->oauth_may_call)
+        return KK_OK;
+    int64_t now = wall_ms();
+    pthread_mutex_lock(&src->lock);
+    bool due = !src->token || (src->expires_at_ms ? now >= src->refresh_at_ms : authenticating);
+    pthread_mutex_unlock(&src->lock);
+    if (!due)
+        return KK_OK;
+    char *token = malloc(KK_OAUTH_TOKEN_MAX);
+    if (!token)
+        return kk_error_set(err, KK_ERR_NO_MEMORY, "out of memory");
+    token[0] = '\0';
+    int64_t expires_at = 0;
+    kk_error_t perr;
+    kk_error_clear(&perr);
+    int rc = src->provider(src->opaque, token, KK_OAUTH_TOKEN_MAX, &expires_at, &perr);
+    token[KK_OAUTH_TOKEN_MAX - 1] = '\0';
+    bool given = token[0] != '\0';
+    char *copy = rc == KK_OK && given ? strdup(token) : NULL;
+    OPENSSL_cleanse(token, KK_OAUTH_TOKEN_MAX);
+    free(token);
+    if (rc != KK_OK)
+        return kk_error_set(err, KK_ERR_AUTHENTICATION,
+                            "SASL OAUTHBEARER: the token provider failed: %s",
+                            perr.message[0] ? perr.message : kk_err_name(rc));
+    if (!given)
+        return kk_error_set(err, KK_ERR_AUTHENTICATION,
+                            "SASL OAUTHBEARER: the token provider gave an empty token");
+    if (!copy)
+        return kk_error_set(err, KK_ERR_NO_MEMORY, "out of memory");
+    pthread_mutex_lock(&src->lock);
+    wipe_free(src->token);
+    src->token = copy;
+    src->expires_at_ms = expires_at > 0 ? expires_at : 0;
+    src->refresh_at_ms = expires_at > now ? now + (expires_at - now) * REFRESH_PERCENT / 100 : now;
+    pthread_mutex_unlock(&src->lock);
+    return KK_OK;
+}
+
+/* A copy of the token to send (wipe_free it), after a refresh when one is due. */
+static int oauth_token(const kk_sasl_config_t *sasl, char **out, kk_error_t *err) {
+    *out = NULL;
+    int rc = kk_sasl_oauth_refresh(sasl, true, err);
+    if (rc != KK_OK)
+        return rc;
+    pthread_mutex_lock(&sasl->oauth->lock);
+    if (sasl->oauth->token)
+        *out = strdup(sasl->oauth->token);
+    bool none = !sasl->oauth->token;
+    pthread_mutex_unlock(&sasl->oauth->lock);
+    if (none)
+        return kk_error_set(err, KK_ERR_AUTHENTICATION,
+                            "SASL OAUTHBEARER: no token yet (the token provider is called on the "
+                            "caller's thread only, and has not been)");
+    return *out ? KK_OK : kk_error_set(err, KK_ERR_NO_MEMORY, "out of memory");
+}
+
 int kk_sasl_config_init(kk_sasl_config_t *sasl, const kk_client_config_t *cfg, kk_error_t *err) {
     memset(sasl, 0, sizeof(*sasl));
     sasl->mechanism = cfg->sasl_mechanism;
     const char *mech = kk_sasl_mechanism_name(cfg->sasl_mechanism);
     if (cfg->sasl_mechanism == KK_SASL_OAUTHBEARER) {
-        if (empty(cfg->sasl_oauth_token))
+        if (empty(cfg->sasl_oauth_token) && !cfg->sasl_oauth_token_provider)
             return kk_error_set(err, KK_ERR_INVALID_ARG,
-                                "sasl_mechanism OAUTHBEARER needs the option sasl_oauth_token");
-        sasl->oauth_token = strdup(cfg->sasl_oauth_token);
-        if (!sasl->oauth_token)
+                                "sasl_mechanism OAUTHBEARER needs the option sasl_oauth_token or "
+                                "sasl_oauth_token_provider");
+        sasl->oauth = oauth_source_new(cfg);
+        sasl->oauth_may_call = true;
+        if (!sasl->oauth)
             return kk_error_set(err, KK_ERR_NO_MEMORY, "out of memory");
         return KK_OK;
     }
@@ -68,7 +196,7 @@ int kk_sasl_config_init(kk_sasl_config_t *sasl, const kk_client_config_t *cfg, k
 void kk_sasl_config_destroy(kk_sasl_config_t *sasl) {
     free(sasl->username);
     wipe_free(sasl->password);
-    wipe_free(sasl->oauth_token);
+    oauth_source_release(sasl->oauth);
     memset(sasl, 0, sizeof(*sasl));
 }
 
@@ -213,16 +341,26 @@ static int scram(kk_conn_t *c, int16_t version, const kk_sasl_config_t *sasl, in
     return rc;
 }
 
-static int oauthbearer(kk_conn_t *c, int16_t version, const kk_sasl_config_t *sasl,
-                       int64_t *lifetime, kk_error_t *err) {
+static int oauthbearer(kk_conn_t *c, int16_t version, const kk_sasl_config_t *sasl, int64_t *lifetime,
+                       kk_error_t *err) {
+    char *bearer = NULL;
+    int rc = oauth_token(sasl, &bearer, err);
+    if (rc != KK_OK) {
+        kk_conn_close(c);
+        kk_error_prefix(err, "%s: ", c->label);
+        return rc;
+    }
     /* RFC 7628: gs2 header, then kvpairs separated by 0x01 */
-    size_t n = strlen(sasl->oauth_token) + 32;
+    size_t n = strlen(bearer) + 32;
     char *token = malloc(n);
-    if (!token)
+    if (!token) {
+        wipe_free(bearer);
         return kk_error_set(err, KK_ERR_NO_MEMORY, "out of memory");
-    int len = snprintf(token, n, "n,,\x01" "auth=Bearer %s\x01\x01", sasl->oauth_token);
+    }
+    int len = snprintf(token, n, "n,,\x01" "auth=Bearer %s\x01\x01", bearer);
+    wipe_free(bearer);
     kk_sasl_authenticate_response_t resp;
-    int rc = exchange(c, version, token, (size_t)len, &resp, err);
+    rc = exchange(c, version, token, (size_t)len, &resp, err);
     OPENSSL_cleanse(token, n);
     free(token);
     if (rc != KK_OK)

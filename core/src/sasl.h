@@ -10,11 +10,19 @@
 #include "connection.h"
 #include "kafkette.h"
 
+/* OAUTHBEARER's token: a static one, or the last one a provider gave, with a lock because a
+ * consumer group shares it between the caller's thread (which refreshes it) and the heartbeat
+ * thread (which only reads it). Reference-counted; opaque outside sasl.c. */
+typedef struct kk_oauth_source kk_oauth_source_t;
+
 typedef struct kk_sasl_config {
     kk_sasl_mechanism_t mechanism;
     char *username;    /* owned copies; the secrets are wiped when freed */
     char *password;
-    char *oauth_token;
+    kk_oauth_source_t *oauth; /* OAUTHBEARER; one reference */
+    /* This client's connections may call the provider: they run on the caller's thread. False
+     * for a client that only borrows tokens (kk_sasl_share_oauth). */
+    bool oauth_may_call;
 } kk_sasl_config_t;
 
 /* "PLAIN", "SCRAM-SHA-256", ... as the broker spells them. Static string. */
@@ -24,6 +32,16 @@ const char *kk_sasl_mechanism_name(kk_sasl_mechanism_t mechanism);
  * value). */
 int kk_sasl_config_init(kk_sasl_config_t *sasl, const kk_client_config_t *cfg, kk_error_t *err);
 void kk_sasl_config_destroy(kk_sasl_config_t *sasl);
+
+/* Makes `to` use `from`'s OAUTHBEARER tokens and never call a provider itself: for a client whose
+ * connections a library thread drives (a group's heartbeat client). Call it before `to` connects.
+ * Nothing happens unless both use OAUTHBEARER. */
+void kk_sasl_share_oauth(kk_sasl_config_t *to, const kk_sasl_config_t *from);
+
+/* On the caller's thread: asks the provider for a new token when the one held is due (80% of its
+ * lifetime passed, or none held); authenticating also asks when the expiry is unknown. KK_OK
+ * when there is no provider, the client may not call it, or nothing is due. */
+int kk_sasl_oauth_refresh(const kk_sasl_config_t *sasl, bool authenticating, kk_error_t *err);
 
 /* Authenticates the open, negotiated connection c with c->opts.sasl, and sets c->reauth_at_ms
  * from the session lifetime the broker gives. On failure the connection is closed and err

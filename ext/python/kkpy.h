@@ -70,6 +70,8 @@ typedef struct kkpy_call {
     PyObject *exc;          /* first exception raised in a callback (owned), or NULL */
     bool abort;             /* a signal handler raised: stop the call at the next check */
     PyObject *partitioner;  /* borrowed from the producer; NULL when none */
+    PyObject *oauth_provider; /* sasl_oauth_token_provider (owned); NULL when none */
+    unsigned long thread;   /* the thread of the current call (the only one that may run Python) */
     bool check_signals;     /* this call runs on the main thread */
     kkpy_log_line *log_head, *log_tail;
     size_t log_count, log_dropped;
@@ -124,6 +126,11 @@ void kkpy_log_emit(kkpy_state *st, kkpy_log_line *lines);
 void kkpy_call_keep_exc(kkpy_call *call);
 /* The C partitioner that calls call->partitioner. */
 kk_partitioner_cb kkpy_partitioner_cb(void);
+/* Takes the option sasl_oauth_token_provider (a callable, or None) for the config's call
+ * context: 0, or -1 with an exception. */
+int kkpy_oauth_option(kkpy_state *st, kk_config_t *cfg, const char *name, PyObject *value);
+/* For tp_traverse of an object whose head holds a provider. */
+int kkpy_call_traverse(kkpy_call *call, visitproc visit, void *arg);
 
 /* ---- the object head (py_object.c) -------------------------------------------------------- */
 typedef struct kkpy_head kkpy_head;

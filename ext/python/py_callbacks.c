@@ -113,6 +113,7 @@ void kkpy_call_init(kkpy_call *call, kkpy_state *st) {
 }
 
 void kkpy_call_clear(kkpy_call *call) {
+    Py_CLEAR(call->oauth_provider);
     free_lines(call->log_head);
     call->log_head = call->log_tail = NULL;
     call->log_count = call->log_dropped = 0;
@@ -128,8 +129,121 @@ void kkpy_call_attach(kkpy_call *call, kk_client_config_t *cfg) {
 
 kk_partitioner_cb kkpy_partitioner_cb(void) { return cb_partitioner; }
 
+/* Reads the provider's answer, a str or (str, expiry in seconds since the epoch or None), into
+ * token and *expires_at_ms; -1 with a Python exception (never quoting the token). */
+static int read_token(PyObject *result, char *token, size_t size, int64_t *expires_at_ms) {
+    PyObject *text = result, *expiry = Py_None;
+    if (PyTuple_Check(result) && PyTuple_GET_SIZE(result) == 2) {
+        text = PyTuple_GET_ITEM(result, 0);
+        expiry = PyTuple_GET_ITEM(result, 1);
+    }
+    if (!PyUnicode_Check(text)) {
+        PyErr_Format(PyExc_TypeError,
+                     "sasl_oauth_token_provider must return a str or a (str, expiry) tuple, not %.100s",
+                     Py_TYPE(result)->tp_name);
+        return -1;
+    }
+    Py_ssize_t len;
+    const char *utf8 = PyUnicode_AsUTF8AndSize(text, &len);
+    if (!utf8)
+        return -1;
+    if (len == 0 || (size_t)len >= size || strlen(utf8) != (size_t)len) {
+        PyErr_Format(PyExc_ValueError,
+                     "sasl_oauth_token_provider must return a token of 1 to %zu bytes without NUL "
+                     "(got %zd bytes)",
+                     size - 1, len);
+        return -1;
+    }
+    if (expiry != Py_None) {
+        double seconds = PyFloat_AsDouble(expiry);
+        if (seconds == -1.0 && PyErr_Occurred()) {
+            PyErr_Format(PyExc_TypeError,
+                         "sasl_oauth_token_provider's expiry must be seconds since the epoch "
+                         "(int or float) or None, not %.100s",
+                         Py_TYPE(expiry)->tp_name);
+            return -1;
+        }
+        *expires_at_ms = seconds > 0 && seconds < 9.2e15 ? (int64_t)(seconds * 1000.0) : 0;
+    }
+    memcpy(token, utf8, (size_t)len + 1);
+    return 0;
+}
+
+/* The core asks for an OAUTHBEARER token. The core calls providers only on the thread that
+ * called it (a group's heartbeat thread borrows that thread's tokens), so this takes the GIL on
+ * the very thread the binding released it on; the check below keeps it that way. A provider's
+ * exception becomes an AuthenticationError (its __cause__ the provider's exception) that the
+ * call raises; KeyboardInterrupt and the like are raised as they are. */
+static int cb_oauth(void *opaque, char *token, size_t size, int64_t *expires_at_ms, kk_error_t *err) {
+    kkpy_call *call = opaque;
+    if (call->thread != 0 && PyThread_get_thread_ident() != call->thread) {
+        snprintf(err->message, sizeof(err->message),
+                 "the sasl_oauth_token_provider is only called on the thread of the call");
+        return err->code = KK_ERR_AUTHENTICATION;
+    }
+    if (call->abort || !call->oauth_provider) {
+        snprintf(err->message, sizeof(err->message), "no sasl_oauth_token_provider");
+        return err->code = KK_ERR_AUTHENTICATION;
+    }
+    PyGILState_STATE gil = PyGILState_Ensure();
+    PyObject *provider = Py_NewRef(call->oauth_provider);
+    PyObject *result = PyObject_CallNoArgs(provider);
+    Py_DECREF(provider);
+    int rc = result ? read_token(result, token, size, expires_at_ms) : -1;
+    Py_XDECREF(result);
+    if (rc < 0) {
+        PyObject *cause = kkpy_exc_take();
+        snprintf(err->message, sizeof(err->message), "the sasl_oauth_token_provider raised %.100s",
+                 cause ? Py_TYPE(cause)->tp_name : "an error");
+        err->code = KK_ERR_AUTHENTICATION;
+        if (cause && !PyErr_GivenExceptionMatches(cause, PyExc_Exception)) {
+            call->abort = true; /* KeyboardInterrupt, SystemExit: stop the call, raise it */
+            kkpy_exc_restore(cause);
+        } else {
+            char text[KK_ERROR_MESSAGE_SIZE + 64];
+            snprintf(text, sizeof(text), "SASL OAUTHBEARER authentication failed: %s", err->message);
+            PyObject *exc = kkpy_error_new(call->st, KK_ERR_AUTHENTICATION, text);
+            if (exc && cause) {
+                PyException_SetContext(exc, Py_NewRef(cause));
+                PyException_SetCause(exc, cause); /* steals */
+                cause = NULL;
+            }
+            Py_XDECREF(cause);
+            if (exc)
+                kkpy_exc_restore(exc);
+        }
+        kkpy_call_keep_exc(call);
+    }
+    PyGILState_Release(gil);
+    return rc < 0 ? KK_ERR_AUTHENTICATION : KK_OK;
+}
+
+int kkpy_oauth_option(kkpy_state *st, kk_config_t *cfg, const char *name, PyObject *value) {
+    kk_client_config_t *client = kk_config_client(cfg);
+    kkpy_call *call = client ? client->interrupt_opaque : NULL;
+    bool callable = value != Py_None && PyCallable_Check(value) && !PyType_Check(value);
+    kk_error_t err;
+    if (!call || (!callable && value != Py_None)) {
+        kk_config_reject_type(cfg, name, Py_TYPE(value)->tp_name, &err);
+        kkpy_raise(st, &err);
+        return -1;
+    }
+    PyObject *old = call->oauth_provider;
+    call->oauth_provider = callable ? Py_NewRef(value) : NULL;
+    Py_XDECREF(old);
+    client->sasl_oauth_token_provider = callable ? cb_oauth : NULL;
+    client->sasl_oauth_token_opaque = callable ? call : NULL;
+    return 0;
+}
+
+int kkpy_call_traverse(kkpy_call *call, visitproc visit, void *arg) {
+    Py_VISIT(call->oauth_provider);
+    return 0;
+}
+
 void kkpy_call_begin(kkpy_call *call) {
-    call->check_signals = PyThread_get_thread_ident() == call->st->main_thread;
+    call->thread = PyThread_get_thread_ident();
+    call->check_signals = call->thread == call->st->main_thread;
 }
 
 PyObject *kkpy_call_end(kkpy_call *call, kkpy_log_line **lines) {

@@ -208,12 +208,13 @@ static int group_traverse(kkpy_group *self, visitproc visit, void *arg) {
     Py_VISIT(Py_TYPE(self));
     Py_VISIT(self->on_assign);
     Py_VISIT(self->on_revoke);
-    return 0;
+    return kkpy_call_traverse(&self->h.call, visit, arg);
 }
 
 static int group_clear(kkpy_group *self) {
     Py_CLEAR(self->on_assign);
     Py_CLEAR(self->on_revoke);
+    Py_CLEAR(self->h.call.oauth_provider);
     return 0;
 }
 

@@ -133,6 +133,7 @@ PyObject *kkpy_close(kkpy_head *h) {
     h->closed = true;
     kk_error_t err;
     kk_error_clear(&err);
+    kkpy_call_begin(&h->call); /* the shutdown may authenticate (a group's last commit) */
     int rc = h->shutdown(h, &err);
     if (kkpy_leave(h, rc, &err) < 0) /* a failure of the shutdown itself (a final commit) */
         return NULL;
@@ -266,6 +267,8 @@ int kkpy_option_set(kkpy_state *st, kk_config_t *cfg, const char *name, PyObject
     bool callable = value != Py_None && PyCallable_Check(value) && !PyType_Check(value);
     int rc;
     kk_error_t err;
+    if (info && info->type == KK_OPTION_CALLBACK && strcmp(info->name, "sasl_oauth_token_provider") == 0)
+        return kkpy_oauth_option(st, cfg, name, value);
     if (info && callback && (callable || (value == Py_None && info->type == KK_OPTION_CALLBACK))) {
         rc = callback(self, name, callable ? value : NULL);
         if (rc <= 0)

@@ -75,11 +75,12 @@ done:
 static int producer_traverse(kkpy_producer *self, visitproc visit, void *arg) {
     Py_VISIT(Py_TYPE(self));
     Py_VISIT(self->partitioner);
-    return 0;
+    return kkpy_call_traverse(&self->h.call, visit, arg);
 }
 
 static int producer_clear(kkpy_producer *self) {
     Py_CLEAR(self->partitioner);
+    Py_CLEAR(self->h.call.oauth_provider);
     return 0;
 }
 

@@ -97,6 +97,8 @@ static void run_admin(kke_client_t *c, void *(*fn)(void *), admin_call_t *a) {
     int rc = kke_run(&c->head, fn, a, &a->rc);
     kke_log_flush(&c->head.log);
     if (rc != KK_OK)
+        kke_raise_callback_error(&c->head); /* a token provider's */
+    if (rc != KK_OK)
         kke_raise(a->err.code ? a->err.code : rc, a->err.message);
 }
 

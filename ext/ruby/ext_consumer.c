@@ -150,6 +150,7 @@ static VALUE consumer_fetch(VALUE self, VALUE opts) {
         /* A partition the topic does not have: what a broker says, and what Poseidon raised. */
         int code = rc == KK_ERR_INVALID_PARTITION ? 3 : call.err.code ? call.err.code : rc;
         kke_log_flush(&c->head.log);
+        kke_raise_callback_error(&c->head); /* a token provider's */
         kke_raise(code, call.err.message);
     }
     convert_t cv = {call.batch, c->topic, c->partition};
@@ -184,6 +185,8 @@ static VALUE consumer_connect(VALUE self) {
     connect_call_t call = {c->consumer, 0, {0, ""}};
     int rc = kke_run(&c->head, connect_nogvl, &call, &call.rc);
     kke_log_flush(&c->head.log);
+    if (rc != KK_OK)
+        kke_raise_callback_error(&c->head); /* a token provider's */
     if (rc != KK_OK)
         kke_raise(rc == KK_ERR_INVALID_PARTITION ? 3 : call.err.code ? call.err.code : rc, call.err.message);
     return self;

@@ -269,6 +269,82 @@ void kke_config_apply(kk_config_t *cfg, VALUE opts, VALUE callbacks) {
     rb_hash_foreach(opts, apply_entry, (VALUE)&a);
 }
 
+/* ---- sasl_oauth_token_provider ----------------------------------------------------------------
+ * The core calls a token provider only on the thread of the call that needs a token (a group's
+ * heartbeat thread borrows the tokens that thread obtained), so kke_oauth_cb runs where the GVL
+ * was released for that call and takes it back through kke_callback(). The provider returns a
+ * String, or [String, expiry] with expiry a Time, seconds since the epoch or nil. A
+ * StandardError it raises becomes Kafkette::Errors::AuthenticationError (its cause the
+ * provider's error), which the call raises; the token never enters a message. */
+typedef struct oauth_args {
+    kke_head_t *h;
+    char *token;
+    size_t size;
+    int64_t expires_at_ms;
+} oauth_args_t;
+
+static VALUE oauth_call(VALUE arg) {
+    oauth_args_t *a = (oauth_args_t *)arg;
+    VALUE result = rb_funcall(a->h->oauth_provider, kke_id_call, 0);
+    VALUE text = result, expiry = Qnil;
+    if (RB_TYPE_P(result, T_ARRAY) && RARRAY_LEN(result) == 2) {
+        text = RARRAY_AREF(result, 0);
+        expiry = RARRAY_AREF(result, 1);
+    }
+    if (!RB_TYPE_P(text, T_STRING))
+        rb_raise(rb_eTypeError, "sasl_oauth_token_provider must return a String or [String, expiry], not %s",
+                 rb_obj_classname(result));
+    long len = RSTRING_LEN(text);
+    if (len == 0 || (size_t)len >= a->size || memchr(RSTRING_PTR(text), 0, (size_t)len))
+        rb_raise(rb_eArgError,
+                 "sasl_oauth_token_provider must return a token of 1 to %zu bytes without NUL (got %ld bytes)",
+                 a->size - 1, len);
+    if (!NIL_P(expiry)) {
+        if (!rb_obj_is_kind_of(expiry, rb_cNumeric) && !rb_obj_is_kind_of(expiry, rb_cTime))
+            rb_raise(rb_eTypeError,
+                     "sasl_oauth_token_provider's expiry must be a Time, seconds since the epoch or nil, not %s",
+                     rb_obj_classname(expiry));
+        double seconds = NUM2DBL(rb_funcall(expiry, rb_intern("to_f"), 0));
+        a->expires_at_ms = seconds > 0 && seconds < 9.2e15 ? (int64_t)(seconds * 1000.0) : 0;
+    }
+    memcpy(a->token, RSTRING_PTR(text), (size_t)len);
+    a->token[len] = '\0';
+    RB_GC_GUARD(result);
+    return Qnil;
+}
+
+static VALUE oauth_rescue(VALUE arg, VALUE error) {
+    (void)arg;
+    char message[300];
+    snprintf(message, sizeof(message),
+             "SASL OAUTHBEARER authentication failed: the sasl_oauth_token_provider raised %s",
+             rb_obj_classname(error));
+    rb_exc_raise(kke_error_new(KK_ERR_AUTHENTICATION, message)); /* $! becomes its cause */
+    return Qnil;
+}
+
+static VALUE oauth_with_gvl(VALUE arg) {
+    return rb_rescue2(oauth_call, arg, oauth_rescue, arg, rb_eStandardError, (VALUE)0);
+}
+
+static int kke_oauth_cb(void *opaque, char *token, size_t size, int64_t *expires_at_ms, kk_error_t *err) {
+    kke_head_t *h = opaque;
+    /* only inside one of the object's calls, on a Ruby thread that released the GVL for it */
+    if (!h->busy || !ruby_native_thread_p() || NIL_P(h->oauth_provider)) {
+        snprintf(err->message, sizeof(err->message),
+                 "the sasl_oauth_token_provider is only called during a call on the object");
+        return err->code = KK_ERR_AUTHENTICATION;
+    }
+    oauth_args_t a = {h, token, size, 0};
+    token[0] = '\0';
+    if (kke_callback(h, oauth_with_gvl, (VALUE)&a) == Qundef || token[0] == '\0') {
+        snprintf(err->message, sizeof(err->message), "the sasl_oauth_token_provider failed");
+        return err->code = KK_ERR_AUTHENTICATION;
+    }
+    *expires_at_ms = a.expires_at_ms;
+    return KK_OK;
+}
+
 VALUE kke_config_setup(kke_head_t *h, kk_config_kind_t kind, VALUE brokers, VALUE client_id, VALUE opts,
                        VALUE callbacks, kk_config_t **out) {
     if (h->client || h->closed)
@@ -277,10 +353,17 @@ VALUE kke_config_setup(kke_head_t *h, kk_config_kind_t kind, VALUE brokers, VALU
     kke_config_set(*out, "bootstrap_servers", brokers, Qnil);
     if (client_id != Qundef)
         kke_config_set(*out, "client_id", client_id, Qnil);
+    if (NIL_P(callbacks)) /* every kind takes a token provider */
+        callbacks = rb_hash_new();
     kke_config_apply(*out, opts, callbacks);
     kk_client_config_t *cc = kk_config_client(*out);
     cc->log_cb = kke_log_cb;
     cc->log_opaque = &h->log;
+    h->oauth_provider = rb_hash_lookup2(callbacks, rb_str_new_cstr("sasl_oauth_token_provider"), Qnil);
+    if (!NIL_P(h->oauth_provider)) {
+        cc->sasl_oauth_token_provider = kke_oauth_cb;
+        cc->sasl_oauth_token_opaque = h;
+    }
     return holder;
 }
 
@@ -333,6 +416,7 @@ void kke_head_init(kke_head_t *h, void (*release)(kke_head_t *), const char *clo
     h->lock = rb_mutex_new();
     h->owner = Qnil;
     h->callback_error = Qnil;
+    h->oauth_provider = Qnil;
     h->release = release;
     h->closed_class = closed_class;
     h->what = what;
@@ -342,6 +426,7 @@ void kke_head_mark(const kke_head_t *h) {
     rb_gc_mark(h->lock);
     rb_gc_mark(h->owner);
     rb_gc_mark(h->callback_error);
+    rb_gc_mark(h->oauth_provider);
 }
 
 size_t kke_head_memsize(const kke_head_t *h) { return h->log.cap; }
@@ -501,6 +586,7 @@ VALUE kke_partition_counts(kke_head_t *h, VALUE topics) {
     if (rc != KK_OK) {
         ALLOCV_END(names_buf);
         kke_log_flush(&h->log);
+        kke_raise_callback_error(h); /* a token provider's */
         kke_raise(call.err.code ? call.err.code : rc, call.err.message);
     }
     /* copy the snapshot into plain numbers, free it, then build Ruby objects */

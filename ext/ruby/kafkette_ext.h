@@ -97,6 +97,7 @@ typedef struct kke_head {
     VALUE lock;         /* Mutex held for the whole of a call */
     VALUE owner;        /* the Fiber inside a call, or Qnil */
     VALUE callback_error; /* what a callback raised during the current core call, or Qnil */
+    VALUE oauth_provider; /* sasl_oauth_token_provider (a callable), or Qnil */
     bool busy;          /* a call holds the lock (the GVL may be released) */
     bool in_callback;   /* a callback of this object runs Ruby code now */
     bool close_pending; /* close() came while busy */

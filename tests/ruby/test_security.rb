@@ -3,9 +3,6 @@
 # TLS and SASL through the Ruby binding, with the security options passed as plain keyword
 # options (the binding hands every option to the core's option table). Needs the secured broker
 # of `script/kafka start --security` (script/test.d/35-security starts one and runs this file).
-#
-# Until the binding passes every option through the core's table, it rejects these options as
-# unknown: then every test here SKIPS with a loud message instead of failing.
 require_relative "test_helper"
 require "base64"
 require "json"
@@ -27,9 +24,8 @@ module SecurityEnv
     end
   end
 
-  def token(valid_s = 3600)
+  def token(valid_s = 3600, now = Time.now.to_i)
     b64 = ->(obj) { Base64.urlsafe_encode64(JSON.generate(obj), padding: false) }
-    now = Time.now.to_i
     "#{b64.call({ alg: 'none' })}.#{b64.call({ sub: 'kafkette', iat: now, exp: now + valid_s })}."
   end
 end
@@ -109,5 +105,117 @@ class TestSecurity < Minitest::Test
     expected = Kafkette::Errors::CertificateVerificationError
     assert_kind_of expected, error
     assert_includes error.message, "unknown CA"
+  end
+
+  # ---- sasl_oauth_token_provider ------------------------------------------------------------
+
+  # Hands out unsecured tokens of valid_s seconds with their expiry; records each call's thread.
+  class Provider
+    attr_reader :tokens, :expiries, :threads
+
+    def initialize(valid_s = 3600, error: nil)
+      @valid_s = valid_s
+      @error = error
+      @tokens = []
+      @expiries = []
+      @threads = []
+    end
+
+    def call
+      @threads << Thread.current
+      raise @error if @error
+
+      now = Time.now.to_i
+      @tokens << SecurityEnv.token(@valid_s, now)
+      @expiries << (now + @valid_s)
+      [@tokens.last, Time.at(now + @valid_s)]
+    end
+  end
+
+  def oauth(provider)
+    { security_protocol: "SASL_PLAINTEXT", sasl_mechanism: "OAUTHBEARER", sasl_oauth_token_provider: provider }
+  end
+
+  def send_one(producer, topic, value)
+    assert producer.send_messages([Kafkette::MessageToSend.new(topic, value, partition: 0)])
+  end
+
+  def test_oauth_provider_is_called_and_its_token_used
+    bootstrap = ENVV.fetch("KAFKETTE_BOOTSTRAP_SASL_PLAINTEXT")
+    topic = "rb-sec-oauth-#{SecureRandom.hex(6)}"
+    provider = Provider.new
+    p = producer(bootstrap, **oauth(provider))
+    assert_empty provider.tokens # not before a connection authenticates
+    send_one(p, topic, "by provider")
+    assert_equal 1, provider.tokens.size # one token for every connection while it is fresh
+    p.close
+    c = consumer(bootstrap, topic, **oauth(provider))
+    got = []
+    50.times do
+      got.concat(c.fetch.map(&:value))
+      break unless got.empty?
+    end
+    c.close
+    assert_equal ["by provider"], got
+    assert_equal [Thread.current], provider.threads.uniq
+    # a lambda returning only a token (its expiry unknown) works as well
+    p = producer(bootstrap, **oauth(-> { SecurityEnv.token }))
+    send_one(p, topic, "by lambda")
+    p.close
+  end
+
+  # Tokens of 8 s: the broker gives the session the token's lifetime, the connection
+  # re-authenticates before its end with a new token, and the producer still works after the
+  # first token expired.
+  def test_oauth_token_is_refreshed_before_it_expires
+    bootstrap = ENVV.fetch("KAFKETTE_BOOTSTRAP_SASL_PLAINTEXT")
+    topic = "rb-sec-oauth-#{SecureRandom.hex(6)}"
+    provider = Provider.new(8)
+    p = producer(bootstrap, **oauth(provider))
+    send_one(p, topic, "first token")
+    assert_equal 1, provider.tokens.size
+    first_expiry = provider.expiries.first
+    sleep([first_expiry - 1.0 - Time.now.to_f, 0].max) # past 85% of the session
+    send_one(p, topic, "refreshed")
+    assert_equal 2, provider.tokens.size
+    refute_equal provider.tokens[0], provider.tokens[1]
+    sleep([first_expiry + 1.5 - Time.now.to_f, 0].max)
+    send_one(p, topic, "after the first token expired")
+    p.close
+    assert_equal [Thread.current], provider.threads.uniq
+  end
+
+  def test_oauth_provider_exception_is_an_authentication_error
+    provider = Provider.new(error: RuntimeError.new("identity provider unreachable"))
+    error = assert_raises(Kafkette::Errors::AuthenticationError) do
+      p = producer(ENVV["KAFKETTE_BOOTSTRAP_SASL_PLAINTEXT"], **oauth(provider))
+      p.send_messages([Kafkette::MessageToSend.new("rb-sec-never", "x")])
+    end
+    assert_includes error.message, "sasl_oauth_token_provider raised RuntimeError"
+    assert_kind_of RuntimeError, error.cause
+    refute_empty provider.threads
+    error = assert_raises(Kafkette::Errors::AuthenticationError) do
+      p = producer(ENVV["KAFKETTE_BOOTSTRAP_SASL_PLAINTEXT"], **oauth(-> { 42 }))
+      p.send_messages([Kafkette::MessageToSend.new("rb-sec-never", "x")])
+    end
+    assert_kind_of TypeError, error.cause
+  end
+
+  # An expired token: the broker refuses it, and it appears in no message, inspect or log line.
+  def test_oauth_token_is_never_shown
+    provider = Provider.new(-60)
+    log = StringIO.new
+    logger = Kafkette.logger
+    Kafkette.logger = Logger.new(log, level: Logger::DEBUG)
+    error = assert_raises(Kafkette::Error) do
+      p = producer(ENVV["KAFKETTE_BOOTSTRAP_SASL_PLAINTEXT"], **oauth(provider))
+      refute_includes p.inspect, "eyJ"
+      p.send_messages([Kafkette::MessageToSend.new("rb-sec-never", "x")])
+    end
+    assert_kind_of Kafkette::Errors::AuthenticationError, error
+    payload = provider.tokens.first.split(".")[1]
+    [error.message, error.inspect, log.string].each { |text| refute_includes text, payload }
+  ensure
+    Kafkette.logger = logger if logger
   end
 end

@@ -27,9 +27,78 @@
 #include <unistd.h>
 
 #include "buffer.h"
+#include "compression.h"
+#include "crc32c.h"
 #include "kafkette.h"
 #include "protocol.h"
 #include "record_batch.h"
+
+/* The bytes the process has allocated, and the most since the last reset: malloc, calloc,
+ * realloc and free are wrapped (glibc's __libc_* functions do the work), counting each block's
+ * usable size. Under AddressSanitizer, whose allocator this would bypass, nothing is counted. */
+#if defined(__SANITIZE_ADDRESS__)
+#define MEASURED 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MEASURED 0
+#endif
+#endif
+#ifndef MEASURED
+#define MEASURED 1
+#endif
+
+static atomic_long allocated, allocated_peak;
+
+#if MEASURED
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void __libc_free(void *);
+
+static void count_allocated(long delta) {
+    long now = atomic_fetch_add(&allocated, delta) + delta;
+    long peak = atomic_load(&allocated_peak);
+    while (now > peak && !atomic_compare_exchange_weak(&allocated_peak, &peak, now)) {
+    }
+}
+
+void *malloc(size_t n) {
+    void *p = __libc_malloc(n);
+    if (p)
+        count_allocated((long)malloc_usable_size(p));
+    return p;
+}
+
+void *calloc(size_t count, size_t n) {
+    void *p = __libc_calloc(count, n);
+    if (p)
+        count_allocated((long)malloc_usable_size(p));
+    return p;
+}
+
+void *realloc(void *p, size_t n) {
+    long before = p ? (long)malloc_usable_size(p) : 0;
+    void *q = __libc_realloc(p, n);
+    if (q)
+        count_allocated((long)malloc_usable_size(q) - before);
+    else if (n == 0)
+        count_allocated(-before);
+    return q;
+}
+
+void free(void *p) {
+    if (p)
+        count_allocated(-(long)malloc_usable_size(p));
+    __libc_free(p);
+}
+#endif
+
+/* Starts a measurement: returns the bytes allocated now, from which the peak is counted. */
+static long peak_reset(void) {
+    long now = atomic_load(&allocated);
+    atomic_store(&allocated_peak, now);
+    return now;
+}
 
 #define TOPIC "t"
 enum { MAX_CONNECTIONS = 16 };
@@ -48,6 +117,10 @@ typedef struct fake_broker {
     int64_t fetch_base_offset; /* the batch's base offset */
     int fetch_records;         /* records in the batch (0: empty record set) */
     int16_t fetch_error;
+    /* when set, Fetch answers with every batch of this record set whose last offset is at or
+     * past the requested offset, whatever max_bytes says */
+    const kk_writer_t *fetch_log;
+    int fetches;
     int16_t api_versions_error;
     /* how to answer Metadata instead, on the transport level */
     enum { META_PROPER, META_100MIB_THEN_NOTHING, META_DRIP, META_WRONG_CORRELATION } metadata_mode;
@@ -161,11 +234,42 @@ static void answer_produce(fake_broker_t *fb, int fd, int32_t correlation_id) {
     kk_writer_free(&body);
 }
 
-/* Fetch v4: one v2 batch of fetch_records records at fetch_base_offset. */
-static void answer_fetch(fake_broker_t *fb, int fd, int32_t correlation_id) {
+/* The part of fb->fetch_log a Fetch v4 request (r at its body) asks for. */
+static void fetch_from_log(const fake_broker_t *fb, kk_reader_t *r, kk_writer_t *records) {
+    (void)kk_read_i32(r); /* replica id */
+    (void)kk_read_i32(r); /* max wait */
+    (void)kk_read_i32(r); /* min bytes */
+    (void)kk_read_i32(r); /* max bytes */
+    (void)kk_read_i8(r); /* isolation level */
+    (void)kk_read_array_len(r, 1);
+    (void)kk_read_string(r);
+    (void)kk_read_array_len(r, 1);
+    (void)kk_read_i32(r); /* partition */
+    int64_t offset = kk_read_i64(r);
+    assert_false(r->failed);
+    const uint8_t *log = fb->fetch_log->data;
+    for (size_t pos = 0; pos < fb->fetch_log->len;) {
+        uint64_t base = 0;
+        for (int i = 0; i < 8; i++)
+            base = base << 8 | log[pos + (size_t)i];
+        size_t size = 12 + ((size_t)log[pos + 8] << 24 | (size_t)log[pos + 9] << 16 |
+                            (size_t)log[pos + 10] << 8 | log[pos + 11]);
+        int32_t last_delta = (int32_t)((uint32_t)log[pos + 23] << 24 | (uint32_t)log[pos + 24] << 16 |
+                                       (uint32_t)log[pos + 25] << 8 | log[pos + 26]);
+        if ((int64_t)base + last_delta >= offset)
+            kk_write_raw(records, log + pos, size);
+        pos += size;
+    }
+}
+
+/* Fetch v4: one v2 batch of fetch_records records at fetch_base_offset, or from fetch_log. */
+static void answer_fetch(fake_broker_t *fb, int fd, int32_t correlation_id, kk_reader_t *request) {
     kk_writer_t records;
     kk_writer_init(&records);
-    if (fb->fetch_records > 0) {
+    fb->fetches++;
+    if (fb->fetch_log) {
+        fetch_from_log(fb, request, &records);
+    } else if (fb->fetch_records > 0) {
         kk_record_in_t in[8];
         assert_true(fb->fetch_records <= 8);
         for (int i = 0; i < fb->fetch_records; i++)
@@ -216,7 +320,7 @@ static void *serve_connection(void *arg) {
         int16_t api_key = kk_read_i16(&r);
         int16_t version = kk_read_i16(&r);
         int32_t correlation_id = kk_read_i32(&r);
-        free(request);
+        (void)kk_read_string(&r); /* client id */
         switch (api_key) {
         case KK_API_API_VERSIONS: answer_api_versions(fb, fd, version, correlation_id); break;
         case KK_API_METADATA:
@@ -244,9 +348,10 @@ static void *serve_connection(void *arg) {
             }
             break;
         case KK_API_PRODUCE: answer_produce(fb, fd, correlation_id); break;
-        case KK_API_FETCH: answer_fetch(fb, fd, correlation_id); break;
+        case KK_API_FETCH: answer_fetch(fb, fd, correlation_id, &r); break;
         default: fail_msg("the fake broker got API %d", (int)api_key);
         }
+        free(request);
     }
     return NULL;
 }
@@ -528,6 +633,117 @@ static void test_wrong_correlation_id(void **state) {
     fake_broker_stop(fb);
 }
 
+/* A zstd v2 batch of n records at base, each as small as a record gets (null key, empty value,
+ * no headers: 7 to 10 bytes with its offset delta): about n x 10 bytes that compress to a few
+ * hundred KB. Each record costs the decoder and the consumer 144 bytes of bookkeeping, 15 times
+ * its own size. */
+static void write_zstd_bomb(kk_writer_t *log, int64_t base, int32_t n) {
+    kk_writer_t raw;
+    kk_writer_init(&raw);
+    for (int32_t i = 0; i < n; i++) {
+        uint8_t body[16];
+        size_t len = 0;
+        body[len++] = 0; /* attributes */
+        body[len++] = 0; /* timestamp delta 0 */
+        for (uint32_t v = (uint32_t)i << 1; ; v >>= 7) { /* offset delta, zigzag varint */
+            body[len++] = (uint8_t)(v & 0x7f) | (v > 0x7f ? 0x80 : 0);
+            if (v <= 0x7f)
+                break;
+        }
+        body[len++] = 1; /* key: null (-1) */
+        body[len++] = 0; /* value: empty */
+        body[len++] = 0; /* no headers */
+        kk_write_uvarint(&raw, (uint32_t)len << 1);
+        kk_write_raw(&raw, body, len);
+    }
+    uint8_t *packed = NULL;
+    size_t packed_len = 0;
+    kk_error_t err;
+    assert_int_equal(kk_compress(KK_CODEC_ZSTD, raw.data, raw.len, &packed, &packed_len, &err), KK_OK);
+    size_t start = log->len;
+    kk_write_i64(log, base);
+    kk_write_i32(log, (int32_t)(49 + packed_len)); /* the length after this field */
+    kk_write_i32(log, 0);                         /* partition leader epoch */
+    kk_write_i8(log, 2);                          /* magic */
+    kk_write_i32(log, 0);                         /* CRC, below */
+    kk_write_i16(log, KK_CODEC_ZSTD);             /* attributes */
+    kk_write_i32(log, n - 1);                     /* last offset delta */
+    kk_write_i64(log, 1700000000000LL);           /* base timestamp */
+    kk_write_i64(log, 1700000000000LL);           /* max timestamp */
+    kk_write_i64(log, -1);                        /* producer id */
+    kk_write_i16(log, -1);                        /* producer epoch */
+    kk_write_i32(log, -1);                        /* base sequence */
+    kk_write_i32(log, n);                         /* record count */
+    kk_write_raw(log, packed, packed_len);
+    kk_writer_patch_i32(log, start + 17, (int32_t)kk_crc32c(0, log->data + start + 21, log->len - start - 21));
+    print_message("a zstd batch of %d records: %zu bytes that decompress to %zu\n", (int)n,
+                  log->len - start, raw.len);
+    free(packed);
+    kk_writer_free(&raw);
+}
+
+/* Several zstd bombs in one Fetch response, each 9 MiB of the smallest records: a consumer
+ * with the default options decodes each fetch within max_decompressed_bytes (32 x max_bytes) and
+ * max_records (max_bytes / 4), returns a part, and goes on from there with the next fetch until
+ * it has returned every record exactly once. */
+static void test_fetch_of_zstd_bombs_is_bounded(void **state) {
+    (void)state;
+    enum { BOMBS = 4, PER_BOMB = 1000000 };
+    kk_writer_t log;
+    kk_writer_init(&log);
+    for (int i = 0; i < BOMBS; i++)
+        write_zstd_bomb(&log, (int64_t)i * PER_BOMB, PER_BOMB);
+    print_message("the partition's log: %zu bytes, %d records\n", log.len, BOMBS * PER_BOMB);
+    fake_broker_t *fb = fake_broker_start();
+    fb->fetch_log = &log;
+    fake_broker_run(fb);
+
+    char bootstrap[64];
+    kk_consumer_config_t cfg;
+    kk_consumer_config_init(&cfg);
+    client_config(&cfg.client, fb, bootstrap, sizeof(bootstrap));
+    cfg.topic = TOPIC;
+    cfg.partition = 0;
+    cfg.offset = (kk_offset_spec_t){KK_OFFSET_AT, 0};
+    cfg.failover_tries = 0;
+    kk_error_t err;
+    kk_consumer_t *c = kk_consumer_new(&cfg, &err);
+    assert_non_null(c);
+    const long budget = 32L << 20, max_records = 1048576 / 4;
+    int64_t seen = 0;
+    long worst = 0;
+    int fetches = 0;
+    while (seen < (int64_t)BOMBS * PER_BOMB) {
+        assert_true(++fetches <= 4 * BOMBS * PER_BOMB / max_records); /* no stall */
+        long base = peak_reset();
+        kk_fetch_batch_t *batch = NULL;
+        if (kk_consumer_fetch(c, NULL, &batch, &err) != KK_OK)
+            fail_msg("fetch %d: %s", fetches, err.message);
+        long peak = atomic_load(&allocated_peak) - base;
+        if (peak > worst)
+            worst = peak;
+        if (batch->count == 0 || batch->count > (size_t)max_records)
+            fail_msg("fetch %d: %zu records (allocated at most %ld bytes at once)", fetches,
+                     batch->count, peak);
+        for (size_t i = 0; i < batch->count; i++)
+            if (batch->messages[i].offset != seen++)
+                fail_msg("fetch %d: message %zu has offset %lld, not %lld", fetches, i,
+                         (long long)batch->messages[i].offset, (long long)seen - 1);
+        assert_true(kk_consumer_next_offset(c) == seen);
+        kk_fetch_batch_free(batch);
+    }
+    print_message("%d records in %d fetches; the most one fetch had allocated at once: %ld bytes%s\n",
+                  BOMBS * PER_BOMB, fetches, worst, MEASURED ? "" : " (not measured under ASan)");
+    /* The decompressed batches (at most the budget, or the first batch alone), the records'
+     * bookkeeping in the decoder and in the batch (144 bytes each), and room for the response,
+     * the codec's state and the allocator's rounding. */
+    if (MEASURED)
+        assert_true(worst <= budget + max_records * 144 + (16L << 20));
+    kk_consumer_free(c);
+    fake_broker_stop(fb);
+    kk_writer_free(&log);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_produce_offsets_in_range),
@@ -541,6 +757,7 @@ int main(void) {
         cmocka_unit_test(test_100mib_prefix_then_nothing),
         cmocka_unit_test(test_slow_drip_times_out),
         cmocka_unit_test(test_wrong_correlation_id),
+        cmocka_unit_test(test_fetch_of_zstd_bombs_is_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -965,6 +965,102 @@ static void test_decompression_cap(void **state) {
     free(zeros);
 }
 
+/* Three batches of ten records (offsets 0..29), each value 1,000 zero bytes, so a compressed
+ * batch decompresses to about 10 KB. Magic 0/1 wrappers get the offset of their last record. */
+static void write_three_batches(kk_writer_t *w, int magic, kk_codec_t codec) {
+    static uint8_t zeros[1000];
+    kk_record_in_t in[10];
+    for (int i = 0; i < 10; i++)
+        in[i] = (kk_record_in_t){.value = zeros, .value_len = sizeof zeros, .timestamp_ms = TS0};
+    for (int b = 0; b < 3; b++) {
+        size_t before = w->len;
+        kk_error_t err = {0};
+        assert_int_equal(kk_records_encode(w, (int8_t)magic, codec, in, 10, &err), 0);
+        uint64_t first = (uint64_t)b * 10;
+        for (size_t pos = before; pos < w->len;) { /* each message or batch: offset, length */
+            uint64_t offset = magic == 2 || codec != KK_CODEC_NONE ? first + (magic == 2 ? 0 : 9) : first++;
+            for (int i = 0; i < 8; i++)
+                w->data[pos + (size_t)i] = (uint8_t)(offset >> (56 - 8 * i));
+            pos += 12 + be32(w->data + pos + 8);
+        }
+    }
+}
+
+/* A fetch's bounds: every decode stops at max_records or before the batch that would pass
+ * max_total_decompressed, keeps at least one record, and decoding on from next_offset returns
+ * every record exactly once. */
+static void test_per_decode_bounds(void **state) {
+    (void)state;
+    static const struct {
+        int magic;
+        kk_codec_t codec;
+    } formats[] = {{2, KK_CODEC_ZSTD}, {2, KK_CODEC_NONE}, {1, KK_CODEC_GZIP}, {0, KK_CODEC_NONE}};
+    static const struct {
+        size_t max_records, max_total;
+        size_t most; /* the most records one decode may return */
+    } bounds[] = {{4, 0, 4}, {1, 0, 1}, {0, 15000, 10}, {0, 100, 10}, {7, 100, 7}, {25, 0, 25}};
+    for (size_t f = 0; f < COUNT(formats); f++) {
+        kk_writer_t w;
+        kk_writer_init(&w);
+        write_three_batches(&w, formats[f].magic, formats[f].codec);
+        for (size_t b = 0; b < COUNT(bounds); b++) {
+            int64_t next = 0, seen = 0;
+            for (int round = 0; next < 30; round++) {
+                assert_true(round < 30); /* never stalls */
+                kk_decode_options_t opts = {.min_offset = next,
+                                            .max_records = bounds[b].max_records,
+                                            .max_total_decompressed = bounds[b].max_total};
+                kk_record_set_t set;
+                kk_record_set_init(&set);
+                kk_error_t err = {0};
+                assert_int_equal(decode(&set, w.data, w.len, &opts, &err), 0);
+                /* uncompressed batches decompress nothing: only max_records bounds them */
+                size_t most = formats[f].codec != KK_CODEC_NONE ? bounds[b].most
+                              : bounds[b].max_records   ? bounds[b].max_records
+                                                        : 30;
+                if (set.count < 1 || set.count > most)
+                    fail_msg("format %zu bounds %zu from %lld: %zu records", f, b, (long long)next, set.count);
+                /* the record array is sized by the bound, not by what the batches declare */
+                if (bounds[b].max_records)
+                    assert_true(set.cap <= 2 * most || set.cap <= 16);
+                for (size_t i = 0; i < set.count; i++)
+                    assert_int_equal(set.records[i].offset, seen++);
+                assert_int_equal(set.next_offset, seen);
+                assert_true(set.limited == (seen < 30));
+                if (formats[f].codec == KK_CODEC_NONE && !bounds[b].max_records)
+                    assert_int_equal(set.count, 30);
+                next = set.next_offset;
+                kk_record_set_clear(&set);
+            }
+            assert_int_equal(seen, 30);
+        }
+        kk_writer_free(&w);
+    }
+}
+
+/* The first batch of a decode is taken whole however far it passes max_total_decompressed,
+ * but not past max_decompressed: that fails, naming the option. */
+static void test_first_batch_over_the_bound(void **state) {
+    (void)state;
+    kk_writer_t w;
+    kk_writer_init(&w);
+    write_three_batches(&w, 2, KK_CODEC_ZSTD);
+    kk_record_set_t set;
+    kk_record_set_init(&set);
+    kk_error_t err = {0};
+    kk_decode_options_t opts = {.max_total_decompressed = 1, .max_decompressed = 20000};
+    assert_int_equal(decode(&set, w.data, w.len, &opts, &err), 0);
+    assert_int_equal(set.count, 10);
+    assert_true(set.limited);
+    kk_record_set_clear(&set);
+    opts.max_decompressed = 5000;
+    expect_error(decode(&set, w.data, w.len, &opts, &err), &err, KK_ERR_COMPRESSION,
+                 "max_decompressed_bytes");
+    assert_int_equal(set.count, 0);
+    kk_record_set_clear(&set);
+    kk_writer_free(&w);
+}
+
 static void test_lying_record_count(void **state) {
     (void)state;
     kk_record_in_t in[5];
@@ -1134,6 +1230,8 @@ int main(void) {
         cmocka_unit_test(test_v1_wrapper_offsets),
         cmocka_unit_test(test_legacy_wrapper_contents),
         cmocka_unit_test(test_decompression_cap),
+        cmocka_unit_test(test_per_decode_bounds),
+        cmocka_unit_test(test_first_batch_over_the_bound),
         cmocka_unit_test(test_lying_record_count),
         cmocka_unit_test(test_bad_framing),
         cmocka_unit_test(test_appends_across_calls),
