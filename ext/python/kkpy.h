@@ -6,7 +6,8 @@
  * Files: py_module.c (module init and state, argument helpers), py_errors.c (the exception
  * tree, built from the core's taxonomy), py_callbacks.c (the core's callbacks: interrupt
  * check, partitioner, log lines), py_object.c (the object head: lock, close, interrupt; and
- * options through kk_config_t), py_admin.c (create_topic, delete_topic), and one file per type.
+ * options through kk_config_t), py_admin.c (create_topic, delete_topic and the Admin type), and
+ * one file per type.
  *
  * Threads: each object serialises its core calls with its own PyThread lock, always acquired
  * with the GIL released; the core runs with the GIL released and calls back (interrupt check,
@@ -41,12 +42,14 @@ typedef struct kkpy_state {
     PyTypeObject *failure_type;  /* SendFailure (a struct sequence) */
     PyTypeObject *group_type;    /* ConsumerGroup */
     PyTypeObject *topic_partition_type; /* TopicPartition (a struct sequence) */
+    PyTypeObject *admin_type;    /* Admin */
 
     PyObject *error_classes;     /* dict: class name (and alias) -> exception class */
     PyObject *Error;             /* the few the binding raises by name (also in the dict) */
     PyObject *ProducerShutdownError;
     PyObject *ConsumerClosedError;
     PyObject *FailedToSendMessages;
+    PyObject *closed_error;      /* ClosedError, raised by a closed Admin */
 
     PyObject *logger;        /* logging.getLogger("kafkette") */
     unsigned long main_thread; /* only the main thread runs signal handlers */
@@ -192,6 +195,7 @@ extern PyType_Spec kkpy_producer_spec;
 extern PyType_Spec kkpy_consumer_spec;
 extern PyType_Spec kkpy_group_spec;
 extern PyStructSequence_Desc kkpy_topic_partition_desc;
+extern PyType_Spec kkpy_admin_spec;
 extern PyMethodDef kkpy_admin_methods[]; /* create_topic, delete_topic */
 
 /* MessageToSend: what send_messages reads and fills. */

@@ -3,6 +3,16 @@
 from typing import Iterator, List, Tuple
 
 from . import _kafkette
+from ._admin import Admin as Admin
+from ._admin import ConfigEntry as ConfigEntry
+from ._admin import GroupDescription as GroupDescription
+from ._admin import GroupListing as GroupListing
+from ._admin import MemberDescription as MemberDescription
+from ._admin import OffsetAndTimestamp as OffsetAndTimestamp
+from ._admin import PartitionDescription as PartitionDescription
+from ._admin import PartitionLag as PartitionLag
+from ._admin import TopicDescription as TopicDescription
+from ._admin import Watermarks as Watermarks
 from ._kafkette import EARLIEST_OFFSET as EARLIEST_OFFSET
 from ._kafkette import LATEST_OFFSET as LATEST_OFFSET
 from ._kafkette import AuthenticationError as AuthenticationError
@@ -10,6 +20,7 @@ from ._kafkette import AuthorizationError as AuthorizationError
 from ._kafkette import BrokerIdNotRegistered as BrokerIdNotRegistered
 from ._kafkette import BrokerNotAvailable as BrokerNotAvailable
 from ._kafkette import CallInterruptedError as CallInterruptedError
+from ._kafkette import CertificateVerificationError as CertificateVerificationError
 from ._kafkette import ChecksumError as ChecksumError
 from ._kafkette import ClosedError as ClosedError
 from ._kafkette import ClusterAuthorizationFailed as ClusterAuthorizationFailed
@@ -135,6 +146,7 @@ from ._kafkette import SendFailure as SendFailure
 from ._kafkette import ShareSessionLimitReached as ShareSessionLimitReached
 from ._kafkette import ShareSessionNotFound as ShareSessionNotFound
 from ._kafkette import SnapshotNotFound as SnapshotNotFound
+from ._kafkette import SSLError as SSLError
 from ._kafkette import StaleBrokerEpoch as StaleBrokerEpoch
 from ._kafkette import StaleControllerEpoch as StaleControllerEpoch
 from ._kafkette import StaleControllerEpochCode as StaleControllerEpochCode
@@ -188,16 +200,19 @@ class ConsumerGroup(_kafkette.ConsumerGroup):
     def __iter__(self) -> Iterator[Tuple[TopicPartition, List[FetchedMessage]]]: ...
 
 __all__ = [
+    "Admin",
     "AuthenticationError",
     "AuthorizationError",
     "BrokerIdNotRegistered",
     "BrokerNotAvailable",
     "CallInterruptedError",
+    "CertificateVerificationError",
     "ChecksumError",
     "ClosedError",
     "ClusterAuthorizationFailed",
     "CompressionError",
     "ConcurrentTransactions",
+    "ConfigEntry",
     "ConnectionFailedError",
     "ConsumerClosedError",
     "ConsumerGroup",
@@ -230,7 +245,9 @@ __all__ = [
     "FetchedMessage",
     "GroupAuthorizationFailed",
     "GroupDeletionFailed",
+    "GroupDescription",
     "GroupIdNotFound",
+    "GroupListing",
     "GroupMaxSizeReached",
     "GroupSubscribedToTopic",
     "IllegalGeneration",
@@ -276,6 +293,7 @@ __all__ = [
     "ListenerNotFound",
     "LogDirNotFound",
     "MalformedResponseError",
+    "MemberDescription",
     "MemberIdRequired",
     "MessageSizeTooLarge",
     "MessageToSend",
@@ -292,6 +310,7 @@ __all__ = [
     "NotEnoughReplicasAfterAppend",
     "NotLeaderForPartition",
     "NotLeaderOrFollower",
+    "OffsetAndTimestamp",
     "OffsetMetadataTooLarge",
     "OffsetMetadataTooLargeCode",
     "OffsetMovedToTieredStorage",
@@ -301,6 +320,8 @@ __all__ = [
     "OutOfMemoryError",
     "OutOfOrderSequenceNumber",
     "PartitionConsumer",
+    "PartitionDescription",
+    "PartitionLag",
     "PolicyViolation",
     "PositionOutOfRange",
     "PreferredLeaderNotAvailable",
@@ -316,6 +337,7 @@ __all__ = [
     "ReplicaNotAvailable",
     "RequestTimedOut",
     "ResourceNotFound",
+    "SSLError",
     "SaslAuthenticationFailed",
     "SecurityDisabled",
     "SendFailure",
@@ -336,6 +358,7 @@ __all__ = [
     "TopicAlreadyExists",
     "TopicAuthorizationFailed",
     "TopicDeletionDisabled",
+    "TopicDescription",
     "TopicPartition",
     "TransactionAbortable",
     "TransactionCoordinatorFenced",
@@ -363,6 +386,7 @@ __all__ = [
     "UnsupportedVersion",
     "UnsupportedVersionError",
     "VoterNotFound",
+    "Watermarks",
     "__version__",
     "create_topic",
     "delete_topic",

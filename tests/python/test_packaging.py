@@ -89,7 +89,8 @@ def test_every_public_object_has_a_docstring():
 def test_sdist_carries_the_core_and_builds_on_its_own(tmp_path):
     pytest.importorskip("build")
     src = tmp_path / "src"
-    for item in ["core", "ext/python", "python/kafkette", "setup.py", "pyproject.toml", "MANIFEST.in", "README.md", "VERSION"]:
+    for item in ["core", "ext/python", "python/kafkette", "setup.py", "pyproject.toml", "MANIFEST.in", "README.md",
+                 "VERSION"]:
         source = ROOT / item
         if source.is_dir():
             shutil.copytree(source, src / item, ignore=shutil.ignore_patterns("*.so", "__pycache__", "*.o"))
