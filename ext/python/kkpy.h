@@ -188,6 +188,15 @@ kk_config_t *kkpy_config_new(kk_config_kind_t kind, kkpy_call *call);
 /* The option's current value as a new str. */
 PyObject *kkpy_config_str(kk_config_t *cfg, const char *name);
 
+/* stats(): the core's statistics (fill calls kk_*_stats on the object h heads) as the dict of
+ * docs/STATISTICS.md, read under the object's lock. */
+typedef void (*kkpy_stats_fn)(kkpy_head *h, kk_stats_t *out);
+PyObject *kkpy_stats(kkpy_head *h, kkpy_stats_fn fill);
+#define KKPY_STATS_DOC                                                                             \
+    "stats($self, /)\n--\n\nThe client's statistics as a dict (docs/STATISTICS.md): messages and bytes sent "   \
+    "and received, requests, retries, errors by code, reconnects, in-flight requests, queued bytes, round-trip "  \
+    "p50/p99 per broker and each partition's position, high watermark and lag. Cheap: call it every second."
+
 /* ---- types --------------------------------------------------------------------------- */
 extern PyType_Spec kkpy_message_spec;
 extern PyType_Spec kkpy_fetched_spec;

@@ -137,6 +137,9 @@ void kke_raise_callback_error(kke_head_t *h);
 /* { topic => [error_code, partition_count] } through a Metadata request on h's client. */
 VALUE kke_partition_counts(kke_head_t *h, VALUE topics);
 
+/* The Hash of docs/STATISTICS.md: fill calls kk_*_stats on h's object, under h's lock. */
+VALUE kke_stats(kke_head_t *h, void (*fill)(kke_head_t *h, kk_stats_t *out));
+
 /* ---- messages (ext_messages.c) ------------------------------------------------------------ */
 /* A MessageToSend: what the constructor checked, and what the last send did with it. */
 typedef struct kke_outmsg {
