@@ -39,6 +39,8 @@ void kk_metrics_ref(kk_metrics_t *m) {
 void kk_metrics_unref(kk_metrics_t *m) {
     if (!m || atomic_fetch_sub(&m->refs, 1) != 1)
         return;
+    for (size_t i = 0; i < KK_STATS_MAX_BROKERS; i++)
+        free(m->brokers[i]);
     pthread_mutex_destroy(&m->claim);
     free(m);
 }
@@ -46,17 +48,18 @@ void kk_metrics_unref(kk_metrics_t *m) {
 int kk_metrics_broker_slot(kk_metrics_t *m, const char *name) {
     size_t n = atomic_load(&m->broker_count);
     for (size_t i = 0; i < n; i++)
-        if (strcmp(m->brokers[i].name, name) == 0)
+        if (strcmp(m->brokers[i]->name, name) == 0)
             return (int)i;
     pthread_mutex_lock(&m->claim);
     n = atomic_load(&m->broker_count);
     int slot = -1;
     for (size_t i = 0; i < n && slot < 0; i++)
-        if (strcmp(m->brokers[i].name, name) == 0)
+        if (strcmp(m->brokers[i]->name, name) == 0)
             slot = (int)i;
-    if (slot < 0 && n < KK_STATS_MAX_BROKERS) {
-        snprintf(m->brokers[n].name, sizeof(m->brokers[n].name), "%s", name);
-        atomic_store(&m->broker_count, n + 1); /* publishes the name */
+    if (slot < 0 && n < KK_STATS_MAX_BROKERS &&
+        (m->brokers[n] = calloc(1, sizeof(kk_metrics_broker_t)))) {
+        snprintf(m->brokers[n]->name, sizeof(m->brokers[n]->name), "%s", name);
+        atomic_store(&m->broker_count, n + 1); /* publishes the slot */
         slot = (int)n;
     }
     pthread_mutex_unlock(&m->claim);
@@ -88,8 +91,8 @@ static uint64_t bucket_value(int b) {
 void kk_metrics_response(kk_metrics_t *m, int slot, size_t bytes, int64_t rtt_us) {
     kk_metrics_add(&m->response_bytes, bytes);
     if (slot >= 0) {
-        kk_metrics_add(&m->brokers[slot].requests, 1);
-        atomic_fetch_add_explicit(&m->brokers[slot].rtt[rtt_bucket(rtt_us)], 1, RELAXED);
+        kk_metrics_add(&m->brokers[slot]->requests, 1);
+        atomic_fetch_add_explicit(&m->brokers[slot]->rtt[rtt_bucket(rtt_us)], 1, RELAXED);
     }
 }
 
@@ -198,10 +201,10 @@ void kk_metrics_read(kk_metrics_t *m, kk_stats_t *out) {
     for (size_t i = 0; i < brokers; i++) {
         uint64_t counts[KK_RTT_BUCKETS], total = 0;
         for (int b = 0; b < KK_RTT_BUCKETS; b++)
-            total += counts[b] = atomic_load_explicit(&m->brokers[i].rtt[b], RELAXED);
+            total += counts[b] = atomic_load_explicit(&m->brokers[i]->rtt[b], RELAXED);
         kk_broker_stats_t *bs = &out->brokers[out->broker_count++];
-        memcpy(bs->name, m->brokers[i].name, sizeof(bs->name));
-        bs->requests = atomic_load_explicit(&m->brokers[i].requests, RELAXED);
+        memcpy(bs->name, m->brokers[i]->name, sizeof(bs->name));
+        bs->requests = atomic_load_explicit(&m->brokers[i]->requests, RELAXED);
         bs->rtt_p50_us = percentile(counts, total, 0.50);
         bs->rtt_p99_us = percentile(counts, total, 0.99);
     }

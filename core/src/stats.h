@@ -3,7 +3,7 @@
  * the clients of one object (a group's partition consumers and heartbeat thread count into the
  * group's). Every counter is a relaxed atomic, so the thread that sends requests and the one
  * that reads kk_*_stats() need no lock; a broker's or an error code's slot is claimed once,
- * under a mutex. Fixed-size: recording never allocates.
+ * under a mutex. Recording never allocates (a broker's histogram is allocated with its slot).
  */
 #ifndef KK_STATS_H
 #define KK_STATS_H
@@ -20,7 +20,7 @@
 typedef struct kk_metrics_broker {
     char name[KK_STATS_BROKER_NAME_SIZE]; /* "host:port"; set once, before count publishes it */
     atomic_uint_fast64_t requests;
-    atomic_uint_fast32_t rtt[KK_RTT_BUCKETS];
+    _Atomic uint32_t rtt[KK_RTT_BUCKETS];
 } kk_metrics_broker_t;
 
 typedef struct kk_metrics_error {
@@ -38,7 +38,9 @@ typedef struct kk_metrics {
     atomic_uint_fast64_t errors_dropped; /* codes beyond KK_STATS_MAX_ERRORS distinct ones */
     kk_metrics_error_t errs[KK_STATS_MAX_ERRORS];
     atomic_size_t broker_count;
-    kk_metrics_broker_t brokers[KK_STATS_MAX_BROKERS];
+    /* allocated when a broker first answers (once per broker: the struct stays small for the
+     * many short-lived clients that never get that far) */
+    kk_metrics_broker_t *brokers[KK_STATS_MAX_BROKERS];
 } kk_metrics_t;
 
 /* A new set of counters with one reference; NULL when out of memory. */
@@ -47,7 +49,8 @@ void kk_metrics_ref(kk_metrics_t *m);
 /* Drops a reference; frees on the last. NULL is fine. */
 void kk_metrics_unref(kk_metrics_t *m);
 
-/* The broker's slot for name (claimed on first use), or -1 when all are taken. */
+/* The broker's slot for name (claimed on first use), or -1 when all are taken (or out of memory).
+ */
 int kk_metrics_broker_slot(kk_metrics_t *m, const char *name);
 void kk_metrics_request(kk_metrics_t *m, size_t bytes);
 void kk_metrics_response(kk_metrics_t *m, int slot, size_t bytes, int64_t rtt_us);

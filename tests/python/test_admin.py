@@ -71,14 +71,23 @@ def test_offsets_for_times(admin, brokers, new_topic):
     assert admin.offsets_for_times(name, int(time.time() * 1000) + 60000, partitions=[0])[0].offset is None
 
 
+def eventually(check, timeout=10.0):
+    """A topic config change reaches every broker a moment after the call returns."""
+    deadline = time.monotonic() + timeout
+    while not check() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert check()
+
+
 def test_configs(admin, topic):
     admin.alter_configs(topic, {"retention.ms": 1234567, "cleanup.policy": "compact"})
+    eventually(lambda: admin.describe_configs(topic)["retention.ms"].value == "1234567")
     configs = admin.describe_configs(topic)
     entry = configs["retention.ms"]
     assert isinstance(entry, kafkette.ConfigEntry)
     assert (entry.value, entry.source, entry.is_default) == ("1234567", "DYNAMIC_TOPIC_CONFIG", False)
     admin.alter_configs(topic, {"retention.ms": None})
-    assert admin.describe_configs(topic)["retention.ms"].is_default
+    eventually(lambda: admin.describe_configs(topic)["retention.ms"].is_default)
     assert admin.describe_configs(topic)["cleanup.policy"].value == "compact"
     admin.alter_configs(topic, {"retention.ms": 1}, validate_only=True)
     assert admin.describe_configs(topic)["retention.ms"].is_default

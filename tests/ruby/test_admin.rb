@@ -70,14 +70,22 @@ class TestAdmin < Minitest::Test
     assert_nil @admin.offsets_for_times(name, later, partitions: [0])[0].offset
   end
 
+  # A topic config change reaches every broker a moment after the call returns.
+  def eventually(timeout = 10)
+    deadline = now + timeout
+    sleep 0.1 until yield || now > deadline
+    assert yield
+  end
+
   def test_configs
     name = create_topic("configs")
     @admin.alter_configs(name, { "retention.ms" => 1_234_567, "cleanup.policy" => "compact" })
+    eventually { @admin.describe_configs(name)["retention.ms"].value == "1234567" }
     entry = @admin.describe_configs(name)["retention.ms"]
     assert_kind_of Kafkette::ConfigEntry, entry
     assert_equal ["1234567", "DYNAMIC_TOPIC_CONFIG", false], [entry.value, entry.source, entry.is_default]
     @admin.alter_configs(name, { "retention.ms" => nil })
-    assert @admin.describe_configs(name)["retention.ms"].is_default
+    eventually { @admin.describe_configs(name)["retention.ms"].is_default }
     assert_equal "compact", @admin.describe_configs(name)["cleanup.policy"].value
     @admin.alter_configs(name, { "retention.ms" => 1 }, validate_only: true)
     assert @admin.describe_configs(name)["retention.ms"].is_default
