@@ -206,6 +206,7 @@ extern PyType_Spec kkpy_group_spec;
 extern PyStructSequence_Desc kkpy_topic_partition_desc;
 extern PyType_Spec kkpy_admin_spec;
 extern PyMethodDef kkpy_admin_methods[]; /* create_topic, delete_topic */
+extern PyMethodDef kkpy_cli_methods[];   /* _cli_main (py_cli.c) */
 
 /* MessageToSend: what send_messages reads and fills. */
 typedef struct {

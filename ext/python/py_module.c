@@ -146,7 +146,8 @@ static int kkpy_exec(PyObject *module) {
     st->str_code = PyUnicode_InternFromString("code");
     st->str_retriable = PyUnicode_InternFromString("retriable");
     if (!st->empty_tuple || !st->str_code || !st->str_retriable || kkpy_errors_init(module, st) < 0 ||
-        PyModule_AddFunctions(module, kkpy_admin_methods) < 0 || PyModule_AddFunctions(module, kkpy_error_methods) < 0)
+        PyModule_AddFunctions(module, kkpy_admin_methods) < 0 ||
+        PyModule_AddFunctions(module, kkpy_cli_methods) < 0 || PyModule_AddFunctions(module, kkpy_error_methods) < 0)
         return -1;
     if (add_type(module, &kkpy_message_spec, &st->message_type) < 0 ||
         add_type(module, &kkpy_fetched_spec, &st->fetched_type) < 0 ||

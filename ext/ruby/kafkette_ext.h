@@ -163,5 +163,6 @@ void kke_init_producer(void);
 void kke_init_consumer(void);
 void kke_init_client(void);
 void kke_init_group(void);
+void kke_init_cli(void);
 
 #endif /* KAFKETTE_EXT_H */
