@@ -17,8 +17,12 @@ Gem::Specification.new do |spec|
 
   # The extension compiles the core's sources too, so the gem carries them. Listed by pattern
   # (not git ls-files) so a build from an unpacked tree works, and build products stay out.
-  spec.files = Dir.glob(%w[core/include/*.h core/src/*.{c,h} ext/ruby/*.{c,h,rb}
-                           ruby/lib/**/*.rb ruby/POSEIDON.md README.md VERSION kafkette.gemspec], base: __dir__)
+  spec.files = Dir.glob(%w[core/include/*.h core/src/*.{c,h} ext/ruby/*.{c,h,rb} tools/cli/*.{c,h}
+                           ruby/lib/**/*.rb ruby/bin/kafkette ruby/POSEIDON.md README.md VERSION kafkette.gemspec],
+                        base: __dir__)
   spec.require_paths = ["ruby/lib"]
+  # `kafkette`: the console command of tools/cli (README.md, "The kafkette command")
+  spec.bindir = "ruby/bin"
+  spec.executables = ["kafkette"]
   spec.extensions = ["ext/ruby/extconf.rb"]
 end

@@ -1,5 +1,6 @@
-"""Builds kafkette's Python extension: the C core (core/src/*.c) and the binding
-(ext/python/*.c) compiled together into one module, kafkette._kafkette.
+"""Builds kafkette's Python extension: the C core (core/src/*.c), the binding (ext/python/*.c)
+and the console command (tools/cli/*.c but main.c, run by kafkette._cli) compiled together into
+one module, kafkette._kafkette.
 
 Metadata lives in pyproject.toml. Environment:
   KAFKETTE_WERROR=0   do not turn compiler warnings into errors (they are errors by default)
@@ -21,8 +22,9 @@ def rel(pattern):
 
 core_sources = rel("core/src/*.c")
 ext_sources = rel("ext/python/*.c")
-if not core_sources or not ext_sources:
-    raise SystemExit("setup.py: core/src/*.c or ext/python/*.c not found (is this a complete checkout?)")
+cli_sources = [p for p in rel("tools/cli/*.c") if os.path.basename(p) != "main.c"]
+if not core_sources or not ext_sources or not cli_sources:
+    raise SystemExit("setup.py: core/src, ext/python or tools/cli sources not found (is this a complete checkout?)")
 
 compile_args = ["-std=c11", "-fvisibility=hidden", "-Wall", "-Wextra"]
 if os.environ.get("KAFKETTE_WERROR", "1") != "0":
@@ -49,11 +51,11 @@ compile_args += openssl_cflags
 
 extension = Extension(
     "kafkette._kafkette",
-    sources=core_sources + ext_sources,
-    include_dirs=["core/include", "core/src", "ext/python"],
+    sources=core_sources + ext_sources + cli_sources,
+    include_dirs=["core/include", "core/src", "ext/python", "tools/cli"],
     # Python.h sets the POSIX level for the binding; the core asks for the same one itself.
     define_macros=[("_POSIX_C_SOURCE", "200809L")],
-    depends=rel("core/include/*.h") + rel("core/src/*.h") + rel("ext/python/*.h"),
+    depends=rel("core/include/*.h") + rel("core/src/*.h") + rel("ext/python/*.h") + rel("tools/cli/*.h"),
     extra_compile_args=compile_args,
     libraries=["z", "snappy", "lz4", "zstd"] + openssl_libs,
     # Calls between the core's functions stay inside the module even if the process has

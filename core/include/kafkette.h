@@ -889,6 +889,70 @@ KK_API int kk_client_alter_configs(kk_client_t *client, kk_resource_type_t type,
                                    bool validate_only, kk_error_t *err);
 
 /* ------------------------------------------------------------------------------------------
+ * Statistics: what a producer, partition consumer or consumer group has done since it was
+ * created, counted where every request passes (the connection layer) and where messages are
+ * delivered or fetched. Reading copies a fixed-size struct: no allocation, a few microseconds,
+ * cheap enough to call every second (docs/STATISTICS.md).
+ * ---------------------------------------------------------------------------------------- */
+#define KK_STATS_MAX_BROKERS 16     /* brokers with round-trip figures (more are not counted) */
+#define KK_STATS_MAX_ERRORS 32      /* distinct error codes counted (more count in errors only) */
+#define KK_STATS_MAX_PARTITIONS 256 /* partitions listed (partitions_total counts them all) */
+#define KK_STATS_BROKER_NAME_SIZE 264
+
+typedef struct kk_broker_stats {
+    char name[KK_STATS_BROKER_NAME_SIZE]; /* "host:port" as the connection names it */
+    uint64_t requests;                    /* requests answered by this broker */
+    uint64_t rtt_p50_us;                  /* median request round trip, microseconds */
+    uint64_t rtt_p99_us;                  /* 99th percentile (log-scale buckets: within 25%) */
+} kk_broker_stats_t;
+
+typedef struct kk_error_count {
+    int code;       /* a kk_err_t or broker code (kk_err_name() names it) */
+    uint64_t count;
+} kk_error_count_t;
+
+typedef struct kk_partition_stats {
+    const char *topic;      /* points into the object: valid until its next call or free */
+    int32_t partition;
+    int64_t position;       /* the next offset to fetch; -1 before it is resolved */
+    int64_t high_watermark; /* from the latest fetch; -1 before the first */
+    int64_t lag;            /* high_watermark - position (>= 0); -1 when either is unknown */
+} kk_partition_stats_t;
+
+typedef struct kk_stats {
+    uint64_t messages_sent;      /* producer: messages delivered (acknowledged, or sent with acks 0) */
+    uint64_t bytes_sent;         /* their keys, values and headers */
+    uint64_t messages_received;  /* consumer/group: messages returned by fetches */
+    uint64_t bytes_received;     /* their keys, values and headers */
+    uint64_t requests;           /* requests written to a socket (every API, every broker) */
+    uint64_t request_bytes;      /* bytes of those requests on the wire (before TLS) */
+    uint64_t response_bytes;     /* bytes of responses read */
+    uint64_t retries;            /* producer: sends gone round again; consumer: leader look-ups
+                                    after a failure; group: coordinator retries */
+    uint64_t errors;             /* every error counted below, including codes over the cap */
+    uint64_t reconnects;         /* connections opened again after being open before */
+    uint64_t in_flight_requests; /* sent and not yet answered, now */
+    uint64_t queued_bytes;       /* waiting to be sent, now (0: the producer queues nothing yet) */
+    /* By code: connection failures (timeouts, refused, closed, malformed, ...), each message a
+     * producer failed to deliver, and each fetch or group call that failed. */
+    kk_error_count_t errors_by_code[KK_STATS_MAX_ERRORS];
+    size_t error_code_count;
+    kk_broker_stats_t brokers[KK_STATS_MAX_BROKERS];
+    size_t broker_count;
+    /* Consumer: its partition; group: every claimed partition, sorted by topic and partition. */
+    kk_partition_stats_t partitions[KK_STATS_MAX_PARTITIONS];
+    size_t partition_count;
+    size_t partitions_total;
+} kk_stats_t;
+
+/* Fill *out (every field) with the object's statistics. Never fails for a valid object (NULL
+ * clears *out). A producer's may be read from any thread; a consumer's or group's on the thread
+ * that uses it (the bindings take the object's lock), since partition positions move with it. */
+KK_API void kk_producer_stats(kk_producer_t *producer, kk_stats_t *out);
+KK_API void kk_consumer_stats(kk_consumer_t *consumer, kk_stats_t *out);
+KK_API void kk_group_stats(kk_group_t *group, kk_stats_t *out);
+
+/* ------------------------------------------------------------------------------------------
  * Options: one table declares every option of every object (name, type, range, default, unit,
  * a line of documentation), and a kk_config_t fills the typed config structs above from names
  * and values. Bindings pass their keyword options through it, so an unknown option, a value of

@@ -109,6 +109,11 @@ kk_client_t *kk_client_new(const kk_client_config_t *cfg, kk_error_t *err) {
         kk_client_free(client);
         return NULL;
     }
+    if (!(client->metrics = kk_metrics_new())) {
+        kk_error_set(err, KK_ERR_NO_MEMORY, "out of memory");
+        kk_client_free(client);
+        return NULL;
+    }
     memcpy(client->version_caps, cfg->max_api_version, sizeof(client->version_caps));
     client->allow_auto_topic_creation = cfg->allow_auto_topic_creation;
     client->log_cb = cfg->log_cb;
@@ -125,6 +130,7 @@ kk_client_t *kk_client_new(const kk_client_config_t *cfg, kk_error_t *err) {
         .tls = client->tls,
         .sasl = use_sasl(client->security_protocol) ? &client->sasl : NULL,
         .authenticate = kk_sasl_authenticate,
+        .metrics = client->metrics,
     };
     kk_conn_init(&client->bootstrap, client->seeds[0].host, client->seeds[0].port,
                  &client->conn_opts);
@@ -140,6 +146,7 @@ void kk_client_free(kk_client_t *client) {
         free(client->brokers[i]);
     }
     free(client->brokers);
+    kk_metrics_unref(client->metrics); /* after the connections, which count into it */
     kk_waker_destroy(&client->waker);
     kk_tls_ctx_free(client->tls);
     kk_sasl_config_destroy(&client->sasl);
@@ -267,6 +274,18 @@ void kk_client_interrupt(kk_client_t *client) {
 void kk_client_clear_interrupt(kk_client_t *client) {
     if (client)
         kk_waker_clear(&client->waker);
+}
+
+void kk_client_use_metrics(kk_client_t *client, kk_metrics_t *m) {
+    if (!client || !m || client->metrics == m)
+        return;
+    kk_metrics_ref(m);
+    kk_metrics_unref(client->metrics);
+    client->metrics = m;
+    client->conn_opts.metrics = m;
+    client->bootstrap.opts.metrics = m;
+    for (size_t i = 0; i < client->broker_count; i++)
+        client->brokers[i]->conn.opts.metrics = m;
 }
 
 int kk_client_broker_conn(kk_client_t *client, const kk_metadata_t *md, int32_t node_id,

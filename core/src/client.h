@@ -7,6 +7,7 @@
 #include "connection.h"
 #include "kafkette.h"
 #include "sasl.h"
+#include "stats.h"
 #include "tls.h"
 
 typedef struct kk_seed {
@@ -34,6 +35,7 @@ struct kk_client {
     kk_log_cb log_cb;
     void *log_opaque;
     kk_waker_t waker;
+    kk_metrics_t *metrics; /* shared with the other clients of the same object (stats.h) */
     pid_t pid; /* the process the connections belong to (see kk_client_forked) */
 
     kk_conn_t bootstrap; /* the seed we negotiated with; closed until connected */
@@ -50,6 +52,10 @@ void kk_log(const kk_client_t *client, kk_log_level_t level, const char *fmt, ..
  * them (close, never shutdown, so the parent's streams go on), makes a new wake-up pipe and
  * returns true; otherwise it returns false. */
 bool kk_client_forked(kk_client_t *client);
+
+/* Counts into m (taking a reference) instead of the client's own metrics, on every connection:
+ * a group's partition consumers and heartbeat client count into the group's. */
+void kk_client_use_metrics(kk_client_t *client, kk_metrics_t *m);
 
 /* The (opened, negotiated) connection to a broker node, using the host and port in md.
  * Reconnects a dropped connection. The pointer stays owned by the client. */

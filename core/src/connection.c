@@ -16,6 +16,7 @@
 #include "bytes.h"
 #include "error.h"
 #include "protocol.h"
+#include "stats.h"
 
 /* ---- waker ------------------------------------------------------------------------------ */
 
@@ -175,12 +176,15 @@ void kk_conn_init(kk_conn_t *c, const char *host, int port, const kk_conn_option
 }
 
 void kk_conn_close(kk_conn_t *c) {
+    if (c->opts.metrics && c->in_flight > 0)
+        atomic_fetch_sub_explicit(&c->opts.metrics->in_flight, c->in_flight, memory_order_relaxed);
     kk_tls_free(c->tls); /* sends nothing: safe in a forked child */
     c->tls = NULL;
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;
     c->in_flight = 0;
+    c->sent_first = c->sent_count = 0;
     c->reauth_at_ms = 0;
     c->answered = false;
 }
@@ -457,8 +461,43 @@ static int send_request(kk_conn_t *c, int64_t deadline, kk_error_t *err) {
     return send_all(c, c->request.data, c->request.len, deadline, err);
 }
 
+/* What every request and response adds to the statistics (stats.h). */
+static void count_sent(kk_conn_t *c, int rc, size_t bytes) {
+    kk_metrics_t *m = c->opts.metrics;
+    if (!m)
+        return;
+    if (rc == KK_OK)
+        kk_metrics_request(m, bytes);
+    else if (rc != KK_ERR_INTERRUPTED)
+        kk_metrics_error(m, rc);
+}
+
+static void count_received(kk_conn_t *c, int rc) {
+    kk_metrics_t *m = c->opts.metrics;
+    if (!m)
+        return;
+    if (rc != KK_OK) {
+        if (rc != KK_ERR_INTERRUPTED)
+            kk_metrics_error(m, rc);
+        return;
+    }
+    if (c->slot_of != m) {
+        c->metrics_slot = kk_metrics_broker_slot(m, c->label);
+        c->slot_of = m;
+    }
+    atomic_fetch_sub_explicit(&m->in_flight, 1, memory_order_relaxed);
+    int64_t rtt = -1;
+    if (c->sent_count > 0) {
+        rtt = kk_monotonic_us() - c->sent_us[c->sent_first];
+        c->sent_first = (c->sent_first + 1) % 16;
+        c->sent_count--;
+    }
+    kk_metrics_response(m, rtt >= 0 ? c->metrics_slot : -1, c->response_len + 4, rtt);
+}
+
 int kk_conn_send_only(kk_conn_t *c, kk_error_t *err) {
     int rc = send_request(c, kk_monotonic_ms() + c->opts.request_timeout_ms, err);
+    count_sent(c, rc, c->request.len);
     c->next_correlation_id++;
     return rc;
 }
@@ -476,7 +515,9 @@ int kk_conn_roundtrip_within(kk_conn_t *c, int timeout_ms, kk_reader_t *r, kk_er
 }
 
 int kk_conn_send(kk_conn_t *c, kk_pending_t *pending, kk_error_t *err) {
+    int64_t now_us = kk_monotonic_us();
     int rc = send_request(c, kk_monotonic_ms() + c->opts.request_timeout_ms, err);
+    count_sent(c, rc, c->request.len);
     /* The header written by kk_conn_begin: api key, version, correlation id; read after
      * sending, since a re-authentication renumbers the request it set aside. */
     kk_reader_t header;
@@ -485,13 +526,28 @@ int kk_conn_send(kk_conn_t *c, kk_pending_t *pending, kk_error_t *err) {
     pending->version = kk_read_i16(&header);
     pending->correlation_id = kk_read_i32(&header);
     c->next_correlation_id++;
-    if (rc == KK_OK)
+    if (rc == KK_OK) {
         c->in_flight++;
+        if (c->opts.metrics)
+            atomic_fetch_add_explicit(&c->opts.metrics->in_flight, 1, memory_order_relaxed);
+        if (c->sent_count < 16)
+            c->sent_us[(c->sent_first + c->sent_count++) % 16] = now_us;
+    }
     return rc;
 }
 
+static int receive(kk_conn_t *c, const kk_pending_t *pending, int timeout_ms, kk_reader_t *r,
+                   kk_error_t *err);
+
 int kk_conn_receive(kk_conn_t *c, const kk_pending_t *pending, int timeout_ms, kk_reader_t *r,
                     kk_error_t *err) {
+    int rc = receive(c, pending, timeout_ms, r, err);
+    count_received(c, rc);
+    return rc;
+}
+
+static int receive(kk_conn_t *c, const kk_pending_t *pending, int timeout_ms, kk_reader_t *r,
+                   kk_error_t *err) {
     if (c->fd < 0)
         return kk_error_set(err, KK_ERR_NOT_CONNECTED, "%s: not connected", c->label);
     int64_t deadline = kk_monotonic_ms() + timeout_ms;
@@ -644,11 +700,18 @@ int kk_conn_open(kk_conn_t *c, kk_error_t *err) {
     kk_conn_close(c);
     c->legacy_broker = false;
     int rc = connect_socket(c, err);
+    if (rc != KK_OK && c->opts.metrics && rc != KK_ERR_INTERRUPTED)
+        kk_metrics_error(c->opts.metrics, rc); /* later failures count where requests fail */
     if (rc == KK_OK)
         rc = negotiate(c, err);
     if (rc == KK_OK && c->opts.sasl)
         rc = c->opts.authenticate(c, err);
-    if (rc != KK_OK)
+    if (rc != KK_OK) {
         kk_conn_close(c);
+        return rc;
+    }
+    if (c->opts.metrics && c->opened_before)
+        kk_metrics_add(&c->opts.metrics->reconnects, 1);
+    c->opened_before = true;
     return rc;
 }

@@ -14,6 +14,7 @@
 
 struct kk_sasl_config;
 struct kk_conn;
+struct kk_metrics;
 
 /* Milliseconds on the monotonic clock: for deadlines and intervals. */
 int64_t kk_monotonic_ms(void);
@@ -49,6 +50,7 @@ typedef struct kk_conn_options {
     /* Authenticates a connection just opened, and again when its session runs out (set with
      * sasl: the client passes sasl.c's, so this layer does not depend on the mechanisms). */
     int (*authenticate)(struct kk_conn *c, kk_error_t *err);
+    struct kk_metrics *metrics;        /* not owned; NULL: nothing counted (stats.h) */
 } kk_conn_options_t;
 
 #define KK_INTERRUPT_CHECK_MS 100
@@ -71,6 +73,13 @@ typedef struct kk_conn {
     bool answered;              /* a request other than ApiVersions was answered since open */
     int64_t reauth_at_ms;       /* monotonic time to re-authenticate (KIP-368); 0: never */
     int reauth_count;           /* re-authentications on this connection, for tests and logs */
+    bool opened_before;         /* a later open is a reconnect */
+    struct kk_metrics *slot_of; /* the metrics metrics_slot belongs to */
+    int metrics_slot;           /* this broker's slot in them, -1: none */
+    /* When each in-flight request was sent (answers come in order), for round trips; requests
+     * beyond the ring's size are not timed. */
+    int64_t sent_us[16];
+    unsigned sent_first, sent_count;
 } kk_conn_t;
 
 void kk_conn_init(kk_conn_t *c, const char *host, int port, const kk_conn_options_t *opts);

@@ -97,6 +97,12 @@ int64_t kk_consumer_log_start_offset(const kk_consumer_t *c) { return c ? c->log
 int32_t kk_consumer_leader(const kk_consumer_t *c) { return c ? c->leader : -1; }
 kk_client_t *kk_consumer_client(kk_consumer_t *c) { return c ? c->client : NULL; }
 
+void kk_consumer_stats(kk_consumer_t *c, kk_stats_t *out) {
+    kk_metrics_read(c ? c->client->metrics : NULL, out);
+    if (c)
+        kk_stats_add_partition(out, c->topic, c->cfg.partition, c->next_offset, c->high_watermark);
+}
+
 /* Errors after which the leader must be looked up again. */
 static bool needs_new_leader(int code) {
     switch (code) {
@@ -199,6 +205,7 @@ static int with_leader(kk_consumer_t *c, leader_op_t op, void *arg, kk_error_t *
                c->topic, (int)c->cfg.partition, err ? err->message : kk_err_name(rc), attempt + 1,
                c->cfg.failover_tries);
         c->leader = -1;
+        kk_metrics_add(&c->client->metrics->retries, 1);
         if (kk_conn_sleep(&c->client->conn_opts, c->cfg.retry_backoff_ms) != KK_OK)
             return kk_error_set(err, KK_ERR_INTERRUPTED, "%s[%d]: interrupted", c->topic, (int)c->cfg.partition);
     }
@@ -480,8 +487,11 @@ int kk_consumer_fetch(kk_consumer_t *c, const kk_fetch_options_t *options, kk_fe
         rc = with_leader(c, fetch_op, &arg, err);
         if (rc == KK_OK) {
             *out = &arg.batch->pub;
+            kk_metrics_fetched(c->client->metrics, *out);
             return KK_OK;
         }
+        if (rc > 0 || rc == -1) /* a broker's answer; connection failures counted themselves */
+            kk_metrics_error(c->client->metrics, rc);
         if (!arg.out_of_range || c->cfg.offset_reset == KK_RESET_ERROR || resets >= 3)
             return rc;
         /* The policy moves the consumer, visibly: a log line says from where to where. */

@@ -111,6 +111,7 @@ kk_group_t *kk_group_new(const kk_group_config_t *cfg, kk_error_t *err) {
     }
     /* nor an OAUTHBEARER token provider: it borrows the tokens the caller's thread obtains */
     kk_sasl_share_oauth(&g->hb.client->sasl, &g->client->sasl);
+    kk_client_use_metrics(g->hb.client, g->client->metrics); /* counters are atomics */
     g->hb.group_id = g->group_id;
     g->hb.interval_ms = cfg->heartbeat_interval_ms > 0
                             ? cfg->heartbeat_interval_ms
@@ -294,4 +295,16 @@ int kk_group_close(kk_group_t *g, kk_error_t *err) {
     g->state = GROUP_CLOSED;
     g->generation = -1;
     return rc;
+}
+
+void kk_group_stats(kk_group_t *g, kk_stats_t *out) {
+    kk_metrics_read(g ? g->client->metrics : NULL, out);
+    for (size_t i = 0; g && i < g->claim_count; i++) {
+        const claim_t *c = &g->claims[i];
+        int64_t position = c->consumer        ? kk_consumer_next_offset(c->consumer)
+                           : c->consumed >= 0 ? c->consumed
+                                              : c->committed;
+        kk_stats_add_partition(out, c->topic, c->partition, position,
+                               c->consumer ? kk_consumer_highwater_mark(c->consumer) : -1);
+    }
 }

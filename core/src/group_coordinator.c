@@ -79,6 +79,8 @@ int kk_grp_with_coordinator(kk_group_t *g, coord_op_t op, void *arg, int64_t dea
             return rc;
         if (coordinator_moved(rc))
             kk_grp_coordinator_lost(g);
+        if (rc > 0) /* a coordinator's answer; connection failures counted themselves */
+            kk_metrics_error(g->client->metrics, rc);
         if (kk_monotonic_ms() >= deadline) {
             kk_error_prefix(err, "group %s: gave up after %d tries: ", g->group_id, attempt);
             return rc;
@@ -88,6 +90,7 @@ int kk_grp_with_coordinator(kk_group_t *g, coord_op_t op, void *arg, int64_t dea
             kk_log(g->client, KK_LOG_INFO, "%s; retrying", err->message);
         else
             kk_log(g->client, KK_LOG_INFO, "group %s: %s; retrying", g->group_id, kk_err_name(rc));
+        kk_metrics_add(&g->client->metrics->retries, 1);
         if (kk_conn_sleep(&g->client->conn_opts, g->cfg.retry_backoff_ms) != KK_OK)
             return kk_error_set(err, KK_ERR_INTERRUPTED, "group %s: interrupted", g->group_id);
     }

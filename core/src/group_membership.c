@@ -269,6 +269,8 @@ static int start_claims(kk_group_t *g, int64_t deadline, kk_error_t *err) {
             rc = consumer_err.code;
             if (err)
                 *err = consumer_err;
+        } else {
+            kk_client_use_metrics(kk_consumer_client(c->consumer), g->client->metrics);
         }
     }
     kk_partition_offsets_free(&committed);

@@ -804,6 +804,7 @@ int kk_producer_send(kk_producer_t *p, kk_message_t *msgs, size_t count, kk_erro
                 first_failed = i;
         }
     }
+    kk_metrics_produced(p->client->metrics, msgs, count, attempt);
     free(state);
     free(last_error);
     free(routed);

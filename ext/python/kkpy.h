@@ -6,7 +6,8 @@
  * Files: py_module.c (module init and state, argument helpers), py_errors.c (the exception
  * tree, built from the core's taxonomy), py_callbacks.c (the core's callbacks: interrupt
  * check, partitioner, log lines), py_object.c (the object head: lock, close, interrupt; and
- * options through kk_config_t), py_admin.c (create_topic, delete_topic), and one file per type.
+ * options through kk_config_t), py_admin.c (create_topic, delete_topic and the Admin type), and
+ * one file per type.
  *
  * Threads: each object serialises its core calls with its own PyThread lock, always acquired
  * with the GIL released; the core runs with the GIL released and calls back (interrupt check,
@@ -41,12 +42,14 @@ typedef struct kkpy_state {
     PyTypeObject *failure_type;  /* SendFailure (a struct sequence) */
     PyTypeObject *group_type;    /* ConsumerGroup */
     PyTypeObject *topic_partition_type; /* TopicPartition (a struct sequence) */
+    PyTypeObject *admin_type;    /* Admin */
 
     PyObject *error_classes;     /* dict: class name (and alias) -> exception class */
     PyObject *Error;             /* the few the binding raises by name (also in the dict) */
     PyObject *ProducerShutdownError;
     PyObject *ConsumerClosedError;
     PyObject *FailedToSendMessages;
+    PyObject *closed_error;      /* ClosedError, raised by a closed Admin */
 
     PyObject *logger;        /* logging.getLogger("kafkette") */
     unsigned long main_thread; /* only the main thread runs signal handlers */
@@ -192,6 +195,15 @@ kk_config_t *kkpy_config_new(kk_config_kind_t kind, kkpy_call *call);
 /* The option's current value as a new str. */
 PyObject *kkpy_config_str(kk_config_t *cfg, const char *name);
 
+/* stats(): the core's statistics (fill calls kk_*_stats on the object h heads) as the dict of
+ * docs/STATISTICS.md, read under the object's lock. */
+typedef void (*kkpy_stats_fn)(kkpy_head *h, kk_stats_t *out);
+PyObject *kkpy_stats(kkpy_head *h, kkpy_stats_fn fill);
+#define KKPY_STATS_DOC                                                                             \
+    "stats($self, /)\n--\n\nThe client's statistics as a dict (docs/STATISTICS.md): messages and bytes sent "   \
+    "and received, requests, retries, errors by code, reconnects, in-flight requests, queued bytes, round-trip "  \
+    "p50/p99 per broker and each partition's position, high watermark and lag. Cheap: call it every second."
+
 /* ---- types --------------------------------------------------------------------------- */
 extern PyType_Spec kkpy_message_spec;
 extern PyType_Spec kkpy_fetched_spec;
@@ -199,7 +211,9 @@ extern PyType_Spec kkpy_producer_spec;
 extern PyType_Spec kkpy_consumer_spec;
 extern PyType_Spec kkpy_group_spec;
 extern PyStructSequence_Desc kkpy_topic_partition_desc;
+extern PyType_Spec kkpy_admin_spec;
 extern PyMethodDef kkpy_admin_methods[]; /* create_topic, delete_topic */
+extern PyMethodDef kkpy_cli_methods[];   /* _cli_main (py_cli.c) */
 
 /* MessageToSend: what send_messages reads and fills. */
 typedef struct {

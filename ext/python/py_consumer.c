@@ -263,12 +263,20 @@ static PyObject *consumer_repr(kkpy_consumer *self) {
                                 self->h.client ? "" : " closed");
 }
 
+static void consumer_fill_stats(kkpy_head *h, kk_stats_t *out) { kk_consumer_stats(((kkpy_consumer *)h)->consumer, out); }
+
+static PyObject *consumer_stats(kkpy_consumer *self, PyObject *unused) {
+    (void)unused;
+    return kkpy_stats(&self->h, consumer_fill_stats);
+}
+
 static PyMethodDef consumer_methods[] = {
     {"fetch", (PyCFunction)(void (*)(void))consumer_fetch, METH_VARARGS | METH_KEYWORDS,
      "fetch($self, /, *, max_bytes=None, min_bytes=None, max_wait_ms=None)\n--\n\n"
      "Fetch the next messages as a list of FetchedMessage (possibly empty once max_wait_ms has passed) and "
      "advance next_offset past them. The keywords override the consumer's options for this call. The wait "
      "releases the GIL and is interrupted by Ctrl-C (KeyboardInterrupt) within about 100 ms."},
+    {"stats", (PyCFunction)consumer_stats, METH_NOARGS, KKPY_STATS_DOC},
     {"close", (PyCFunction)consumer_close, METH_NOARGS,
      "close($self, /)\n--\n\nClose the connections. A fetch waiting in another thread is woken and raises "
      "ConsumerClosedError (iteration just stops). Idempotent."},

@@ -138,8 +138,9 @@ int kkpy_errors_init(PyObject *module, kkpy_state *st) {
             return -1;
     }
     PyObject **named[] = {&st->Error, &st->ProducerShutdownError, &st->ConsumerClosedError,
-                          &st->FailedToSendMessages};
-    const char *names[] = {"Error", "ProducerShutdownError", "ConsumerClosedError", "FailedToSendMessages"};
+                          &st->FailedToSendMessages, &st->closed_error};
+    const char *names[] = {"Error", "ProducerShutdownError", "ConsumerClosedError", "FailedToSendMessages",
+                           "ClosedError"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         PyObject *cls = PyDict_GetItemString(st->error_classes, names[i]);
         if (!cls) {

@@ -538,6 +538,13 @@ static PyObject *group_repr(kkpy_group *self) {
     return r;
 }
 
+static void group_fill_stats(kkpy_head *h, kk_stats_t *out) { kk_group_stats(((kkpy_group *)h)->group, out); }
+
+static PyObject *group_stats(kkpy_group *self, PyObject *unused) {
+    (void)unused;
+    return kkpy_stats(&self->h, group_fill_stats);
+}
+
 static PyMethodDef group_methods[] = {
     {"poll", (PyCFunction)(void (*)(void))group_poll, METH_VARARGS | METH_KEYWORDS,
      "poll($self, /, timeout_ms=1000)\n--\n\n"
@@ -557,6 +564,7 @@ static PyMethodDef group_methods[] = {
      "committed($self, /, topic, partition)\n--\n\n"
      "The group's committed offset for any partition (claimed or not), asked from the coordinator; None "
      "when nothing is committed."},
+    {"stats", (PyCFunction)group_stats, METH_NOARGS, KKPY_STATS_DOC},
     {"close", (PyCFunction)group_close, METH_NOARGS,
      "close($self, /)\n--\n\n"
      "Leave the group cleanly: commit what was consumed (when auto-commit is on), call on_revoke, and send "

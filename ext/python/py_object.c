@@ -298,3 +298,62 @@ int kkpy_options_apply(kkpy_state *st, kk_config_t *cfg, PyObject *options, kkpy
     }
     return 0;
 }
+
+/* ---- stats() ------------------------------------------------------------------------------------ */
+
+static int put(PyObject *dict, const char *key, PyObject *value) {
+    int rc = value ? PyDict_SetItemString(dict, key, value) : -1;
+    Py_XDECREF(value);
+    return rc;
+}
+
+static PyObject *offset_or_none(int64_t v) { return v >= 0 ? PyLong_FromLongLong(v) : Py_NewRef(Py_None); }
+
+/* The dict of docs/STATISTICS.md; built under the lock (topics point into the core object). */
+static PyObject *stats_dict(const kk_stats_t *s) {
+    PyObject *d = PyDict_New(), *errors = PyDict_New(), *brokers = PyDict_New(), *parts = PyList_New(0);
+    int rc = d && errors && brokers && parts ? 0 : -1;
+#define COUNTER(f) if (rc == 0) rc = put(d, #f, PyLong_FromUnsignedLongLong(s->f));
+    COUNTER(messages_sent) COUNTER(bytes_sent) COUNTER(messages_received) COUNTER(bytes_received)
+    COUNTER(requests) COUNTER(request_bytes) COUNTER(response_bytes) COUNTER(retries) COUNTER(errors)
+    COUNTER(reconnects) COUNTER(in_flight_requests) COUNTER(queued_bytes) COUNTER(partitions_total)
+#undef COUNTER
+    for (size_t i = 0; rc == 0 && i < s->error_code_count; i++)
+        rc = put(errors, kk_err_name(s->errors_by_code[i].code), PyLong_FromUnsignedLongLong(s->errors_by_code[i].count));
+    for (size_t i = 0; rc == 0 && i < s->broker_count; i++) {
+        const kk_broker_stats_t *b = &s->brokers[i];
+        rc = put(brokers, b->name, Py_BuildValue("{sKsdsd}", "requests", (unsigned long long)b->requests, "rtt_p50_ms",
+                                                 b->rtt_p50_us / 1000.0, "rtt_p99_ms", b->rtt_p99_us / 1000.0));
+    }
+    for (size_t i = 0; rc == 0 && i < s->partition_count; i++) {
+        const kk_partition_stats_t *p = &s->partitions[i];
+        PyObject *row = Py_BuildValue("{sssisNsNsN}", "topic", p->topic, "partition", (int)p->partition, "position",
+                                      offset_or_none(p->position), "high_watermark", offset_or_none(p->high_watermark),
+                                      "lag", offset_or_none(p->lag));
+        rc = row ? PyList_Append(parts, row) : -1;
+        Py_XDECREF(row);
+    }
+    if (rc == 0 && (put(d, "errors_by_code", Py_NewRef(errors)) < 0 || put(d, "brokers", Py_NewRef(brokers)) < 0 ||
+                    put(d, "partitions", Py_NewRef(parts)) < 0))
+        rc = -1;
+    Py_XDECREF(errors);
+    Py_XDECREF(brokers);
+    Py_XDECREF(parts);
+    if (rc < 0)
+        Py_CLEAR(d);
+    return d;
+}
+
+PyObject *kkpy_stats(kkpy_head *h, kkpy_stats_fn fill) {
+    kk_stats_t *s = PyMem_Malloc(sizeof(*s));
+    if (!s)
+        return PyErr_NoMemory();
+    PyObject *d = NULL;
+    if (kkpy_enter(h, "stats") == 0) {
+        fill(h, s); /* reads counters and positions: never waits */
+        d = stats_dict(s);
+        kkpy_leave(h, KK_OK, NULL);
+    }
+    PyMem_Free(s);
+    return d;
+}

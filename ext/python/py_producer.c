@@ -301,6 +301,13 @@ static PyObject *producer_repr(kkpy_producer *self) {
                                 self->h.client ? "" : " closed");
 }
 
+static void producer_fill_stats(kkpy_head *h, kk_stats_t *out) { kk_producer_stats(((kkpy_producer *)h)->producer, out); }
+
+static PyObject *producer_stats(kkpy_producer *self, PyObject *unused) {
+    (void)unused;
+    return kkpy_stats(&self->h, producer_fill_stats);
+}
+
 static PyMethodDef producer_methods[] = {
     {"send_messages", (PyCFunction)producer_send_messages, METH_O,
      "send_messages($self, msgs, /)\n--\n\n"
@@ -309,6 +316,7 @@ static PyMethodDef producer_methods[] = {
      "and offset are set. Otherwise raises FailedToSendMessages when some were delivered, or the error's own "
      "class when none was; either way .failures lists the undelivered ones (the others keep their offsets). "
      "ProducerShutdownError after close(), KeyboardInterrupt on Ctrl-C."},
+    {"stats", (PyCFunction)producer_stats, METH_NOARGS, KKPY_STATS_DOC},
     {"close", (PyCFunction)producer_close, METH_NOARGS,
      "close($self, /)\n--\n\nClose the connections. A send waiting in another thread is interrupted and raises "
      "ProducerShutdownError (its messages may or may not have been written). Idempotent."},

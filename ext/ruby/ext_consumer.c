@@ -231,6 +231,11 @@ static VALUE consumer_close(VALUE self) {
     return Qnil;
 }
 
+static void consumer_fill_stats(kke_head_t *h, kk_stats_t *out) { kk_consumer_stats(((kke_consumer_t *)h)->consumer, out); }
+
+/* stats -> the Hash of docs/STATISTICS.md */
+static VALUE consumer_stats(VALUE self) { return kke_stats(&get_consumer(self)->head, consumer_fill_stats); }
+
 static VALUE consumer_closed_p(VALUE self) {
     kke_consumer_t *c = get_consumer(self);
     return c->head.closed || c->head.close_pending || !c->consumer ? Qtrue : Qfalse;
@@ -249,4 +254,5 @@ void kke_init_consumer(void) {
     rb_define_method(c, "log_start_offset", consumer_log_start_offset, 0);
     rb_define_method(c, "close", consumer_close, 0);
     rb_define_method(c, "closed?", consumer_closed_p, 0);
+    rb_define_method(c, "stats", consumer_stats, 0);
 }

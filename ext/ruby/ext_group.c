@@ -397,6 +397,11 @@ static VALUE group_partition_counts(VALUE self, VALUE topics) {
     return kke_partition_counts(&get_group(self)->head, topics);
 }
 
+static void group_fill_stats(kke_head_t *h, kk_stats_t *out) { kk_group_stats(((kke_group_t *)h)->group, out); }
+
+/* stats -> the Hash of docs/STATISTICS.md */
+static VALUE group_stats(VALUE self) { return kke_stats(&get_group(self)->head, group_fill_stats); }
+
 static VALUE group_closed_p(VALUE self) {
     kke_group_t *g = get_group(self);
     return g->head.closed || g->head.close_pending || !g->group ? Qtrue : Qfalse;
@@ -418,4 +423,5 @@ void kke_init_group(void) {
     rb_define_method(c, "member_id", group_member_id, 0);
     rb_define_method(c, "leader?", group_leader_p, 0);
     rb_define_method(c, "closed?", group_closed_p, 0);
+    rb_define_method(c, "stats", group_stats, 0);
 }

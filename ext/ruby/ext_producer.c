@@ -355,6 +355,11 @@ static VALUE producer_close(VALUE self) {
     return Qnil;
 }
 
+static void producer_fill_stats(kke_head_t *h, kk_stats_t *out) { kk_producer_stats(((kke_producer_t *)h)->producer, out); }
+
+/* stats -> the Hash of docs/STATISTICS.md */
+static VALUE producer_stats(VALUE self) { return kke_stats(&get_producer(self)->head, producer_fill_stats); }
+
 static VALUE producer_closed_p(VALUE self) {
     kke_producer_t *p = get_producer(self);
     return p->head.closed || p->head.close_pending || !p->producer ? Qtrue : Qfalse;
@@ -367,4 +372,5 @@ void kke_init_producer(void) {
     rb_define_private_method(c, "_send", producer_send, 1);
     rb_define_method(c, "close", producer_close, 0);
     rb_define_method(c, "closed?", producer_closed_p, 0);
+    rb_define_method(c, "stats", producer_stats, 0);
 }

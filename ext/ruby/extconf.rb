@@ -8,20 +8,24 @@ ext_dir = File.expand_path(__dir__)
 root = File.expand_path("../..", ext_dir)
 core_src = File.join(root, "core", "src")
 core_include = File.join(root, "core", "include")
+cli_src = File.join(root, "tools", "cli") # the kafkette command (bin/kafkette), but its main.c
 
 unless File.directory?(core_src) && File.exist?(File.join(core_include, "kafkette.h"))
   abort "kafkette: the C core is missing (expected #{core_src} and #{core_include}/kafkette.h)"
 end
 
-# Both directories feed one object directory, so basenames must not collide.
+# The three directories feed one object directory, so basenames must not collide.
 ext_sources = Dir.glob(File.join(ext_dir, "*.c")).map { |f| File.basename(f) }.sort
 core_sources = Dir.glob(File.join(core_src, "*.c")).map { |f| File.basename(f) }.sort
-clash = ext_sources & core_sources
-abort "kafkette: ext/ruby and core/src both have #{clash.join(', ')}" unless clash.empty?
+cli_sources = Dir.glob(File.join(cli_src, "*.c")).map { |f| File.basename(f) }.sort - ["main.c"]
+abort "kafkette: the command's sources are missing (expected #{cli_src})" if cli_sources.empty?
+all_sources = ext_sources + core_sources + cli_sources
+clash = all_sources.select { |f| all_sources.count(f) > 1 }.uniq
+abort "kafkette: ext/ruby, core/src and tools/cli share #{clash.join(', ')}" unless clash.empty?
 
-$srcs = ext_sources + core_sources
-$VPATH << core_src
-$INCFLAGS << " -I#{core_include} -I#{core_src}"
+$srcs = all_sources
+$VPATH << core_src << cli_src
+$INCFLAGS << " -I#{core_include} -I#{core_src} -I#{cli_src}"
 
 $CFLAGS << " -std=c11 -fvisibility=hidden -D_POSIX_C_SOURCE=200809L"
 # Debian's Ruby leaves $(warnflags) out of CFLAGS, so the warnings go into $CFLAGS directly.

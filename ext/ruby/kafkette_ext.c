@@ -603,3 +603,65 @@ VALUE kke_partition_counts(kke_head_t *h, VALUE topics) {
     kke_log_flush(&h->log);
     return result;
 }
+
+/* ---- stats (Producer#stats, PartitionConsumer#stats, ConsumerGroup#stats) -------------------- */
+
+typedef struct stats_call {
+    kke_head_t *h;
+    const kk_stats_t *s;
+} stats_call_t;
+
+static VALUE offset_or_nil(int64_t v) { return v >= 0 ? LL2NUM(v) : Qnil; }
+
+static VALUE stats_hash(VALUE arg) {
+    const kk_stats_t *s = ((stats_call_t *)arg)->s;
+    VALUE d = rb_hash_new();
+#define COUNTER(f) rb_hash_aset(d, ID2SYM(rb_intern(#f)), ULL2NUM(s->f));
+    COUNTER(messages_sent) COUNTER(bytes_sent) COUNTER(messages_received) COUNTER(bytes_received)
+    COUNTER(requests) COUNTER(request_bytes) COUNTER(response_bytes) COUNTER(retries) COUNTER(errors)
+    COUNTER(reconnects) COUNTER(in_flight_requests) COUNTER(queued_bytes) COUNTER(partitions_total)
+#undef COUNTER
+    VALUE errors = rb_hash_new(), brokers = rb_hash_new(), parts = rb_ary_new();
+    for (size_t i = 0; i < s->error_code_count; i++)
+        rb_hash_aset(errors, rb_str_new_cstr(kk_err_name(s->errors_by_code[i].code)),
+                     ULL2NUM(s->errors_by_code[i].count));
+    for (size_t i = 0; i < s->broker_count; i++) {
+        const kk_broker_stats_t *b = &s->brokers[i];
+        VALUE row = rb_hash_new();
+        rb_hash_aset(row, ID2SYM(rb_intern("requests")), ULL2NUM(b->requests));
+        rb_hash_aset(row, ID2SYM(rb_intern("rtt_p50_ms")), DBL2NUM(b->rtt_p50_us / 1000.0));
+        rb_hash_aset(row, ID2SYM(rb_intern("rtt_p99_ms")), DBL2NUM(b->rtt_p99_us / 1000.0));
+        rb_hash_aset(brokers, rb_str_new_cstr(b->name), row);
+    }
+    for (size_t i = 0; i < s->partition_count; i++) {
+        const kk_partition_stats_t *p = &s->partitions[i];
+        VALUE row = rb_hash_new();
+        rb_hash_aset(row, ID2SYM(rb_intern("topic")), rb_utf8_str_new_cstr(p->topic));
+        rb_hash_aset(row, ID2SYM(rb_intern("partition")), INT2NUM(p->partition));
+        rb_hash_aset(row, ID2SYM(rb_intern("position")), offset_or_nil(p->position));
+        rb_hash_aset(row, ID2SYM(rb_intern("high_watermark")), offset_or_nil(p->high_watermark));
+        rb_hash_aset(row, ID2SYM(rb_intern("lag")), offset_or_nil(p->lag));
+        rb_ary_push(parts, row);
+    }
+    rb_hash_aset(d, ID2SYM(rb_intern("errors_by_code")), errors);
+    rb_hash_aset(d, ID2SYM(rb_intern("brokers")), brokers);
+    rb_hash_aset(d, ID2SYM(rb_intern("partitions")), parts);
+    return d;
+}
+
+static VALUE stats_leave(VALUE arg) {
+    kke_leave(((stats_call_t *)arg)->h);
+    return Qnil;
+}
+
+VALUE kke_stats(kke_head_t *h, void (*fill)(kke_head_t *h, kk_stats_t *out)) {
+    VALUE buf = 0;
+    kk_stats_t *s = ALLOCV(buf, sizeof(kk_stats_t)); /* GC-owned: nothing leaks if Ruby raises */
+    kke_enter(h);
+    fill(h, s); /* reads counters and positions: never waits */
+    stats_call_t call = {h, s};
+    /* topics point into the core object: the Hash is built before another call may move them */
+    VALUE d = rb_ensure(stats_hash, (VALUE)&call, stats_leave, (VALUE)&call);
+    ALLOCV_END(buf);
+    return d;
+}

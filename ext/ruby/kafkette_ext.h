@@ -138,6 +138,9 @@ void kke_raise_callback_error(kke_head_t *h);
 /* { topic => [error_code, partition_count] } through a Metadata request on h's client. */
 VALUE kke_partition_counts(kke_head_t *h, VALUE topics);
 
+/* The Hash of docs/STATISTICS.md: fill calls kk_*_stats on h's object, under h's lock. */
+VALUE kke_stats(kke_head_t *h, void (*fill)(kke_head_t *h, kk_stats_t *out));
+
 /* ---- messages (ext_messages.c) ------------------------------------------------------------ */
 /* A MessageToSend: what the constructor checked, and what the last send did with it. */
 typedef struct kke_outmsg {
@@ -161,5 +164,6 @@ void kke_init_producer(void);
 void kke_init_consumer(void);
 void kke_init_client(void);
 void kke_init_group(void);
+void kke_init_cli(void);
 
 #endif /* KAFKETTE_EXT_H */

@@ -91,4 +91,5 @@ RUBY_FUNC_EXPORTED void Init_kafkette_ext(void) {
     kke_init_consumer();
     kke_init_client();
     kke_init_group();
+    kke_init_cli();
 }

@@ -36,6 +36,18 @@ from typing import List as _List
 from typing import Tuple as _Tuple
 
 from . import _kafkette
+from ._admin import (  # noqa: E402,F401  (re-exported)
+    Admin,
+    ConfigEntry,
+    GroupDescription,
+    GroupListing,
+    MemberDescription,
+    OffsetAndTimestamp,
+    PartitionDescription,
+    PartitionLag,
+    TopicDescription,
+    Watermarks,
+)
 from ._kafkette import (  # noqa: F401  (re-exported)
     EARLIEST_OFFSET,
     LATEST_OFFSET,
@@ -126,6 +138,16 @@ __all__ = sorted(
     {
         "EARLIEST_OFFSET",
         "LATEST_OFFSET",
+        "Admin",
+        "ConfigEntry",
+        "GroupDescription",
+        "GroupListing",
+        "MemberDescription",
+        "OffsetAndTimestamp",
+        "PartitionDescription",
+        "PartitionLag",
+        "TopicDescription",
+        "Watermarks",
         "ConsumerGroup",
         "FetchedMessage",
         "MessageToSend",

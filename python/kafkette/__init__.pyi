@@ -3,6 +3,16 @@
 from typing import Iterator, List, Tuple
 
 from . import _kafkette
+from ._admin import Admin as Admin
+from ._admin import ConfigEntry as ConfigEntry
+from ._admin import GroupDescription as GroupDescription
+from ._admin import GroupListing as GroupListing
+from ._admin import MemberDescription as MemberDescription
+from ._admin import OffsetAndTimestamp as OffsetAndTimestamp
+from ._admin import PartitionDescription as PartitionDescription
+from ._admin import PartitionLag as PartitionLag
+from ._admin import TopicDescription as TopicDescription
+from ._admin import Watermarks as Watermarks
 from ._kafkette import EARLIEST_OFFSET as EARLIEST_OFFSET
 from ._kafkette import LATEST_OFFSET as LATEST_OFFSET
 from ._kafkette import AuthenticationError as AuthenticationError
@@ -190,6 +200,7 @@ class ConsumerGroup(_kafkette.ConsumerGroup):
     def __iter__(self) -> Iterator[Tuple[TopicPartition, List[FetchedMessage]]]: ...
 
 __all__ = [
+    "Admin",
     "AuthenticationError",
     "AuthorizationError",
     "BrokerIdNotRegistered",
@@ -201,6 +212,7 @@ __all__ = [
     "ClusterAuthorizationFailed",
     "CompressionError",
     "ConcurrentTransactions",
+    "ConfigEntry",
     "ConnectionFailedError",
     "ConsumerClosedError",
     "ConsumerGroup",
@@ -233,7 +245,9 @@ __all__ = [
     "FetchedMessage",
     "GroupAuthorizationFailed",
     "GroupDeletionFailed",
+    "GroupDescription",
     "GroupIdNotFound",
+    "GroupListing",
     "GroupMaxSizeReached",
     "GroupSubscribedToTopic",
     "IllegalGeneration",
@@ -279,6 +293,7 @@ __all__ = [
     "ListenerNotFound",
     "LogDirNotFound",
     "MalformedResponseError",
+    "MemberDescription",
     "MemberIdRequired",
     "MessageSizeTooLarge",
     "MessageToSend",
@@ -295,6 +310,7 @@ __all__ = [
     "NotEnoughReplicasAfterAppend",
     "NotLeaderForPartition",
     "NotLeaderOrFollower",
+    "OffsetAndTimestamp",
     "OffsetMetadataTooLarge",
     "OffsetMetadataTooLargeCode",
     "OffsetMovedToTieredStorage",
@@ -304,6 +320,8 @@ __all__ = [
     "OutOfMemoryError",
     "OutOfOrderSequenceNumber",
     "PartitionConsumer",
+    "PartitionDescription",
+    "PartitionLag",
     "PolicyViolation",
     "PositionOutOfRange",
     "PreferredLeaderNotAvailable",
@@ -340,6 +358,7 @@ __all__ = [
     "TopicAlreadyExists",
     "TopicAuthorizationFailed",
     "TopicDeletionDisabled",
+    "TopicDescription",
     "TopicPartition",
     "TransactionAbortable",
     "TransactionCoordinatorFenced",
@@ -367,6 +386,7 @@ __all__ = [
     "UnsupportedVersion",
     "UnsupportedVersionError",
     "VoterNotFound",
+    "Watermarks",
     "__version__",
     "create_topic",
     "delete_topic",

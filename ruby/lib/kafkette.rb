@@ -12,6 +12,7 @@ require "kafkette/fetched_message"
 require "kafkette/producer"
 require "kafkette/partition_consumer"
 require "kafkette/client"
+require "kafkette/admin"
 require "kafkette/consumer_group"
 
 module Kafkette

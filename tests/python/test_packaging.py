@@ -89,9 +89,8 @@ def test_every_public_object_has_a_docstring():
 def test_sdist_carries_the_core_and_builds_on_its_own(tmp_path):
     pytest.importorskip("build")
     src = tmp_path / "src"
-    items = ["core", "ext/python", "python/kafkette", "setup.py", "pyproject.toml", "MANIFEST.in", "README.md",
-             "VERSION"]
-    for item in items:
+    for item in ["core", "ext/python", "tools/cli", "python/kafkette", "setup.py", "pyproject.toml", "MANIFEST.in",
+                 "README.md", "VERSION"]:
         source = ROOT / item
         if source.is_dir():
             shutil.copytree(source, src / item, ignore=shutil.ignore_patterns("*.so", "__pycache__", "*.o"))
@@ -115,6 +114,7 @@ def test_sdist_carries_the_core_and_builds_on_its_own(tmp_path):
               "python/kafkette/_kafkette.pyi", "python/kafkette/__init__.pyi", "python/kafkette/py.typed"]:
         assert f in names, f
     assert {"ext/python/" + p.name for p in (ROOT / "ext" / "python").glob("*.[ch]")} <= names
+    assert {"tools/cli/" + p.name for p in (ROOT / "tools" / "cli").glob("*.[ch]")} <= names  # the command
     (unpacked,) = (tmp_path / "unpacked").iterdir()
     subprocess.run(
         [sys.executable, "setup.py", "-q", "build_ext", "--inplace", "-j2"],
