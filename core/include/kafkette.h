@@ -193,7 +193,8 @@ typedef enum kk_api_key {
     KK_API_SASL_AUTHENTICATE = 36,
     KK_API_CREATE_PARTITIONS = 37,
     KK_API_INCREMENTAL_ALTER_CONFIGS = 44,
-    KK_API__COUNT = 45 /* one past the highest key the library knows */
+    KK_API_CONSUMER_GROUP_HEARTBEAT = 68, /* KIP-848 */
+    KK_API__COUNT = 69 /* one past the highest key the library knows */
 } kk_api_key_t;
 
 /* ------------------------------------------------------------------------------------------
@@ -225,6 +226,7 @@ typedef struct kk_topic_info {
     bool is_internal;
     kk_partition_info_t *partitions; /* sorted by partition id */
     size_t partition_count;
+    uint8_t topic_id[16]; /* Metadata v10+; all zeros when the broker does not report it */
 } kk_topic_info_t;
 
 typedef struct kk_metadata {
