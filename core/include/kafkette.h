@@ -193,7 +193,8 @@ typedef enum kk_api_key {
     KK_API_SASL_AUTHENTICATE = 36,
     KK_API_CREATE_PARTITIONS = 37,
     KK_API_INCREMENTAL_ALTER_CONFIGS = 44,
-    KK_API__COUNT = 45 /* one past the highest key the library knows */
+    KK_API_CONSUMER_GROUP_HEARTBEAT = 68, /* KIP-848 */
+    KK_API__COUNT = 69 /* one past the highest key the library knows */
 } kk_api_key_t;
 
 /* ------------------------------------------------------------------------------------------
@@ -225,6 +226,7 @@ typedef struct kk_topic_info {
     bool is_internal;
     kk_partition_info_t *partitions; /* sorted by partition id */
     size_t partition_count;
+    uint8_t topic_id[16]; /* Metadata v10+; all zeros when the broker does not report it */
 } kk_topic_info_t;
 
 typedef struct kk_metadata {
@@ -620,6 +622,15 @@ typedef struct kk_group kk_group_t;
 typedef void (*kk_rebalance_cb)(void *opaque, const kk_topic_partition_t *partitions,
                                 size_t count);
 
+/* Which group protocol a member speaks: the classic one (JoinGroup/SyncGroup, the members'
+ * leader assigns, every rebalance stops the whole group) or KIP-848's (Kafka 4.0+: the
+ * coordinator assigns and moves partitions one by one with ConsumerGroupHeartbeat; members
+ * that keep their partitions never stop). */
+typedef enum kk_group_protocol {
+    KK_GROUP_PROTOCOL_CLASSIC = 0,
+    KK_GROUP_PROTOCOL_CONSUMER = 1,
+} kk_group_protocol_t;
+
 typedef struct kk_group_config {
     kk_client_config_t client;       /* bootstrap list, client id, timeouts, logging */
     const char *group_id;            /* required; copied */
@@ -648,6 +659,15 @@ typedef struct kk_group_config {
     kk_rebalance_cb on_assign;       /* after partitions were claimed; may be NULL */
     kk_rebalance_cb on_revoke;       /* before claimed partitions are given up; may be NULL */
     void *rebalance_opaque;
+    kk_group_protocol_t group_protocol; /* default KK_GROUP_PROTOCOL_CLASSIC */
+    /* KK_GROUP_PROTOCOL_CONSUMER: the coordinator's assignor, "uniform" or "range"; NULL or ""
+     * lets the broker choose (assignor is for the classic protocol only). */
+    const char *group_remote_assignor;
+    /* Static membership (KIP-345), both protocols: a stable name for this member (1-249 bytes;
+     * NULL or "": dynamic). A member that comes back under the same name within the session
+     * timeout gets its partitions back without a rebalance; closing does not give them up at
+     * once (classic: no LeaveGroup; KIP-848: it leaves with epoch -2). */
+    const char *group_instance_id;
 } kk_group_config_t;
 
 KK_API void kk_group_config_init(kk_group_config_t *cfg);

@@ -18,7 +18,8 @@ _Static_assert(offsetof(kk_group_config_t, client) == 0, "client part first");
 _Static_assert(sizeof(kk_codec_t) == sizeof(int) && sizeof(kk_partitioner_kind_t) == sizeof(int) &&
                    sizeof(kk_offset_reset_t) == sizeof(int) &&
                    sizeof(kk_security_protocol_t) == sizeof(int) &&
-                   sizeof(kk_sasl_mechanism_t) == sizeof(int),
+                   sizeof(kk_sasl_mechanism_t) == sizeof(int) &&
+                   sizeof(kk_group_protocol_t) == sizeof(int),
                "enum options are stored as int");
 
 #define ALL_KINDS (KK_CONFIG_CLIENT | KK_CONFIG_PRODUCER | KK_CONFIG_CONSUMER | KK_CONFIG_GROUP)
@@ -37,6 +38,9 @@ static const char *const reset_names[] = {"earliest", "latest", "error", NULL};
 static const char *const group_reset_names[] = {"earliest", "latest", NULL};
 static const int64_t reset_values[] = {KK_RESET_EARLIEST, KK_RESET_LATEST, KK_RESET_ERROR};
 static const char *const assignor_names[] = {"range", "roundrobin", NULL};
+static const char *const group_protocol_names[] = {"classic", "consumer", NULL};
+static const int64_t group_protocol_values[] = {KK_GROUP_PROTOCOL_CLASSIC,
+                                                KK_GROUP_PROTOCOL_CONSUMER};
 static const char *const producer_type_names[] = {"sync", "async", NULL};
 static const int64_t producer_type_values[] = {0, 1};
 static const char *const security_names[] = {"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL",
@@ -234,6 +238,18 @@ static const option_t options[] = {
     OPT("on_revoke", NULL, CALLBACK, KK_CONFIG_GROUP, 0, 0, NULL, "", NULL,
         "called with partitions about to be given up, while they are still owned (commit here)",
         CALLBACK, GROUP_FIELD(on_revoke), 0, NULL),
+    OPT("group_protocol", NULL, ENUM, KK_CONFIG_GROUP, 0, 0, group_protocol_names, "classic", NULL,
+        "classic (JoinGroup/SyncGroup) or consumer (KIP-848, Kafka 4.0+: the broker assigns and "
+        "rebalances never stop the group)",
+        ENUM, GROUP_FIELD(group_protocol), 0, group_protocol_values),
+    OPT("group_remote_assignor", NULL, STRING, KK_CONFIG_GROUP, 0, 249, NULL, "", NULL,
+        "group_protocol consumer: the broker's assignor, uniform or range; empty: the broker's "
+        "default",
+        STRING, GROUP_FIELD(group_remote_assignor), 0, NULL),
+    OPT("group_instance_id", NULL, STRING, KK_CONFIG_GROUP, 0, 249, NULL, "", NULL,
+        "static membership (KIP-345): a member back under this name within the session timeout "
+        "keeps its partitions; empty: dynamic",
+        STRING, GROUP_FIELD(group_instance_id), 0, NULL),
 };
 
 _Static_assert(COUNT(options) <= KK_CONFIG_MAX_OPTIONS, "raise KK_CONFIG_MAX_OPTIONS");

@@ -43,6 +43,12 @@ static int check_config(const kk_group_config_t *cfg, kk_error_t *err) {
     int rc = kk_config_check(KK_CONFIG_GROUP, cfg, err);
     if (rc != KK_OK)
         return rc;
+    const char *remote = cfg->group_remote_assignor;
+    if (remote && remote[0] && strcmp(remote, "uniform") != 0 && strcmp(remote, "range") != 0)
+        return kk_error_set(err, KK_ERR_INVALID_ARG,
+                            "option 'group_remote_assignor' takes 'uniform', 'range' or nothing "
+                            "(the broker's default), not '%s'",
+                            remote);
     if (cfg->heartbeat_interval_ms > 0 && cfg->heartbeat_interval_ms >= cfg->session_timeout_ms)
         return kk_error_set(
             err, KK_ERR_INVALID_ARG,
@@ -69,7 +75,17 @@ kk_group_t *kk_group_new(const kk_group_config_t *cfg, kk_error_t *err) {
     g->assignor = dup_str(cfg->assignor ? cfg->assignor : "range");
     g->member_id = dup_str("");
     g->topics = calloc(cfg->topic_count, sizeof(*g->topics));
-    bool oom = !g->group_id || !g->assignor || !g->member_id || !g->topics;
+    g->topic_ids = calloc(cfg->topic_count, sizeof(*g->topic_ids));
+    bool oom = !g->group_id || !g->assignor || !g->member_id || !g->topics || !g->topic_ids;
+    if (cfg->group_instance_id && cfg->group_instance_id[0])
+        oom |= !(g->instance_id = dup_str(cfg->group_instance_id));
+    if (cfg->group_remote_assignor && cfg->group_remote_assignor[0])
+        oom |= !(g->remote_assignor = dup_str(cfg->group_remote_assignor));
+    pthread_mutex_init(&g->hb.lock, NULL);
+    g->hb.consumer_protocol = cfg->group_protocol == KK_GROUP_PROTOCOL_CONSUMER;
+    g->hb.instance_id = g->instance_id;
+    atomic_store(&g->hb.member_epoch, 0);
+    atomic_store(&g->hb.cg_interval_ms, 1000);
     for (size_t i = 0; i < cfg->topic_count && !oom; i++) {
         bool duplicate = false;
         for (size_t j = 0; j < g->topic_count && !duplicate; j++)
@@ -90,6 +106,8 @@ kk_group_t *kk_group_new(const kk_group_config_t *cfg, kk_error_t *err) {
     g->cfg.topics = (const char *const *)g->topics;
     g->cfg.topic_count = g->topic_count;
     g->cfg.assignor = g->assignor;
+    g->cfg.group_instance_id = g->instance_id;
+    g->cfg.group_remote_assignor = g->remote_assignor;
     g->cfg.client.bootstrap_servers = NULL; /* only the clients keep it */
     g->cfg.client.client_id = NULL;
     g->client = kk_client_new(&cfg->client, err);
@@ -141,6 +159,11 @@ void kk_group_free(kk_group_t *g) {
     free(g->assignor);
     free(g->member_id);
     free(g->protocol_name);
+    free(g->instance_id);
+    free(g->remote_assignor);
+    free(g->topic_ids);
+    kk_cg_topic_partitions_free(g->hb.pending_assigned, g->hb.pending_count);
+    pthread_mutex_destroy(&g->hb.lock);
     free(g);
 }
 
@@ -252,6 +275,11 @@ int kk_group_poll(kk_group_t *g, int timeout_ms, kk_fetch_batch_t **out,
             int64_t position = kk_consumer_next_offset(c->consumer);
             if (position > c->consumed)
                 c->consumed = position;
+            if (batch->count > 0 && g->cfg.group_protocol == KK_GROUP_PROTOCOL_CONSUMER &&
+                !kk_grp_cg_still_member(g, err)) {
+                kk_fetch_batch_free(batch); /* fenced: these partitions are not ours now */
+                continue;
+            }
             if (batch->count > 0) {
                 *out = batch;
                 if (partition)
@@ -276,7 +304,8 @@ int kk_group_close(kk_group_t *g, kk_error_t *err) {
                             "kk_group_close: not allowed inside a rebalance callback");
     int rc = KK_OK;
     int lost = atomic_load(&g->hb.rejoin);
-    if (g->state == GROUP_MEMBER && g->cfg.auto_commit_interval_ms > 0 && lost != 22 && lost != 25)
+    if (g->state == GROUP_MEMBER && g->cfg.auto_commit_interval_ms > 0 && lost != 22 &&
+        lost != 25 && lost != 110)
         rc = kk_grp_commit_consumed(g, kk_monotonic_ms() + g->cfg.session_timeout_ms, err);
     kk_grp_revoke_claims(g, true); /* committed above already */
     if (g->member_id[0]) {

@@ -353,7 +353,7 @@ int kk_grp_take_assignment(kk_group_t *g, const uint8_t *data, size_t len, kk_er
                    g->group_id, tp->topic, (int)tp->partition);
             continue;
         }
-        g->claims[g->claim_count++] = (claim_t){found->name, tp->partition, NULL, -1, -1};
+        g->claims[g->claim_count++] = (claim_t){found->name, tp->partition, NULL, -1, -1, false};
     }
     free(ours);
     /* sorted (kk_grp_find_claim relies on it), each partition once */

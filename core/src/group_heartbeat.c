@@ -32,7 +32,7 @@ static int hb_send(heartbeat_t *hb, kk_error_t *err) {
         return kk_error_set(err, KK_ERR_UNSUPPORTED_VERSION,
                             "%s: the coordinator supports no Heartbeat version we speak",
                             hb->conn.label);
-    kk_heartbeat_in_t in = {hb->group_id, hb->generation, hb->member_id, NULL};
+    kk_heartbeat_in_t in = {hb->group_id, hb->generation, hb->member_id, hb->instance_id};
     kk_writer_t *w = kk_conn_begin(&hb->conn, KK_API_HEARTBEAT, version);
     kk_encode_heartbeat_request(w, version, &in);
     kk_reader_t r;
@@ -53,6 +53,8 @@ static int hb_send(heartbeat_t *hb, kk_error_t *err) {
 
 static void *heartbeat_main(void *arg) {
     heartbeat_t *hb = arg;
+    if (hb->consumer_protocol)
+        return kk_grp_cg_heartbeat_main(arg);
     int wait_ms = hb->interval_ms;
     while (!atomic_load(&hb->stop)) {
         if (kk_conn_sleep(&hb->client->conn_opts, wait_ms) != KK_OK || atomic_load(&hb->stop))

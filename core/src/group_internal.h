@@ -6,6 +6,8 @@
  *   group_assignment.c  claims, partition counts, the leader's plan, taking an assignment
  *   group_offsets.c     OffsetFetch / OffsetCommit, kk_group_commit*
  *   group_membership.c  JoinGroup + SyncGroup, starting claims, callbacks, LeaveGroup
+ *   group_consumer.c    the KIP-848 protocol (group_protocol consumer): ConsumerGroupHeartbeat
+ *                       from both threads, reconciling assignments on the caller's thread
  *
  * Two threads: the caller's, which does everything but heartbeats, and a heartbeat thread per
  * member that only keeps the session alive. The heartbeat thread has its own client (for its
@@ -27,6 +29,7 @@
 #include "assignor.h"
 #include "client.h"
 #include "error.h"
+#include "protocol_cgroup.h"
 #include "protocol_group.h"
 
 /* One claimed partition. */
@@ -36,6 +39,7 @@ typedef struct claim {
     kk_consumer_t *consumer; /* NULL until the claims are started */
     int64_t committed;       /* the highest commit this member knows of; -1 none */
     int64_t consumed;        /* the position after what poll returned; -1 nothing yet */
+    bool announced;          /* on_assign has seen it */
 } claim_t;
 
 /* A topic whose partition count a rebalance depends on. */
@@ -53,6 +57,7 @@ typedef struct heartbeat {
     /* the snapshot: written before the thread starts */
     const char *group_id;
     char *member_id;
+    const char *instance_id; /* kk_group.instance_id */
     int32_t generation;
     int interval_ms;
     int session_timeout_ms;
@@ -63,6 +68,18 @@ typedef struct heartbeat {
     atomic_int fatal;  /* 0, or a code; fatal_err is complete once it is set */
     kk_error_t fatal_err;
     atomic_llong last_ok_ms; /* the last answer that kept the session alive */
+    /* KIP-848: both threads send ConsumerGroupHeartbeat, one at a time under `lock`, which
+     * also guards the fields below it. The heartbeat thread only keeps the session alive; an
+     * assignment it receives waits in `pending` for the caller's thread. */
+    bool consumer_protocol;
+    pthread_mutex_t lock;
+    atomic_int member_epoch;   /* the coordinator's latest word; read without the lock */
+    atomic_int cg_interval_ms; /* from the coordinator's answers */
+    int64_t cg_last_sent_ms;
+    bool cg_send_full; /* an answer was lost: the caller's thread sends every field next */
+    bool pending;      /* an assignment the caller's thread has not taken yet */
+    kk_cg_topic_partitions_t *pending_assigned;
+    size_t pending_count;
 } heartbeat_t;
 
 typedef enum group_state {
@@ -103,6 +120,11 @@ struct kk_group {
 
     heartbeat_t hb;
     pid_t pid; /* the process whose member this is (see kk_grp_forked) */
+
+    /* KIP-848 (group_protocol consumer) */
+    char *instance_id;        /* NULL: dynamic membership */
+    char *remote_assignor;    /* NULL: the broker's default */
+    uint8_t (*topic_ids)[16]; /* topics[i]'s id; zeros until resolved */
 };
 
 /* ---- small helpers ---------------------------------------------------------------------- */
@@ -134,8 +156,10 @@ static inline bool coordinator_retriable(int code) {
     return code == 14 || coordinator_moved(code) || (code > 0 && kk_err_is_retriable(code));
 }
 
-/* Errors that end this member's generation. */
-static inline bool generation_lost(int code) { return code == 22 || code == 25 || code == 27; }
+/* Errors that end this member's generation (110, FENCED_MEMBER_EPOCH: KIP-848's). */
+static inline bool generation_lost(int code) {
+    return code == 22 || code == 25 || code == 27 || code == 110;
+}
 
 /* ---- group_coordinator.c ---------------------------------------------------------------- */
 
@@ -223,7 +247,28 @@ void kk_grp_revoke_claims(kk_group_t *g, bool lost);
 /* Everything a call does before it fetches: act on the heartbeat thread's flags, (re)join,
  * start claims, auto-commit and watch partition counts. */
 int kk_grp_maintain(kk_group_t *g, int64_t join_deadline, kk_error_t *err);
-/* Sends LeaveGroup for the current member id, retrying until the deadline. */
+/* Sends LeaveGroup for the current member id, retrying until the deadline (classic static
+ * members do not: their partitions wait for them until the session timeout). */
 int kk_grp_leave(kk_group_t *g, int64_t deadline, kk_error_t *err);
+/* Fetches the committed offsets of the claims that have no consumer yet, creates their
+ * consumers and tells on_assign about the claims it has not seen. */
+int kk_grp_start_claims(kk_group_t *g, int64_t deadline, kk_error_t *err);
+/* Calls cb with partitions[0..n) (in_callback set). */
+void kk_grp_call_back_with(kk_group_t *g, kk_rebalance_cb cb, const kk_topic_partition_t *parts,
+                           size_t n);
+
+/* ---- group_consumer.c ------------------------------------------------------------------- */
+
+/* kk_grp_maintain for group_protocol consumer. */
+int kk_grp_cg_maintain(kk_group_t *g, int64_t join_deadline, kk_error_t *err);
+/* Leaves with epoch -1 (or -2 for a static member). */
+int kk_grp_cg_leave(kk_group_t *g, int64_t deadline, kk_error_t *err);
+/* The heartbeat thread's loop for group_protocol consumer. */
+void *kk_grp_cg_heartbeat_main(void *arg);
+/* Whether records fetched now may be handed out: false when the coordinator has fenced this
+ * member (the next kk_grp_maintain gives its partitions up). */
+bool kk_grp_cg_still_member(kk_group_t *g, kk_error_t *err);
+/* The generation (member epoch for KIP-848) that commits carry. */
+int32_t kk_grp_commit_generation(kk_group_t *g);
 
 #endif

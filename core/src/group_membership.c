@@ -10,6 +10,15 @@
 
 /* ---- rebalance callbacks ---------------------------------------------------------------- */
 
+void kk_grp_call_back_with(kk_group_t *g, kk_rebalance_cb cb, const kk_topic_partition_t *parts,
+                           size_t n) {
+    if (!cb)
+        return;
+    g->in_callback = true;
+    cb(g->cfg.rebalance_opaque, parts, n);
+    g->in_callback = false;
+}
+
 static void call_back(kk_group_t *g, kk_rebalance_cb cb) {
     if (!cb)
         return;
@@ -83,6 +92,7 @@ static int join_once(kk_group_t *g, kk_error_t *err) {
         .session_timeout_ms = g->cfg.session_timeout_ms,
         .rebalance_timeout_ms = g->cfg.rebalance_timeout_ms,
         .member_id = g->member_id,
+        .group_instance_id = g->instance_id,
         .protocol_type = KK_CONSUMER_PROTOCOL_TYPE,
         .protocols = &protocol,
         .protocol_count = 1,
@@ -136,6 +146,7 @@ static int join_once(kk_group_t *g, kk_error_t *err) {
         .group_id = g->group_id,
         .generation_id = g->generation,
         .member_id = g->member_id,
+        .group_instance_id = g->instance_id,
         .protocol_type = KK_CONSUMER_PROTOCOL_TYPE,
         .protocol_name = g->protocol_name,
         .assignments = plan.assignments,
@@ -223,18 +234,24 @@ static bool consumer_interrupt_check(void *opaque) {
            g->cfg.client.interrupt_check(g->cfg.client.interrupt_opaque);
 }
 
-/* Fetches the committed offsets of the claims and creates their consumers. */
-static int start_claims(kk_group_t *g, int64_t deadline, kk_error_t *err) {
+/* Fetches the committed offsets of the claims without a consumer and creates their
+ * consumers (all of them after a classic join; the new ones after a KIP-848 change). */
+int kk_grp_start_claims(kk_group_t *g, int64_t deadline, kk_error_t *err) {
     if (g->claims_started)
         return KK_OK;
     kk_topic_partition_t *parts = calloc(g->claim_count ? g->claim_count : 1, sizeof(*parts));
     if (!parts)
         return kk_error_set(err, KK_ERR_NO_MEMORY, "out of memory");
-    size_t n = kk_grp_copy_claims(g, parts, g->claim_count);
+    size_t n = 0;
+    for (size_t i = 0; i < g->claim_count; i++)
+        if (!g->claims[i].consumer)
+            parts[n++] = (kk_topic_partition_t){g->claims[i].topic, g->claims[i].partition};
     kk_partition_offsets_t committed = {0};
     int rc = n ? kk_grp_fetch_committed(g, parts, n, deadline, &committed, err) : KK_OK;
     for (size_t i = 0; i < g->claim_count && rc == KK_OK; i++) {
         claim_t *c = &g->claims[i];
+        if (c->consumer)
+            continue;
         rc = kk_grp_committed_in(&committed, c->topic, c->partition, &c->committed, err);
         if (rc != KK_OK)
             break;
@@ -262,7 +279,6 @@ static int start_claims(kk_group_t *g, int64_t deadline, kk_error_t *err) {
         cc.max_decompressed_bytes = g->cfg.max_decompressed_bytes;
         cc.max_records = g->cfg.max_records;
         cc.retry_backoff_ms = g->cfg.retry_backoff_ms;
-        kk_consumer_free(c->consumer);
         kk_error_t consumer_err;
         c->consumer = kk_consumer_new(&cc, &consumer_err);
         if (!c->consumer) {
@@ -274,13 +290,19 @@ static int start_claims(kk_group_t *g, int64_t deadline, kk_error_t *err) {
         }
     }
     kk_partition_offsets_free(&committed);
-    free(parts);
-    if (rc != KK_OK)
+    if (rc != KK_OK) {
+        free(parts);
         return rc;
+    }
     g->claims_started = true;
     g->next_auto_commit_ms = kk_monotonic_ms() + g->cfg.auto_commit_interval_ms;
+    n = 0;
     for (size_t i = 0; i < g->claim_count; i++) {
-        const claim_t *c = &g->claims[i];
+        claim_t *c = &g->claims[i];
+        if (c->announced)
+            continue;
+        c->announced = true;
+        parts[n++] = (kk_topic_partition_t){c->topic, c->partition};
         if (c->committed >= 0)
             kk_log(g->client, KK_LOG_INFO, "group %s: claimed %s[%d] at committed offset %lld",
                    g->group_id, c->topic, (int)c->partition, (long long)c->committed);
@@ -290,13 +312,17 @@ static int start_claims(kk_group_t *g, int64_t deadline, kk_error_t *err) {
                    (int)c->partition,
                    g->cfg.start_when_no_commit == KK_RESET_LATEST ? "end" : "beginning");
     }
-    call_back(g, g->cfg.on_assign);
+    if (n)
+        kk_grp_call_back_with(g, g->cfg.on_assign, parts, n);
+    free(parts);
     return KK_OK;
 }
 
 /* Everything a call does before it fetches: act on the heartbeat thread's flags, (re)join,
  * start claims, auto-commit and watch partition counts. */
 int kk_grp_maintain(kk_group_t *g, int64_t join_deadline, kk_error_t *err) {
+    if (g->cfg.group_protocol == KK_GROUP_PROTOCOL_CONSUMER)
+        return kk_grp_cg_maintain(g, join_deadline, err);
     for (int round = 0;; round++) {
         int fatal = atomic_load(&g->hb.fatal);
         if (fatal) {
@@ -342,7 +368,7 @@ int kk_grp_maintain(kk_group_t *g, int64_t join_deadline, kk_error_t *err) {
                 return rc;
         }
         if (!g->claims_started) {
-            int rc = start_claims(g, join_deadline, err); /* retried by the next call */
+            int rc = kk_grp_start_claims(g, join_deadline, err); /* retried by the next call */
             if (rc != KK_OK)
                 return rc;
         }
@@ -395,5 +421,9 @@ static int leave_op(kk_group_t *g, kk_conn_t *conn, void *arg, kk_error_t *err) 
 }
 
 int kk_grp_leave(kk_group_t *g, int64_t deadline, kk_error_t *err) {
+    if (g->cfg.group_protocol == KK_GROUP_PROTOCOL_CONSUMER)
+        return kk_grp_cg_leave(g, deadline, err);
+    if (g->instance_id) /* KIP-345: the coordinator keeps a static member's place */
+        return KK_OK;
     return kk_grp_with_coordinator(g, leave_op, NULL, deadline, err);
 }

@@ -75,19 +75,31 @@ static int commit_op(kk_group_t *g, kk_conn_t *conn, void *arg_ptr, kk_error_t *
         return kk_error_set(err, KK_ERR_UNSUPPORTED_VERSION,
                             "%s: the coordinator supports no OffsetCommit version we speak",
                             conn->label);
-    kk_offset_commit_in_t in = {g->group_id, g->generation, g->member_id,
-                                NULL,        arg->entries,  arg->count};
-    kk_writer_t *w = kk_conn_begin(conn, KK_API_OFFSET_COMMIT, version);
-    kk_encode_offset_commit_request(w, version, &in);
-    kk_reader_t r;
-    int rc = kk_conn_roundtrip(conn, &r, err);
-    if (rc != KK_OK)
-        return rc;
-    kk_partition_offsets_free(&arg->result);
-    rc = kk_decode_offset_commit_response(&r, version, &arg->result, err);
-    if (rc != KK_OK) {
-        kk_conn_close(conn);
-        return rc;
+    bool kip848 = g->cfg.group_protocol == KK_GROUP_PROTOCOL_CONSUMER;
+    int rc;
+    for (int attempt = 0;; attempt++) {
+        int32_t generation = kk_grp_commit_generation(g);
+        kk_offset_commit_in_t in = {g->group_id,  generation,
+                                    g->member_id, kip848 ? NULL : g->instance_id,
+                                    arg->entries, arg->count};
+        kk_writer_t *w = kk_conn_begin(conn, KK_API_OFFSET_COMMIT, version);
+        kk_encode_offset_commit_request(w, version, &in);
+        kk_reader_t r;
+        rc = kk_conn_roundtrip(conn, &r, err);
+        if (rc != KK_OK)
+            return rc;
+        kk_partition_offsets_free(&arg->result);
+        rc = kk_decode_offset_commit_response(&r, version, &arg->result, err);
+        if (rc != KK_OK) {
+            kk_conn_close(conn);
+            return rc;
+        }
+        /* KIP-848: the heartbeat thread may have moved the member epoch on meanwhile */
+        bool stale = false;
+        for (size_t i = 0; i < arg->result.count; i++)
+            stale |= arg->result.partitions[i].error_code == 113; /* STALE_MEMBER_EPOCH */
+        if (!stale || attempt >= 2 || kk_grp_commit_generation(g) == generation)
+            break;
     }
     /* coordinator trouble on any partition: retry the whole commit (it is idempotent) */
     for (size_t i = 0; i < arg->result.count; i++) {
@@ -187,7 +199,7 @@ int kk_group_commit(kk_group_t *g, const char *topic, int32_t partition, int64_t
     claim_t *c =
         g->state == GROUP_MEMBER || g->revoking ? kk_grp_find_claim(g, topic, partition) : NULL;
     int lost = atomic_load(&g->hb.rejoin);
-    if (!c || !g->claims_started || lost == 22 || lost == 25)
+    if (!c || !g->claims_started || lost == 22 || lost == 25 || lost == 110)
         return kk_error_set(err, KK_ERR_NOT_ASSIGNED,
                             "group %s: %s[%d] is not claimed by this member%s", g->group_id, topic,
                             (int)partition, c ? " any more (the group rebalanced)" : "");
@@ -206,7 +218,7 @@ int kk_group_commit_consumed(kk_group_t *g, kk_error_t *err) {
         return kk_error_set(err, KK_ERR_STATE, "kk_group_commit_consumed: group %s is closed",
                             g->group_id);
     int lost = atomic_load(&g->hb.rejoin);
-    if (g->state == GROUP_MEMBER && (lost == 22 || lost == 25))
+    if (g->state == GROUP_MEMBER && (lost == 22 || lost == 25 || lost == 110))
         return kk_error_set(
             err, KK_ERR_NOT_ASSIGNED,
             "group %s: this member lost its claims in a rebalance; nothing committed", g->group_id);

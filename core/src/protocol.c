@@ -38,8 +38,11 @@ static const api_spec_t *api_spec(int api_key) {
         /* v1 only: v0 sent the SASL tokens unframed, before Kafka 1.0 */
         [KK_API_SASL_HANDSHAKE] = {1, 1, INT16_MAX},
         [KK_API_SASL_AUTHENTICATE] = {0, 2, 2},
+        [KK_API_CONSUMER_GROUP_HEARTBEAT] = {0, 1, 0}, /* flexible from its first version */
     };
-    if (api_key < 0 || api_key >= KK_API__COUNT || specs[api_key].first_flexible == 0)
+    /* an absent entry is all zeros (no API we implement has only a flexible v0) */
+    if (api_key < 0 || api_key >= KK_API__COUNT ||
+        (specs[api_key].first_flexible == 0 && specs[api_key].max_version == 0))
         return NULL;
     return &specs[api_key];
 }
@@ -259,8 +262,11 @@ static void decode_topic(kk_reader_t *r, int16_t version, bool flexible, kk_topi
                          bool *oom) {
     t->error_code = kk_read_error_code(r);
     t->name = kk_slice_strdup(kk_read_str_v(r, flexible), oom);
-    if (version >= 10)
-        kk_read_skip(r, 16); /* topic id */
+    if (version >= 10) {
+        const uint8_t *id = kk_read_raw(r, 16);
+        if (id)
+            memcpy(t->topic_id, id, sizeof(t->topic_id));
+    }
     t->is_internal = version >= 1 ? kk_read_bool(r) : false;
     /* error code + index + leader + two empty arrays is at least 18 bytes (10 flexible) */
     int32_t n = kk_read_array_len_v(r, flexible, flexible ? 10 : 18);

@@ -215,7 +215,7 @@ static void test_strings_lists_maps_aliases(void **state) {
     int64_t keys[] = {99}, versions[] = {1};
     expect_refused(kk_config_set_map(c, "max_api_versions", keys, versions, 1, &err), &err,
                    "option 'max_api_versions' takes a map of API keys to versions from -1 to "
-                   "32767, not API key 99 (known keys: 0 to 44)");
+                   "32767, not API key 99 (known keys: 0 to 68)");
 
     /* Poseidon's spelling sets the same field, and counts as setting the option */
     assert_int_equal(kk_config_set_int(c, "socket_timeout_ms", 1234, &err), KK_OK);
