@@ -130,25 +130,6 @@ static int cg_send_locked(heartbeat_t *hb, kk_conn_t *conn, kk_cg_heartbeat_in_t
 
 /* ---- the heartbeat thread ----------------------------------------------------------------- */
 
-static int hb_conn_ready(heartbeat_t *hb, kk_error_t *err) {
-    if (!hb->coordinator_known) {
-        kk_coordinator_result_t res;
-        int rc = kk_grp_find_coordinator(hb->client, hb->group_id, &res, err);
-        if (rc != KK_OK)
-            return rc;
-        kk_conn_destroy(&hb->conn);
-        kk_conn_init(&hb->conn, res.host, res.port, &hb->client->conn_opts);
-        kk_coordinator_result_free(&res);
-        hb->coordinator_known = true;
-    }
-    if (kk_conn_is_open(&hb->conn))
-        return KK_OK;
-    int rc = kk_conn_open(&hb->conn, err);
-    if (rc != KK_OK)
-        hb->coordinator_known = false;
-    return rc;
-}
-
 void *kk_grp_cg_heartbeat_main(void *arg) {
     heartbeat_t *hb = arg;
     int wait_ms = 0;
@@ -165,7 +146,7 @@ void *kk_grp_cg_heartbeat_main(void *arg) {
         }
         kk_error_t err;
         kk_error_clear(&err);
-        int rc = hb_conn_ready(hb, &err);
+        int rc = kk_grp_hb_connect(hb, &err);
         if (rc == KK_OK) {
             kk_cg_heartbeat_in_t in = {
                 .group_id = hb->group_id,
@@ -624,23 +605,12 @@ int kk_grp_cg_maintain(kk_group_t *g, int64_t join_deadline, kk_error_t *err) {
             if (pending)
                 continue; /* take the new assignment at once */
         }
-        if (g->cfg.auto_commit_interval_ms > 0 && kk_monotonic_ms() >= g->next_auto_commit_ms) {
-            g->next_auto_commit_ms = kk_monotonic_ms() + g->cfg.auto_commit_interval_ms;
-            kk_error_t commit_err;
-            kk_error_clear(&commit_err);
-            int rc = kk_grp_commit_consumed(g, kk_monotonic_ms() + g->cfg.session_timeout_ms,
-                                            &commit_err);
-            if (rc == KK_ERR_NOT_ASSIGNED || (rc != KK_OK && kk_err_is_retriable(rc))) {
-                kk_log(g->client, KK_LOG_WARNING, "group %s: auto-commit failed: %s", g->group_id,
-                       commit_err.message);
-                if (g->lost_code)
-                    continue;
-            } else if (rc != KK_OK) {
-                if (err)
-                    *err = commit_err;
-                return rc;
-            }
-        }
+        bool soft_failure = false;
+        int commit_rc = kk_grp_auto_commit(g, &soft_failure, err);
+        if (commit_rc != KK_OK)
+            return commit_rc;
+        if (soft_failure && g->lost_code)
+            continue;
         return KK_OK;
     }
 }

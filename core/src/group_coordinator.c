@@ -95,3 +95,22 @@ int kk_grp_with_coordinator(kk_group_t *g, coord_op_t op, void *arg, int64_t dea
             return kk_error_set(err, KK_ERR_INTERRUPTED, "group %s: interrupted", g->group_id);
     }
 }
+
+int kk_grp_hb_connect(heartbeat_t *hb, kk_error_t *err) {
+    if (!hb->coordinator_known) {
+        kk_coordinator_result_t res;
+        int rc = kk_grp_find_coordinator(hb->client, hb->group_id, &res, err);
+        if (rc != KK_OK)
+            return rc;
+        kk_conn_destroy(&hb->conn);
+        kk_conn_init(&hb->conn, res.host, res.port, &hb->client->conn_opts);
+        kk_coordinator_result_free(&res);
+        hb->coordinator_known = true;
+    }
+    if (kk_conn_is_open(&hb->conn))
+        return KK_OK;
+    int rc = kk_conn_open(&hb->conn, err);
+    if (rc != KK_OK)
+        hb->coordinator_known = false;
+    return rc;
+}

@@ -4,27 +4,8 @@
  */
 #include "group_internal.h"
 
-static int hb_ensure_coordinator(heartbeat_t *hb, kk_error_t *err) {
-    if (!hb->coordinator_known) {
-        kk_coordinator_result_t res;
-        int rc = kk_grp_find_coordinator(hb->client, hb->group_id, &res, err);
-        if (rc != KK_OK)
-            return rc;
-        kk_conn_destroy(&hb->conn);
-        kk_conn_init(&hb->conn, res.host, res.port, &hb->client->conn_opts);
-        kk_coordinator_result_free(&res);
-        hb->coordinator_known = true;
-    }
-    if (kk_conn_is_open(&hb->conn))
-        return KK_OK;
-    int rc = kk_conn_open(&hb->conn, err);
-    if (rc != KK_OK)
-        hb->coordinator_known = false;
-    return rc;
-}
-
 static int hb_send(heartbeat_t *hb, kk_error_t *err) {
-    int rc = hb_ensure_coordinator(hb, err);
+    int rc = kk_grp_hb_connect(hb, err);
     if (rc != KK_OK)
         return rc;
     int16_t version = kk_conn_version(&hb->conn, KK_API_HEARTBEAT);

@@ -172,6 +172,9 @@ int kk_grp_find_coordinator(kk_client_t *client, const char *group_id, kk_coordi
 void kk_grp_coordinator_lost(kk_group_t *g);
 /* Connects g->coord to the coordinator, finding it first if needed. */
 int kk_grp_ensure_coordinator(kk_group_t *g, kk_error_t *err);
+/* The heartbeat thread's own coordinator connection (both protocols): finds the coordinator
+ * with the thread's client when it is not known, and opens the connection. */
+int kk_grp_hb_connect(heartbeat_t *hb, kk_error_t *err);
 
 /* Runs op against the coordinator, finding it again after coordinator errors, until the
  * deadline passes. */
@@ -238,6 +241,10 @@ int kk_grp_committed_in(const kk_partition_offsets_t *res, const char *topic, in
                         int64_t *offset, kk_error_t *err);
 /* Commits every claim whose consumed position is past its last commit. */
 int kk_grp_commit_consumed(kk_group_t *g, int64_t deadline, kk_error_t *err);
+/* The automatic commit, when one is due: KK_OK when none was due or it worked; also KK_OK with
+ * *soft_failure set (and a warning logged) when it failed in a way the next rejoin or the next
+ * interval mends; otherwise the error. */
+int kk_grp_auto_commit(kk_group_t *g, bool *soft_failure, kk_error_t *err);
 
 /* ---- group_membership.c ----------------------------------------------------------------- */
 

@@ -374,23 +374,12 @@ int kk_grp_maintain(kk_group_t *g, int64_t join_deadline, kk_error_t *err) {
         }
         if (g->state != GROUP_MEMBER)
             continue; /* a callback's commit found the generation lost */
-        if (g->cfg.auto_commit_interval_ms > 0 && kk_monotonic_ms() >= g->next_auto_commit_ms) {
-            g->next_auto_commit_ms = kk_monotonic_ms() + g->cfg.auto_commit_interval_ms;
-            kk_error_t commit_err;
-            kk_error_clear(&commit_err);
-            int rc = kk_grp_commit_consumed(g, kk_monotonic_ms() + g->cfg.session_timeout_ms,
-                                            &commit_err);
-            if (rc == KK_ERR_NOT_ASSIGNED || (rc != KK_OK && kk_err_is_retriable(rc))) {
-                kk_log(g->client, KK_LOG_WARNING, "group %s: auto-commit failed: %s", g->group_id,
-                       commit_err.message);
-                if (g->state != GROUP_MEMBER)
-                    continue;
-            } else if (rc != KK_OK) {
-                if (err)
-                    *err = commit_err;
-                return rc;
-            }
-        }
+        bool soft_failure = false;
+        int commit_rc = kk_grp_auto_commit(g, &soft_failure, err);
+        if (commit_rc != KK_OK)
+            return commit_rc;
+        if (soft_failure && g->state != GROUP_MEMBER)
+            continue;
         return KK_OK;
     }
 }

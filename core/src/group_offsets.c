@@ -246,3 +246,22 @@ int kk_group_committed(kk_group_t *g, const char *topic, int32_t partition, int6
     kk_partition_offsets_free(&result);
     return rc;
 }
+
+int kk_grp_auto_commit(kk_group_t *g, bool *soft_failure, kk_error_t *err) {
+    *soft_failure = false;
+    if (g->cfg.auto_commit_interval_ms <= 0 || kk_monotonic_ms() < g->next_auto_commit_ms)
+        return KK_OK;
+    g->next_auto_commit_ms = kk_monotonic_ms() + g->cfg.auto_commit_interval_ms;
+    kk_error_t commit_err;
+    kk_error_clear(&commit_err);
+    int rc = kk_grp_commit_consumed(g, kk_monotonic_ms() + g->cfg.session_timeout_ms, &commit_err);
+    if (rc == KK_ERR_NOT_ASSIGNED || (rc != KK_OK && kk_err_is_retriable(rc))) {
+        kk_log(g->client, KK_LOG_WARNING, "group %s: auto-commit failed: %s", g->group_id,
+               commit_err.message);
+        *soft_failure = true;
+        return KK_OK;
+    }
+    if (rc != KK_OK && err)
+        *err = commit_err;
+    return rc;
+}
