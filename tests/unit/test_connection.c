@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "buffer.h"
+#include "fake_wire.h"
 #include "connection.h"
 #include "kafkette.h"
 
@@ -45,33 +46,6 @@ typedef struct fake_broker {
     pthread_t thread;
 } fake_broker_t;
 
-static void send_frame(int fd, const kk_writer_t *body, int32_t correlation_id) {
-    kk_writer_t w;
-    kk_writer_init(&w);
-    kk_write_i32(&w, (int32_t)(body->len + 4));
-    kk_write_i32(&w, correlation_id);
-    kk_write_raw(&w, body->data, body->len);
-    ssize_t ignored = send(fd, w.data, w.len, MSG_NOSIGNAL);
-    (void)ignored;
-    kk_writer_free(&w);
-}
-
-static bool read_exact(fake_broker_t *fb, int fd, uint8_t *buf, size_t len) {
-    size_t got = 0;
-    while (got < len) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (atomic_load(&fb->stop))
-            return false;
-        if (poll(&p, 1, 50) <= 0)
-            continue;
-        ssize_t n = recv(fd, buf + got, len - got, 0);
-        if (n <= 0)
-            return false;
-        got += (size_t)n;
-    }
-    return true;
-}
-
 static void answer_api_versions(int fd, int16_t version, int32_t correlation_id) {
     kk_writer_t body;
     kk_writer_init(&body);
@@ -89,7 +63,7 @@ static void answer_api_versions(int fd, int16_t version, int32_t correlation_id)
         kk_write_i32(&body, 0);
     if (version >= 3)
         kk_write_empty_tags(&body);
-    send_frame(fd, &body, correlation_id);
+    fake_send_frame(fd, &body, correlation_id);
     kk_writer_free(&body);
 }
 
@@ -110,14 +84,14 @@ static void answer_metadata(fake_broker_t *fb, int fd, int32_t correlation_id) {
     kk_write_empty_tags(&body);
     switch (fb->scenario) {
     case WRONG_CORRELATION:
-        send_frame(fd, &body, correlation_id + 1);
+        fake_send_frame(fd, &body, correlation_id + 1);
         break;
     case SHORT_BODY:
         body.len -= 6; /* cut inside the cluster id */
-        send_frame(fd, &body, correlation_id);
+        fake_send_frame(fd, &body, correlation_id);
         break;
     default:
-        send_frame(fd, &body, correlation_id);
+        fake_send_frame(fd, &body, correlation_id);
     }
     kk_writer_free(&body);
 }
@@ -125,12 +99,12 @@ static void answer_metadata(fake_broker_t *fb, int fd, int32_t correlation_id) {
 static void serve_connection(fake_broker_t *fb, int fd) {
     for (;;) {
         uint8_t size_bytes[4];
-        if (!read_exact(fb, fd, size_bytes, 4))
+        if (!fake_read_exact(&fb->stop, fd, size_bytes, 4))
             return;
         uint32_t size = (uint32_t)size_bytes[0] << 24 | (uint32_t)size_bytes[1] << 16 |
                         (uint32_t)size_bytes[2] << 8 | size_bytes[3];
         uint8_t *request = malloc(size);
-        if (!read_exact(fb, fd, request, size)) {
+        if (!fake_read_exact(&fb->stop, fd, request, size)) {
             free(request);
             return;
         }

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "buffer.h"
+#include "fake_wire.h"
 #include "compression.h"
 #include "crc32c.h"
 #include "kafkette.h"
@@ -142,33 +143,6 @@ typedef struct conn_arg {
     int fd;
 } conn_arg_t;
 
-static void send_frame(int fd, const kk_writer_t *body, int32_t correlation_id) {
-    kk_writer_t w;
-    kk_writer_init(&w);
-    kk_write_i32(&w, (int32_t)(body->len + 4));
-    kk_write_i32(&w, correlation_id);
-    kk_write_raw(&w, body->data, body->len);
-    ssize_t ignored = send(fd, w.data, w.len, MSG_NOSIGNAL);
-    (void)ignored;
-    kk_writer_free(&w);
-}
-
-static bool read_exact(fake_broker_t *fb, int fd, uint8_t *buf, size_t len) {
-    size_t got = 0;
-    while (got < len) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (atomic_load(&fb->stop))
-            return false;
-        if (poll(&p, 1, 50) <= 0)
-            continue;
-        ssize_t n = recv(fd, buf + got, len - got, 0);
-        if (n <= 0)
-            return false;
-        got += (size_t)n;
-    }
-    return true;
-}
-
 /* Only the oldest versions the client still speaks, so each answer is short to write. */
 static void answer_api_versions(fake_broker_t *fb, int fd, int16_t version, int32_t correlation_id) {
     const int16_t ranges[][3] = {{KK_API_PRODUCE, 3, 3},
@@ -191,7 +165,7 @@ static void answer_api_versions(fake_broker_t *fb, int fd, int16_t version, int3
         kk_write_i32(&body, 0);
     if (version >= 3)
         kk_write_empty_tags(&body);
-    send_frame(fd, &body, correlation_id);
+    fake_send_frame(fd, &body, correlation_id);
     kk_writer_free(&body);
 }
 
@@ -214,7 +188,7 @@ static void answer_metadata(fake_broker_t *fb, int fd, int32_t correlation_id) {
     kk_write_i32(&body, 1);
     kk_write_array_len(&body, 1);
     kk_write_i32(&body, 1);
-    send_frame(fd, &body, correlation_id);
+    fake_send_frame(fd, &body, correlation_id);
     kk_writer_free(&body);
 }
 
@@ -230,7 +204,7 @@ static void answer_produce(fake_broker_t *fb, int fd, int32_t correlation_id) {
     kk_write_i64(&body, fb->produce_base_offset);
     kk_write_i64(&body, -1); /* log_append_time */
     kk_write_i32(&body, 0);  /* throttle */
-    send_frame(fd, &body, correlation_id);
+    fake_send_frame(fd, &body, correlation_id);
     kk_writer_free(&body);
 }
 
@@ -294,7 +268,7 @@ static void answer_fetch(fake_broker_t *fb, int fd, int32_t correlation_id, kk_r
     kk_write_i64(&body, INT64_MAX); /* last stable offset */
     kk_write_array_len(&body, 0);   /* aborted transactions */
     kk_write_bytes(&body, records.data, records.len);
-    send_frame(fd, &body, correlation_id);
+    fake_send_frame(fd, &body, correlation_id);
     kk_writer_free(&body);
     kk_writer_free(&records);
 }
@@ -306,12 +280,12 @@ static void *serve_connection(void *arg) {
     free(ca);
     for (;;) {
         uint8_t size_bytes[4];
-        if (!read_exact(fb, fd, size_bytes, 4))
+        if (!fake_read_exact(&fb->stop, fd, size_bytes, 4))
             break;
         uint32_t size = (uint32_t)size_bytes[0] << 24 | (uint32_t)size_bytes[1] << 16 |
                         (uint32_t)size_bytes[2] << 8 | size_bytes[3];
         uint8_t *request = malloc(size);
-        if (!read_exact(fb, fd, request, size)) {
+        if (!fake_read_exact(&fb->stop, fd, request, size)) {
             free(request);
             break;
         }
