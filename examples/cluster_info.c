@@ -9,8 +9,8 @@ static const struct {
     int key;
     const char *name;
 } shown_apis[] = {
-    {KK_API_PRODUCE, "Produce"},           {KK_API_FETCH, "Fetch"},
-    {KK_API_LIST_OFFSETS, "ListOffsets"},  {KK_API_METADATA, "Metadata"},
+    {KK_API_PRODUCE, "Produce"},          {KK_API_FETCH, "Fetch"},
+    {KK_API_LIST_OFFSETS, "ListOffsets"}, {KK_API_METADATA, "Metadata"},
     {KK_API_API_VERSIONS, "ApiVersions"},
 };
 
@@ -43,7 +43,8 @@ int main(int argc, char **argv) {
         if (v >= 0)
             printf("  %-12s v%d\n", shown_apis[i].name, v);
         else
-            printf("  %-12s (not yet implemented by kafkette, or not offered)\n", shown_apis[i].name);
+            printf("  %-12s (not yet implemented by kafkette, or not offered)\n",
+                   shown_apis[i].name);
     }
     printf("\nbrokers (%zu):\n", md->broker_count);
     for (size_t i = 0; i < md->broker_count; i++)
@@ -52,9 +53,9 @@ int main(int argc, char **argv) {
     printf("\ntopics (%zu):\n", md->topic_count);
     for (size_t i = 0; i < md->topic_count; i++) {
         const kk_topic_info_t *t = &md->topics[i];
-        printf("  %s%s: %zu partition(s)%s%s\n", t->name ? t->name : "?", t->is_internal ? " (internal)" : "",
-               t->partition_count, t->error_code ? ", error " : "",
-               t->error_code ? kk_err_name(t->error_code) : "");
+        printf("  %s%s: %zu partition(s)%s%s\n", t->name ? t->name : "?",
+               t->is_internal ? " (internal)" : "", t->partition_count,
+               t->error_code ? ", error " : "", t->error_code ? kk_err_name(t->error_code) : "");
         for (size_t j = 0; j < t->partition_count; j++)
             printf("    partition %d: leader %d, %zu replica(s), %zu in sync\n",
                    t->partitions[j].partition, t->partitions[j].leader,

@@ -25,8 +25,8 @@ static int admin_conn(kk_client_t *client, int api_key, const char *api_name, kk
     return KK_OK;
 }
 
-static int topic_result_error(const kk_topic_results_t *results, const char *topic, const char *what,
-                              kk_error_t *err) {
+static int topic_result_error(const kk_topic_results_t *results, const char *topic,
+                              const char *what, kk_error_t *err) {
     for (size_t i = 0; i < results->count; i++) {
         const kk_topic_result_t *t = &results->topics[i];
         if (!t->name || strcmp(t->name, topic) != 0)
@@ -40,8 +40,8 @@ static int topic_result_error(const kk_topic_results_t *results, const char *top
                             kk_err_name(t->error_code), t->error_code,
                             kk_err_description(t->error_code));
     }
-    return kk_error_set(err, KK_ERR_MALFORMED, "%s %s: the response does not mention the topic", what,
-                        topic);
+    return kk_error_set(err, KK_ERR_MALFORMED, "%s %s: the response does not mention the topic",
+                        what, topic);
 }
 
 /* Whether the leader of every partition already serves it: metadata names a leader a moment
@@ -56,8 +56,9 @@ static bool leaders_serve(kk_client_t *client, const kk_metadata_t *md, const kk
         int16_t version = kk_conn_version(conn, KK_API_LIST_OFFSETS);
         if (version < 0)
             return true; /* nothing to ask with: trust the metadata */
-        kk_encode_list_offsets_request(kk_conn_begin(conn, KK_API_LIST_OFFSETS, version), version, t->name,
-                                       t->partitions[i].partition, KK_OFFSET_SPEC_LATEST, 0);
+        kk_encode_list_offsets_request(kk_conn_begin(conn, KK_API_LIST_OFFSETS, version), version,
+                                       t->name, t->partitions[i].partition, KK_OFFSET_SPEC_LATEST,
+                                       0);
         kk_reader_t r;
         kk_list_offsets_result_t res;
         if (kk_conn_roundtrip(conn, &r, &ignored) != KK_OK ||
@@ -89,8 +90,9 @@ static int wait_for_leaders(kk_client_t *client, const char *topic, size_t min_p
         if (ready)
             return KK_OK;
         if (kk_monotonic_ms() >= deadline)
-            return kk_error_set(err, KK_ERR_TIMED_OUT,
-                                "topic %s was created but its partitions have no serving leader yet", topic);
+            return kk_error_set(
+                err, KK_ERR_TIMED_OUT,
+                "topic %s was created but its partitions have no serving leader yet", topic);
         rc = kk_conn_sleep(&client->conn_opts, 50);
         if (rc != KK_OK)
             return kk_error_set(err, rc, "waiting for topic %s interrupted", topic);
@@ -101,11 +103,13 @@ int kk_client_create_topic(kk_client_t *client, const char *topic, int32_t parti
                            int16_t replication_factor, const kk_topic_config_t *configs,
                            size_t config_count, int timeout_ms, kk_error_t *err) {
     if (!client || !topic || !topic[0] || (config_count && !configs))
-        return kk_error_set(err, KK_ERR_INVALID_ARG, "create topic: missing topic name or arguments");
+        return kk_error_set(err, KK_ERR_INVALID_ARG,
+                            "create topic: missing topic name or arguments");
     if (partitions == 0 || partitions < -1 || replication_factor == 0 || replication_factor < -1)
         return kk_error_set(err, KK_ERR_INVALID_ARG,
                             "create topic %s: partitions and replication factor must be positive "
-                            "(or -1 for the broker default)", topic);
+                            "(or -1 for the broker default)",
+                            topic);
     if (timeout_ms <= 0)
         timeout_ms = 30000;
     int64_t deadline = kk_monotonic_ms() + timeout_ms;
@@ -115,9 +119,9 @@ int kk_client_create_topic(kk_client_t *client, const char *topic, int32_t parti
     if (rc != KK_OK)
         return rc;
     if (version < 4 && (partitions < 0 || replication_factor < 0))
-        return kk_error_set(err, KK_ERR_UNSUPPORTED_VERSION,
-                            "create topic %s: this broker needs explicit partitions and replication",
-                            topic);
+        return kk_error_set(
+            err, KK_ERR_UNSUPPORTED_VERSION,
+            "create topic %s: this broker needs explicit partitions and replication", topic);
     kk_topic_config_in_t *cfg_in = NULL;
     if (config_count) {
         cfg_in = malloc(config_count * sizeof(*cfg_in));
@@ -147,7 +151,8 @@ int kk_client_create_topic(kk_client_t *client, const char *topic, int32_t parti
     return wait_for_leaders(client, topic, partitions > 0 ? (size_t)partitions : 1, deadline, err);
 }
 
-int kk_client_delete_topic(kk_client_t *client, const char *topic, int timeout_ms, kk_error_t *err) {
+int kk_client_delete_topic(kk_client_t *client, const char *topic, int timeout_ms,
+                           kk_error_t *err) {
     if (!client || !topic || !topic[0])
         return kk_error_set(err, KK_ERR_INVALID_ARG, "delete topic: missing topic name");
     if (timeout_ms <= 0)
@@ -179,7 +184,8 @@ int kk_client_delete_records(kk_client_t *client, const char *topic, int32_t par
                              int64_t offset, int timeout_ms, int64_t *low_watermark,
                              kk_error_t *err) {
     if (!client || !topic || !topic[0] || partition < 0 || offset < -1)
-        return kk_error_set(err, KK_ERR_INVALID_ARG, "delete records: bad topic, partition or offset");
+        return kk_error_set(err, KK_ERR_INVALID_ARG,
+                            "delete records: bad topic, partition or offset");
     if (timeout_ms <= 0)
         timeout_ms = 30000;
     const char *topics[] = {topic};
@@ -202,8 +208,8 @@ int kk_client_delete_records(kk_client_t *client, const char *topic, int32_t par
         return rc;
     int16_t version = kk_conn_version(conn, KK_API_DELETE_RECORDS);
     if (version < 0)
-        return kk_error_set(err, KK_ERR_UNSUPPORTED_VERSION, "%s: the broker does not support DeleteRecords",
-                            conn->label);
+        return kk_error_set(err, KK_ERR_UNSUPPORTED_VERSION,
+                            "%s: the broker does not support DeleteRecords", conn->label);
     kk_writer_t *w = kk_conn_begin(conn, KK_API_DELETE_RECORDS, version);
     kk_encode_delete_records_request(w, version, topic, partition, offset, timeout_ms);
     kk_reader_t r;
@@ -229,8 +235,9 @@ int kk_client_delete_records(kk_client_t *client, const char *topic, int32_t par
 int kk_client_create_partitions(kk_client_t *client, const char *topic, int32_t total_count,
                                 int timeout_ms, kk_error_t *err) {
     if (!client || !topic || !topic[0] || total_count <= 0)
-        return kk_error_set(err, KK_ERR_INVALID_ARG,
-                            "create partitions: a topic name and a positive partition count are needed");
+        return kk_error_set(
+            err, KK_ERR_INVALID_ARG,
+            "create partitions: a topic name and a positive partition count are needed");
     if (timeout_ms <= 0)
         timeout_ms = 30000;
     int64_t deadline = kk_monotonic_ms() + timeout_ms;
@@ -284,7 +291,7 @@ static void free_topic_info(kk_topic_info_t *t) {
 }
 
 int kk_admin_metadata(kk_client_t *client, const char *const *topics, size_t topic_count,
-                          bool include_internal, kk_metadata_t **out, kk_error_t *err) {
+                      bool include_internal, kk_metadata_t **out, kk_error_t *err) {
     bool saved = client->allow_auto_topic_creation;
     client->allow_auto_topic_creation = false;
     int rc = kk_client_metadata(client, topics, topic_count, out, err);
@@ -339,8 +346,8 @@ int kk_client_list_topics(kk_client_t *client, bool include_internal, char ***na
 }
 
 int kk_admin_leader_offset(kk_client_t *client, const kk_metadata_t *md, const char *topic,
-                         const kk_partition_info_t *p, int64_t timestamp,
-                         kk_list_offsets_result_t *res, kk_error_t *err) {
+                           const kk_partition_info_t *p, int64_t timestamp,
+                           kk_list_offsets_result_t *res, kk_error_t *err) {
     if (p->leader < 0)
         return kk_error_set(err, p->error_code ? p->error_code : 5 /* LEADER_NOT_AVAILABLE */,
                             "%s[%d] has no leader", topic, (int)p->partition);
@@ -420,8 +427,8 @@ int kk_client_describe_topics(kk_client_t *client, const char *const *topics, si
     }
     for (size_t i = 0; i < md->topic_count; i++) {
         const kk_topic_info_t *t = &md->topics[i];
-        d->watermarks[i] = calloc(t->partition_count ? t->partition_count : 1,
-                                  sizeof(*d->watermarks[i]));
+        d->watermarks[i] =
+            calloc(t->partition_count ? t->partition_count : 1, sizeof(*d->watermarks[i]));
         if (!d->watermarks[i]) {
             kk_topic_descriptions_free(d);
             return kk_error_set(err, KK_ERR_NO_MEMORY, "describe topics: out of memory");
@@ -442,7 +449,8 @@ int kk_client_describe_topics(kk_client_t *client, const char *const *topics, si
 static int partition_metadata(kk_client_t *client, const char *topic, int32_t partition,
                               kk_metadata_t **md, const kk_partition_info_t **p, kk_error_t *err) {
     if (!topic || !topic[0] || partition < 0)
-        return kk_error_set(err, KK_ERR_INVALID_ARG, "a topic name and a partition >= 0 are needed");
+        return kk_error_set(err, KK_ERR_INVALID_ARG,
+                            "a topic name and a partition >= 0 are needed");
     const char *topics[] = {topic};
     int rc = kk_admin_metadata(client, topics, 1, false, md, err);
     if (rc != KK_OK)
@@ -463,8 +471,9 @@ static int partition_metadata(kk_client_t *client, const char *topic, int32_t pa
     size_t count = t->partition_count;
     kk_metadata_free(*md);
     *md = NULL;
-    return kk_error_set(err, KK_ERR_INVALID_PARTITION, "topic %s has %zu partition(s), no partition %d",
-                        topic, count, (int)partition);
+    return kk_error_set(err, KK_ERR_INVALID_PARTITION,
+                        "topic %s has %zu partition(s), no partition %d", topic, count,
+                        (int)partition);
 }
 
 int kk_client_watermarks(kk_client_t *client, const char *topic, int32_t partition,
@@ -535,14 +544,15 @@ static int config_conn(kk_client_t *client, kk_resource_type_t type, const char 
                        const char *api_name, kk_conn_t **conn, int16_t *version, kk_error_t *err) {
     if (!name || !name[0] || (type != KK_RESOURCE_TOPIC && type != KK_RESOURCE_BROKER))
         return kk_error_set(err, KK_ERR_INVALID_ARG,
-                            "%s: a resource type (topic or broker) and a name are needed", api_name);
+                            "%s: a resource type (topic or broker) and a name are needed",
+                            api_name);
     if (type == KK_RESOURCE_TOPIC)
         return admin_conn(client, api_key, api_name, conn, version, err);
     char *end = NULL;
     long node = strtol(name, &end, 10);
     if (!end || *end || node < 0 || node > INT32_MAX)
-        return kk_error_set(err, KK_ERR_INVALID_ARG, "%s: a broker is named by its node id, not '%s'",
-                            api_name, name);
+        return kk_error_set(err, KK_ERR_INVALID_ARG,
+                            "%s: a broker is named by its node id, not '%s'", api_name, name);
     kk_metadata_t *md = NULL;
     int rc = kk_client_metadata(client, NULL, 0, &md, err);
     if (rc != KK_OK)
@@ -569,8 +579,8 @@ static int resource_error(kk_error_t *err, int16_t code, const char *message, co
     if (message && message[0])
         return kk_error_set(err, code, "%s %s %s: %s (%d): %s", what, kind, name, kk_err_name(code),
                             code, message);
-    return kk_error_set(err, code, "%s %s %s: %s (%d): %s", what, kind, name, kk_err_name(code), code,
-                        kk_err_description(code));
+    return kk_error_set(err, code, "%s %s %s: %s (%d): %s", what, kind, name, kk_err_name(code),
+                        code, kk_err_description(code));
 }
 
 void kk_resource_configs_free(kk_resource_configs_t *configs) {
@@ -608,7 +618,8 @@ int kk_client_describe_configs(kk_client_t *client, kk_resource_type_t type, con
         return rc;
     }
     if (res.error_code != 0) {
-        rc = resource_error(err, res.error_code, res.error_message, "describe configs of", type, name);
+        rc = resource_error(err, res.error_code, res.error_message, "describe configs of", type,
+                            name);
         kk_describe_configs_result_free(&res);
         return rc;
     }
@@ -634,8 +645,9 @@ int kk_client_alter_configs(kk_client_t *client, kk_resource_type_t type, const 
         if (!alterations[i].name || !alterations[i].name[0] || alterations[i].op < KK_ALTER_SET ||
             alterations[i].op > KK_ALTER_SUBTRACT ||
             (alterations[i].op != KK_ALTER_DELETE && !alterations[i].value))
-            return kk_error_set(err, KK_ERR_INVALID_ARG,
-                                "alter configs: alteration %zu needs a name, an operation and a value", i);
+            return kk_error_set(
+                err, KK_ERR_INVALID_ARG,
+                "alter configs: alteration %zu needs a name, an operation and a value", i);
     kk_conn_t *conn;
     int16_t version = -1;
     int rc = config_conn(client, type, name, KK_API_INCREMENTAL_ALTER_CONFIGS,

@@ -99,9 +99,7 @@ void kk_write_string_n(kk_writer_t *w, const char *s, size_t n) {
     kk_write_raw(w, s, n);
 }
 
-void kk_write_string(kk_writer_t *w, const char *s) {
-    kk_write_string_n(w, s, s ? strlen(s) : 0);
-}
+void kk_write_string(kk_writer_t *w, const char *s) { kk_write_string_n(w, s, s ? strlen(s) : 0); }
 
 void kk_write_bytes(kk_writer_t *w, const void *b, size_t n) {
     if (!b) {
@@ -308,8 +306,7 @@ static int32_t check_count(kk_reader_t *r, int64_t n, size_t min_element_size) {
         r->failed = true;
         return 0;
     }
-    if (n > 0 && min_element_size > 0 &&
-        (uint64_t)n > kk_reader_remaining(r) / min_element_size) {
+    if (n > 0 && min_element_size > 0 && (uint64_t)n > kk_reader_remaining(r) / min_element_size) {
         r->failed = true;
         return 0;
     }

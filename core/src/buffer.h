@@ -18,7 +18,7 @@ typedef struct kk_writer {
     uint8_t *data; /* owned; NULL until the first write */
     size_t len;
     size_t cap;
-    bool failed;   /* an allocation failed; the content is incomplete */
+    bool failed; /* an allocation failed; the content is incomplete */
 } kk_writer_t;
 
 void kk_writer_init(kk_writer_t *w);

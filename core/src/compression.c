@@ -38,13 +38,16 @@ static const char *const CODEC_NAMES[] = {"none", "gzip", "snappy", "lz4", "zstd
 #define CODEC_COUNT (sizeof CODEC_NAMES / sizeof CODEC_NAMES[0])
 
 int kk_codec_from_name(const char *name, kk_codec_t *out) {
-    if (name == NULL || out == NULL) return KK_ERR_INVALID_ARG;
+    if (name == NULL || out == NULL)
+        return KK_ERR_INVALID_ARG;
     for (size_t i = 0; i < CODEC_COUNT; i++) {
         const char *a = name, *b = CODEC_NAMES[i];
         while (*a != '\0' && *b != '\0') {
             char c = *a;
-            if (c >= 'A' && c <= 'Z') c = (char)(c - 'A' + 'a');
-            if (c != *b) break;
+            if (c >= 'A' && c <= 'Z')
+                c = (char)(c - 'A' + 'a');
+            if (c != *b)
+                break;
             a++;
             b++;
         }
@@ -57,7 +60,8 @@ int kk_codec_from_name(const char *name, kk_codec_t *out) {
 }
 
 const char *kk_codec_name(kk_codec_t codec) {
-    if ((unsigned)codec >= CODEC_COUNT) return "unknown";
+    if ((unsigned)codec >= CODEC_COUNT)
+        return "unknown";
     return CODEC_NAMES[codec];
 }
 
@@ -67,7 +71,7 @@ typedef struct outbuf {
     uint8_t *data;
     size_t len;
     size_t cap;
-    size_t limit;   /* max_out + 1 (saturating): a buffer this full proves the cap exceeded */
+    size_t limit; /* max_out + 1 (saturating): a buffer this full proves the cap exceeded */
     size_t max_out;
     const char *codec;
 } outbuf_t;
@@ -77,14 +81,15 @@ static int cap_exceeded(const char *codec, size_t max_out, kk_error_t *err) {
                         "%s: decompressed data exceeds the cap of %zu bytes", codec, max_out);
 }
 
-static int out_init(outbuf_t *o, const char *codec, size_t guess, size_t max_out,
-                    kk_error_t *err) {
+static int out_init(outbuf_t *o, const char *codec, size_t guess, size_t max_out, kk_error_t *err) {
     o->len = 0;
     o->max_out = max_out;
     o->codec = codec;
     o->limit = max_out == SIZE_MAX ? SIZE_MAX : max_out + 1;
-    if (guess < 1) guess = 1;
-    if (guess > o->limit) guess = o->limit;
+    if (guess < 1)
+        guess = 1;
+    if (guess > o->limit)
+        guess = o->limit;
     o->cap = guess;
     o->data = malloc(guess);
     if (o->data == NULL)
@@ -94,7 +99,8 @@ static int out_init(outbuf_t *o, const char *codec, size_t guess, size_t max_out
 
 /* Called only when the buffer is full. */
 static int out_grow(outbuf_t *o, kk_error_t *err) {
-    if (o->cap >= o->limit) return cap_exceeded(o->codec, o->max_out, err);
+    if (o->cap >= o->limit)
+        return cap_exceeded(o->codec, o->max_out, err);
     size_t ncap = o->cap > o->limit / 2 ? o->limit : o->cap * 2;
     uint8_t *p = realloc(o->data, ncap);
     if (p == NULL)
@@ -107,10 +113,12 @@ static int out_grow(outbuf_t *o, kk_error_t *err) {
 
 /* Hands the buffer over, trimmed when much of it is unused. */
 static int out_finish(outbuf_t *o, uint8_t **out, size_t *out_len, kk_error_t *err) {
-    if (o->len > o->max_out) return cap_exceeded(o->codec, o->max_out, err);
+    if (o->len > o->max_out)
+        return cap_exceeded(o->codec, o->max_out, err);
     if (o->cap - o->len > MIN_GUESS) {
         uint8_t *p = realloc(o->data, o->len > 0 ? o->len : 1);
-        if (p != NULL) o->data = p; /* keeping the larger block is harmless */
+        if (p != NULL)
+            o->data = p; /* keeping the larger block is harmless */
     }
     *out = o->data;
     *out_len = o->len;
@@ -124,7 +132,8 @@ static int out_finish(outbuf_t *o, uint8_t **out, size_t *out_len, kk_error_t *e
 #define TRUSTED_RATIO 64
 static size_t stated_guess(unsigned long long stated, size_t src_len) {
     size_t trusted = src_len > SIZE_MAX / TRUSTED_RATIO ? SIZE_MAX : src_len * TRUSTED_RATIO;
-    if (trusted < MIN_GUESS) trusted = MIN_GUESS;
+    if (trusted < MIN_GUESS)
+        trusted = MIN_GUESS;
     /* one spare byte lets the decoder reach the end mark without a needless regrowth */
     return stated < trusted ? (size_t)stated + 1 : trusted;
 }
@@ -145,7 +154,8 @@ static int copy_bytes(const uint8_t *src, size_t src_len, uint8_t **out, size_t 
     uint8_t *p = malloc(src_len > 0 ? src_len : 1);
     if (p == NULL)
         return kk_error_set(err, KK_ERR_NO_MEMORY, "none: cannot allocate %zu bytes", src_len);
-    if (src_len > 0) memcpy(p, src, src_len);
+    if (src_len > 0)
+        memcpy(p, src, src_len);
     *out = p;
     *out_len = src_len;
     return 0;
@@ -155,8 +165,8 @@ static int copy_bytes(const uint8_t *src, size_t src_len, uint8_t **out, size_t 
 
 /* Gives a zlib stream its next piece of input and of output room, each at most ZLIB_CHUNK
  * (zlib counts in uInt); grows the output when it is full. 0, or out_grow's error. */
-static int zlib_next_chunk(z_stream *zs, const uint8_t *src, size_t src_len, size_t *fed, outbuf_t *o,
-                           size_t *room, kk_error_t *err) {
+static int zlib_next_chunk(z_stream *zs, const uint8_t *src, size_t src_len, size_t *fed,
+                           outbuf_t *o, size_t *room, kk_error_t *err) {
     if (zs->avail_in == 0 && *fed < src_len) {
         size_t n = src_len - *fed < ZLIB_CHUNK ? src_len - *fed : ZLIB_CHUNK;
         zs->next_in = src + *fed;
@@ -187,16 +197,19 @@ static int gzip_compress(const uint8_t *src, size_t src_len, uint8_t **out, size
     size_t fed = 0;
     size_t room = 0;
     while (rc == 0) {
-        if ((rc = zlib_next_chunk(&zs, src, src_len, &fed, &o, &room, err)) != 0) break;
+        if ((rc = zlib_next_chunk(&zs, src, src_len, &fed, &o, &room, err)) != 0)
+            break;
         zr = deflate(&zs, fed == src_len ? Z_FINISH : Z_NO_FLUSH);
         o.len += room - zs.avail_out;
-        if (zr == Z_STREAM_END) break;
+        if (zr == Z_STREAM_END)
+            break;
         if (zr != Z_OK && !(zr == Z_BUF_ERROR && zs.avail_out == 0))
             rc = kk_error_set(err, KK_ERR_COMPRESSION, "gzip: compression failed (zlib error %d)",
                               zr);
     }
     deflateEnd(&zs);
-    if (rc == 0) rc = out_finish(&o, out, out_len, err);
+    if (rc == 0)
+        rc = out_finish(&o, out, out_len, err);
     free(o.data);
     return rc;
 }
@@ -215,13 +228,15 @@ static int gzip_decompress(const uint8_t *src, size_t src_len, size_t max_out, u
     size_t fed = 0;
     size_t room = 0;
     while (rc == 0) {
-        if ((rc = zlib_next_chunk(&zs, src, src_len, &fed, &o, &room, err)) != 0) break;
+        if ((rc = zlib_next_chunk(&zs, src, src_len, &fed, &o, &room, err)) != 0)
+            break;
         zr = inflate(&zs, Z_NO_FLUSH);
         o.len += room - zs.avail_out;
         if (o.len > max_out) {
             rc = cap_exceeded("gzip", max_out, err);
         } else if (zr == Z_STREAM_END) {
-            if (zs.avail_in == 0 && fed == src_len) break;
+            if (zs.avail_in == 0 && fed == src_len)
+                break;
             inflateReset(&zs); /* another member follows, as gzip(1) allows */
         } else if (zr == Z_OK || (zr == Z_BUF_ERROR && zs.avail_out == 0)) {
             continue;
@@ -237,15 +252,16 @@ static int gzip_decompress(const uint8_t *src, size_t src_len, size_t max_out, u
         }
     }
     inflateEnd(&zs);
-    if (rc == 0) rc = out_finish(&o, out, out_len, err);
+    if (rc == 0)
+        rc = out_finish(&o, out, out_len, err);
     free(o.data);
     return rc;
 }
 
 /* ---- snappy ---------------------------------------------------------------------------- */
 
-static int snappy_compress_block(const uint8_t *src, size_t src_len, uint8_t **out,
-                                 size_t *out_len, kk_error_t *err) {
+static int snappy_compress_block(const uint8_t *src, size_t src_len, uint8_t **out, size_t *out_len,
+                                 kk_error_t *err) {
     /* The block's length header is a 32-bit varint. */
     if (src_len > UINT32_MAX)
         return kk_error_set(err, KK_ERR_COMPRESSION,
@@ -267,7 +283,8 @@ static int snappy_compress_block(const uint8_t *src, size_t src_len, uint8_t **o
 
 /* The decompressed size a raw block declares, refusing claims no valid block can make. */
 static int snappy_block_size(const uint8_t *blk, size_t n, size_t *size, kk_error_t *err) {
-    if (n == 0) return truncated("snappy", err);
+    if (n == 0)
+        return truncated("snappy", err);
     if (snappy_uncompressed_length((const char *)blk, n, size) != SNAPPY_OK)
         return kk_error_set(err, KK_ERR_COMPRESSION,
                             "snappy: corrupt or truncated block length header");
@@ -291,11 +308,10 @@ static int snappy_block_decode(const uint8_t *blk, size_t n, uint8_t *dst, size_
 /* Java's framing: header, then (int32 big-endian length, raw block) until the input ends.
  * The first pass checks every length and sums the sizes, so the cap is enforced before
  * allocating and the second pass cannot run out of room. */
-static int xerial_decompress(const uint8_t *src, size_t src_len, size_t max_out,
-                             uint8_t **out, size_t *out_len, kk_error_t *err) {
+static int xerial_decompress(const uint8_t *src, size_t src_len, size_t max_out, uint8_t **out,
+                             size_t *out_len, kk_error_t *err) {
     if (src_len < XERIAL_HEADER_LEN)
-        return kk_error_set(err, KK_ERR_COMPRESSION,
-                            "snappy: xerial stream header is truncated");
+        return kk_error_set(err, KK_ERR_COMPRESSION, "snappy: xerial stream header is truncated");
     size_t total = 0;
     size_t pos = XERIAL_HEADER_LEN;
     while (pos < src_len) {
@@ -311,8 +327,10 @@ static int xerial_decompress(const uint8_t *src, size_t src_len, size_t max_out,
                                 pos - 4, blen, src_len - pos);
         size_t size;
         int rc = snappy_block_size(src + pos, blen, &size, err);
-        if (rc != 0) return rc;
-        if (size > max_out - total) return cap_exceeded("snappy", max_out, err);
+        if (rc != 0)
+            return rc;
+        if (size > max_out - total)
+            return cap_exceeded("snappy", max_out, err);
         total += size;
         pos += blen;
     }
@@ -326,7 +344,8 @@ static int xerial_decompress(const uint8_t *src, size_t src_len, size_t max_out,
         pos += 4;
         size_t size;
         int rc = snappy_block_size(src + pos, blen, &size, err);
-        if (rc == 0) rc = snappy_block_decode(src + pos, blen, p + off, size, err);
+        if (rc == 0)
+            rc = snappy_block_decode(src + pos, blen, p + off, size, err);
         if (rc != 0) {
             free(p);
             return rc;
@@ -346,8 +365,10 @@ static int snappy_decompress(const uint8_t *src, size_t src_len, size_t max_out,
         return xerial_decompress(src, src_len, max_out, out, out_len, err);
     size_t size;
     int rc = snappy_block_size(src, src_len, &size, err);
-    if (rc != 0) return rc;
-    if (size > max_out) return cap_exceeded("snappy", max_out, err);
+    if (rc != 0)
+        return rc;
+    if (size > max_out)
+        return cap_exceeded("snappy", max_out, err);
     uint8_t *p = malloc(size > 0 ? size : 1);
     if (p == NULL)
         return kk_error_set(err, KK_ERR_NO_MEMORY, "snappy: cannot allocate %zu bytes", size);
@@ -394,14 +415,16 @@ static int lz4_compress(const uint8_t *src, size_t src_len, uint8_t **out, size_
 
 /* True when src stops inside a frame header (rather than holding a bad one). */
 static bool lz4_header_truncated(const uint8_t *src, size_t src_len) {
-    if (src_len < LZ4F_MIN_SIZE_TO_KNOW_HEADER_LENGTH) return true;
+    if (src_len < LZ4F_MIN_SIZE_TO_KNOW_HEADER_LENGTH)
+        return true;
     size_t hs = LZ4F_headerSize(src, src_len);
     return !LZ4F_isError(hs) && src_len < hs;
 }
 
 static int lz4_decompress(const uint8_t *src, size_t src_len, size_t max_out, uint8_t **out,
                           size_t *out_len, kk_error_t *err) {
-    if (src_len == 0) return truncated("lz4", err);
+    if (src_len == 0)
+        return truncated("lz4", err);
     LZ4F_dctx *dctx = NULL;
     size_t r = LZ4F_createDecompressionContext(&dctx, LZ4F_VERSION);
     if (LZ4F_isError(r))
@@ -419,12 +442,13 @@ static int lz4_decompress(const uint8_t *src, size_t src_len, size_t max_out, ui
     } else if (info.contentSize > max_out) {
         rc = cap_exceeded("lz4", max_out, err);
     } else {
-        size_t guess = info.contentSize > 0 ? stated_guess(info.contentSize, src_len)
-                                            : guess_size(src_len);
+        size_t guess =
+            info.contentSize > 0 ? stated_guess(info.contentSize, src_len) : guess_size(src_len);
         rc = out_init(&o, "lz4", guess, max_out, err);
     }
     while (rc == 0) {
-        if (o.len == o.cap && (rc = out_grow(&o, err)) != 0) break;
+        if (o.len == o.cap && (rc = out_grow(&o, err)) != 0)
+            break;
         size_t room = o.cap - o.len, in = src_len - pos;
         r = LZ4F_decompress(dctx, o.data + o.len, &room, src + pos, &in, NULL);
         if (LZ4F_isError(r)) {
@@ -437,14 +461,16 @@ static int lz4_decompress(const uint8_t *src, size_t src_len, size_t max_out, ui
         if (o.len > max_out) {
             rc = cap_exceeded("lz4", max_out, err);
         } else if (r == 0) {
-            if (pos == src_len) break; /* else another frame follows */
+            if (pos == src_len)
+                break; /* else another frame follows */
         } else if (o.len < o.cap && (pos == src_len || (in == 0 && room == 0))) {
             /* it has room to write and still wants input we do not have */
             rc = truncated("lz4", err);
         }
     }
     LZ4F_freeDecompressionContext(dctx);
-    if (rc == 0) rc = out_finish(&o, out, out_len, err);
+    if (rc == 0)
+        rc = out_finish(&o, out, out_len, err);
     free(o.data);
     return rc;
 }
@@ -467,7 +493,8 @@ static int zstd_compress(const uint8_t *src, size_t src_len, uint8_t **out, size
     }
     /* The frame also records the content size (compress2 knows it). */
     size_t r = ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, ZSTD_LEVEL);
-    if (!ZSTD_isError(r)) r = ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
+    if (!ZSTD_isError(r))
+        r = ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
     if (!ZSTD_isError(r))
         r = ZSTD_compress2(cctx, p, cap, src != NULL ? (const void *)src : (const void *)p,
                            src_len);
@@ -484,18 +511,19 @@ static int zstd_compress(const uint8_t *src, size_t src_len, uint8_t **out, size
 
 static int zstd_decompress(const uint8_t *src, size_t src_len, size_t max_out, uint8_t **out,
                            size_t *out_len, kk_error_t *err) {
-    if (src_len == 0) return truncated("zstd", err);
+    if (src_len == 0)
+        return truncated("zstd", err);
     /* Only the first frame's size is known up front; the loop caps the rest. */
     unsigned long long fcs = ZSTD_getFrameContentSize(src, src_len);
     size_t guess = guess_size(src_len);
     if (fcs != ZSTD_CONTENTSIZE_UNKNOWN && fcs != ZSTD_CONTENTSIZE_ERROR) {
-        if (fcs > max_out) return cap_exceeded("zstd", max_out, err);
+        if (fcs > max_out)
+            return cap_exceeded("zstd", max_out, err);
         guess = stated_guess(fcs, src_len);
     }
     ZSTD_DCtx *dctx = ZSTD_createDCtx();
     if (dctx == NULL)
-        return kk_error_set(err, KK_ERR_NO_MEMORY,
-                            "zstd: cannot create a decompression context");
+        return kk_error_set(err, KK_ERR_NO_MEMORY, "zstd: cannot create a decompression context");
     /* The window a frame declares is allocated before any data is checked: allow none larger
      * than the cap (no output within the cap needs one), but at least 8 MiB, what encoders
      * up to level 19 declare for a stream of unknown size. */
@@ -508,10 +536,12 @@ static int zstd_decompress(const uint8_t *src, size_t src_len, size_t max_out, u
     size_t set = ZSTD_DCtx_setParameter(dctx, ZSTD_d_windowLogMax, window_log);
     if (ZSTD_isError(set))
         rc = kk_error_set(err, KK_ERR_COMPRESSION, "zstd: %s", ZSTD_getErrorName(set));
-    if (rc == 0) rc = out_init(&o, "zstd", guess, max_out, err);
+    if (rc == 0)
+        rc = out_init(&o, "zstd", guess, max_out, err);
     ZSTD_inBuffer in = {src, src_len, 0};
     while (rc == 0) {
-        if (o.len == o.cap && (rc = out_grow(&o, err)) != 0) break;
+        if (o.len == o.cap && (rc = out_grow(&o, err)) != 0)
+            break;
         ZSTD_outBuffer ob = {o.data + o.len, o.cap - o.len, 0};
         size_t in_before = in.pos;
         size_t r = ZSTD_decompressStream(dctx, &ob, &in);
@@ -524,14 +554,16 @@ static int zstd_decompress(const uint8_t *src, size_t src_len, size_t max_out, u
         if (o.len > max_out) {
             rc = cap_exceeded("zstd", max_out, err);
         } else if (r == 0) {
-            if (in.pos == in.size) break; /* else another frame follows */
+            if (in.pos == in.size)
+                break; /* else another frame follows */
         } else if (ob.pos < ob.size && (in.pos == in.size || in.pos == in_before)) {
             /* zstd flushes all it can when output room is left: it needs more input */
             rc = truncated("zstd", err);
         }
     }
     ZSTD_freeDCtx(dctx);
-    if (rc == 0) rc = out_finish(&o, out, out_len, err);
+    if (rc == 0)
+        rc = out_finish(&o, out, out_len, err);
     free(o.data);
     return rc;
 }
@@ -545,11 +577,16 @@ int kk_compress(kk_codec_t codec, const uint8_t *src, size_t src_len, uint8_t **
     *out = NULL;
     *out_len = 0;
     switch (codec) {
-    case KK_CODEC_NONE: return copy_bytes(src, src_len, out, out_len, err);
-    case KK_CODEC_GZIP: return gzip_compress(src, src_len, out, out_len, err);
-    case KK_CODEC_SNAPPY: return snappy_compress_block(src, src_len, out, out_len, err);
-    case KK_CODEC_LZ4: return lz4_compress(src, src_len, out, out_len, err);
-    case KK_CODEC_ZSTD: return zstd_compress(src, src_len, out, out_len, err);
+    case KK_CODEC_NONE:
+        return copy_bytes(src, src_len, out, out_len, err);
+    case KK_CODEC_GZIP:
+        return gzip_compress(src, src_len, out, out_len, err);
+    case KK_CODEC_SNAPPY:
+        return snappy_compress_block(src, src_len, out, out_len, err);
+    case KK_CODEC_LZ4:
+        return lz4_compress(src, src_len, out, out_len, err);
+    case KK_CODEC_ZSTD:
+        return zstd_compress(src, src_len, out, out_len, err);
     }
     return kk_error_set(err, KK_ERR_INVALID_ARG, "unknown compression codec %d", (int)codec);
 }
@@ -562,12 +599,17 @@ int kk_decompress(kk_codec_t codec, const uint8_t *src, size_t src_len, size_t m
     *out_len = 0;
     switch (codec) {
     case KK_CODEC_NONE:
-        if (src_len > max_out) return cap_exceeded("none", max_out, err);
+        if (src_len > max_out)
+            return cap_exceeded("none", max_out, err);
         return copy_bytes(src, src_len, out, out_len, err);
-    case KK_CODEC_GZIP: return gzip_decompress(src, src_len, max_out, out, out_len, err);
-    case KK_CODEC_SNAPPY: return snappy_decompress(src, src_len, max_out, out, out_len, err);
-    case KK_CODEC_LZ4: return lz4_decompress(src, src_len, max_out, out, out_len, err);
-    case KK_CODEC_ZSTD: return zstd_decompress(src, src_len, max_out, out, out_len, err);
+    case KK_CODEC_GZIP:
+        return gzip_decompress(src, src_len, max_out, out, out_len, err);
+    case KK_CODEC_SNAPPY:
+        return snappy_decompress(src, src_len, max_out, out, out_len, err);
+    case KK_CODEC_LZ4:
+        return lz4_decompress(src, src_len, max_out, out, out_len, err);
+    case KK_CODEC_ZSTD:
+        return zstd_decompress(src, src_len, max_out, out, out_len, err);
     }
     /* The codec bits come off the wire, so an unknown value is bad data, not a bad call. */
     return kk_error_set(err, KK_ERR_COMPRESSION, "unknown compression codec %d in the data",

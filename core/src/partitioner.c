@@ -8,8 +8,7 @@
 
 #include "bytes.h"
 
-uint32_t kk_murmur2(const void *key, size_t len)
-{
+uint32_t kk_murmur2(const void *key, size_t len) {
     const uint32_t m = 0x5bd1e995;
     const int r = 24;
     const unsigned char *p = key;
@@ -48,15 +47,13 @@ uint32_t kk_murmur2(const void *key, size_t len)
     return h;
 }
 
-int32_t kk_partition_murmur2(const void *key, size_t len, int32_t partition_count)
-{
+int32_t kk_partition_murmur2(const void *key, size_t len, int32_t partition_count) {
     if (partition_count <= 0)
         return -1;
     return (int32_t)(kk_murmur2(key, len) & 0x7fffffff) % partition_count;
 }
 
-int32_t kk_partition_crc32(const void *key, size_t len, int32_t partition_count)
-{
+int32_t kk_partition_crc32(const void *key, size_t len, int32_t partition_count) {
     if (partition_count <= 0)
         return -1;
     const unsigned char *p = key;
@@ -72,8 +69,7 @@ int32_t kk_partition_crc32(const void *key, size_t len, int32_t partition_count)
 }
 
 int32_t kk_partition_for_key(kk_partitioner_kind_t kind, const void *key, size_t len,
-                             int32_t partition_count)
-{
+                             int32_t partition_count) {
     switch (kind) {
     case KK_PARTITIONER_MURMUR2:
         return kk_partition_murmur2(key, len, partition_count);
@@ -85,14 +81,10 @@ int32_t kk_partition_for_key(kk_partitioner_kind_t kind, const void *key, size_t
     }
 }
 
-void kk_round_robin_init(kk_round_robin_t *rr, uint32_t seed)
-{
-    rr->next = seed;
-}
+void kk_round_robin_init(kk_round_robin_t *rr, uint32_t seed) { rr->next = seed; }
 
 int32_t kk_round_robin_next(kk_round_robin_t *rr, const int32_t *available_partitions,
-                            size_t available_count)
-{
+                            size_t available_count) {
     if (available_count == 0 || available_partitions == NULL)
         return -1;
     /* Unsigned wrap-around after 2^32 records only skews one round; it is harmless. */

@@ -67,8 +67,8 @@ int kk_protocol_response_header_version(int api_key, int16_t version) {
     return kk_protocol_is_flexible(api_key, version) ? 1 : 0;
 }
 
-void kk_encode_request_header(kk_writer_t *w, int api_key, int16_t version,
-                              int32_t correlation_id, const char *client_id) {
+void kk_encode_request_header(kk_writer_t *w, int api_key, int16_t version, int32_t correlation_id,
+                              const char *client_id) {
     kk_write_i16(w, (int16_t)api_key);
     kk_write_i16(w, version);
     kk_write_i32(w, correlation_id);
@@ -86,14 +86,12 @@ int kk_decode_response_header(kk_reader_t *r, int header_version, int32_t expect
         return kk_error_set(err, KK_ERR_MALFORMED, "response header is truncated");
     if (correlation_id != expected_correlation_id)
         return kk_error_set(err, KK_ERR_CORRELATION,
-                            "response carries correlation id %d, expected %d",
-                            (int)correlation_id, (int)expected_correlation_id);
+                            "response carries correlation id %d, expected %d", (int)correlation_id,
+                            (int)expected_correlation_id);
     return KK_OK;
 }
 
-int16_t kk_read_error_code(kk_reader_t *r) {
-    return kk_err_from_broker(kk_read_i16(r));
-}
+int16_t kk_read_error_code(kk_reader_t *r) { return kk_err_from_broker(kk_read_i16(r)); }
 
 int kk_decode_failed(kk_error_t *err, bool oom, const char *api, int16_t version) {
     if (oom)
@@ -244,8 +242,8 @@ static int compare_partitions(const void *a, const void *b) {
     return (pa->partition > pb->partition) - (pa->partition < pb->partition);
 }
 
-static void decode_partition(kk_reader_t *r, int16_t version, bool flexible,
-                             kk_partition_info_t *p, bool *oom) {
+static void decode_partition(kk_reader_t *r, int16_t version, bool flexible, kk_partition_info_t *p,
+                             bool *oom) {
     p->error_code = kk_read_error_code(r);
     p->partition = kk_read_i32(r);
     p->leader = kk_read_i32(r);

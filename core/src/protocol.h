@@ -17,8 +17,8 @@ int kk_protocol_response_header_version(int api_key, int16_t version);
 
 /* Request header v1 (client id as an int16 string) or v2 (v1 plus tagged fields), chosen
  * by the API's flexibility. The size prefix is not written here. */
-void kk_encode_request_header(kk_writer_t *w, int api_key, int16_t version,
-                              int32_t correlation_id, const char *client_id);
+void kk_encode_request_header(kk_writer_t *w, int api_key, int16_t version, int32_t correlation_id,
+                              const char *client_id);
 /* Reads a response header, checks the correlation id. Returns 0, KK_ERR_MALFORMED or
  * KK_ERR_CORRELATION (with a message in err). */
 int kk_decode_response_header(kk_reader_t *r, int header_version, int32_t expected_correlation_id,

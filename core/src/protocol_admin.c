@@ -18,8 +18,9 @@ static bool write_count(kk_writer_t *w, size_t n, bool flexible) {
 
 /* ---- CreateTopics ----------------------------------------------------------------------- */
 
-void kk_encode_create_topics_request(kk_writer_t *w, int16_t version, const kk_new_topic_in_t *topics,
-                                     size_t topic_count, int32_t timeout_ms, bool validate_only) {
+void kk_encode_create_topics_request(kk_writer_t *w, int16_t version,
+                                     const kk_new_topic_in_t *topics, size_t topic_count,
+                                     int32_t timeout_ms, bool validate_only) {
     bool flexible = kk_protocol_is_flexible(KK_API_CREATE_TOPICS, version);
     if (!write_count(w, topic_count, flexible))
         return;
@@ -49,13 +50,13 @@ void kk_encode_create_topics_request(kk_writer_t *w, int16_t version, const kk_n
 
 /* What a topic result carries besides name and error code, per API and version. */
 typedef struct result_layout {
-    const char *api;      /* for messages */
+    const char *api; /* for messages */
     bool flexible;
-    bool throttle;        /* throttle_time_ms before the array */
+    bool throttle; /* throttle_time_ms before the array */
     bool nullable_name;
-    bool topic_id;        /* a uuid after the name */
+    bool topic_id; /* a uuid after the name */
     bool error_message;
-    bool create_details;  /* CreateTopics v5+: partitions, replication, configs */
+    bool create_details; /* CreateTopics v5+: partitions, replication, configs */
 } result_layout_t;
 
 static size_t min_result_size(const result_layout_t *l) {
@@ -249,8 +250,8 @@ int kk_decode_delete_records_response(kk_reader_t *r, int16_t version, int16_t *
         return kk_decode_failed(err, false, "DeleteRecords", version);
     }
     if (!found)
-        return kk_error_set(err, KK_ERR_MALFORMED, "DeleteRecords v%d response has no partition result",
-                            version);
+        return kk_error_set(err, KK_ERR_MALFORMED,
+                            "DeleteRecords v%d response has no partition result", version);
     return KK_OK;
 }
 
@@ -343,7 +344,7 @@ static void decode_config_entry(kk_reader_t *r, int16_t version, bool flexible,
         }
     }
     if (version >= 3) {
-        (void)kk_read_i8(r);             /* config_type */
+        (void)kk_read_i8(r);              /* config_type */
         (void)kk_read_str_v(r, flexible); /* documentation */
     }
     if (flexible)
@@ -359,7 +360,8 @@ int kk_decode_describe_configs_response(kk_reader_t *r, int16_t version,
     memset(out, 0, sizeof(*out));
     (void)kk_read_i32(r); /* throttle_time_ms */
     /* error code, message, type, name, configs (+ tags) */
-    int32_t n = kk_read_array_len_v(r, flexible, flexible ? 2 + 1 + 1 + 1 + 1 + 1 : 2 + 2 + 1 + 2 + 4);
+    int32_t n =
+        kk_read_array_len_v(r, flexible, flexible ? 2 + 1 + 1 + 1 + 1 + 1 : 2 + 2 + 1 + 2 + 4);
     for (int32_t i = 0; i < n && !r->failed && !oom; i++) {
         int16_t code = kk_read_i16(r);
         kk_slice_t message = kk_read_str_v(r, flexible);

@@ -22,8 +22,9 @@ typedef struct kk_new_topic_in {
     size_t config_count;
 } kk_new_topic_in_t;
 
-void kk_encode_create_topics_request(kk_writer_t *w, int16_t version, const kk_new_topic_in_t *topics,
-                                     size_t topic_count, int32_t timeout_ms, bool validate_only);
+void kk_encode_create_topics_request(kk_writer_t *w, int16_t version,
+                                     const kk_new_topic_in_t *topics, size_t topic_count,
+                                     int32_t timeout_ms, bool validate_only);
 
 /* One result per topic, for CreateTopics and DeleteTopics alike. */
 typedef struct kk_topic_result {
@@ -71,7 +72,7 @@ void kk_encode_describe_configs_request(kk_writer_t *w, int16_t version, int8_t 
 
 typedef struct kk_describe_configs_result {
     int16_t error_code;
-    char *error_message; /* NULL when absent */
+    char *error_message;           /* NULL when absent */
     kk_resource_configs_t configs; /* entries in the broker's order */
 } kk_describe_configs_result_t;
 

@@ -45,9 +45,9 @@ static size_t list_offsets_partition_min(int16_t version, bool flexible) {
         return n + 4; /* an empty offsets array */
     n += 8 + 8;       /* timestamp, offset */
     if (version >= 4)
-        n += 4;       /* leader epoch */
+        n += 4; /* leader epoch */
     if (flexible)
-        n += 1;       /* tags */
+        n += 1; /* tags */
     return n;
 }
 
@@ -103,8 +103,8 @@ int kk_decode_list_offsets_response(kk_reader_t *r, int16_t version, const char 
     }
     if (!found)
         return kk_error_set(err, KK_ERR_MALFORMED,
-                            "ListOffsets v%d response does not mention partition %s/%d",
-                            version, topic, (int)partition);
+                            "ListOffsets v%d response does not mention partition %s/%d", version,
+                            topic, (int)partition);
     return KK_OK;
 }
 
@@ -155,7 +155,7 @@ static size_t fetch_partition_min(int16_t version, bool flexible) {
     if (version >= 5)
         n += 8; /* log start offset */
     if (version >= 11)
-        n += 4; /* preferred read replica */
+        n += 4;                /* preferred read replica */
     n += flexible ? 1 + 1 : 4; /* records length (+ tags) */
     return n;
 }
@@ -236,7 +236,8 @@ int kk_decode_fetch_response(kk_reader_t *r, int16_t version, const char *topic,
                 res.last_stable_offset = kk_read_i64(r);
             if (version >= 5)
                 res.log_start_offset = kk_read_i64(r);
-            if (version >= 4 && !read_aborted(r, flexible, wanted, &res.aborted, &res.aborted_count))
+            if (version >= 4 &&
+                !read_aborted(r, flexible, wanted, &res.aborted, &res.aborted_count))
                 oom = true;
             if (version >= 11)
                 res.preferred_read_replica = kk_read_i32(r);

@@ -16,8 +16,8 @@ void kk_encode_list_offsets_request(kk_writer_t *w, int16_t version, const char 
 
 typedef struct kk_list_offsets_result {
     int16_t error_code;
-    int64_t timestamp; /* -1 when absent (v0) */
-    int64_t offset;    /* -1 when none (e.g. no record at or after the timestamp) */
+    int64_t timestamp;    /* -1 when absent (v0) */
+    int64_t offset;       /* -1 when none (e.g. no record at or after the timestamp) */
     int32_t leader_epoch; /* -1 when absent */
 } kk_list_offsets_result_t;
 
@@ -49,7 +49,7 @@ typedef struct kk_fetch_partition_result {
     kk_aborted_txn_t *aborted;  /* v4+, owned; NULL when none */
     size_t aborted_count;
     int32_t preferred_read_replica; /* -1 when none (v11+) */
-    const uint8_t *records;     /* points into the response buffer; NULL when null */
+    const uint8_t *records;         /* points into the response buffer; NULL when null */
     size_t records_len;
 } kk_fetch_partition_result_t;
 

@@ -23,8 +23,8 @@ void kk_encode_sasl_authenticate_request(kk_writer_t *w, int16_t version, const 
 
 typedef struct kk_sasl_authenticate_response {
     int16_t error_code;
-    char *error_message;       /* NULL when absent; owned */
-    uint8_t *auth_bytes;       /* the server's SASL token (NULL when empty); owned */
+    char *error_message; /* NULL when absent; owned */
+    uint8_t *auth_bytes; /* the server's SASL token (NULL when empty); owned */
     size_t auth_len;
     int64_t session_lifetime_ms; /* v1+: 0 means the session does not expire */
 } kk_sasl_authenticate_response_t;

@@ -36,9 +36,7 @@ static void wipe_free(char *s) {
     free(s);
 }
 
-static bool empty(const char *s) {
-    return !s || !s[0];
-}
+static bool empty(const char *s) { return !s || !s[0]; }
 
 /* ---- OAUTHBEARER tokens -------------------------------------------------------------------
  *
@@ -58,9 +56,9 @@ static bool empty(const char *s) {
 struct kk_oauth_source {
     atomic_int refs;
     pthread_mutex_t lock;
-    char *token;              /* the static token, or the provider's last one; NULL: none yet */
-    int64_t expires_at_ms;    /* ms since the epoch; 0: unknown (a static token never expires) */
-    int64_t refresh_at_ms;    /* when the provider's token is due again */
+    char *token;           /* the static token, or the provider's last one; NULL: none yet */
+    int64_t expires_at_ms; /* ms since the epoch; 0: unknown (a static token never expires) */
+    int64_t refresh_at_ms; /* when the provider's token is due again */
     kk_oauth_token_cb provider;
     void *opaque;
 };
@@ -341,8 +339,8 @@ static int scram(kk_conn_t *c, int16_t version, const kk_sasl_config_t *sasl, in
     return rc;
 }
 
-static int oauthbearer(kk_conn_t *c, int16_t version, const kk_sasl_config_t *sasl, int64_t *lifetime,
-                       kk_error_t *err) {
+static int oauthbearer(kk_conn_t *c, int16_t version, const kk_sasl_config_t *sasl,
+                       int64_t *lifetime, kk_error_t *err) {
     char *bearer = NULL;
     int rc = oauth_token(sasl, &bearer, err);
     if (rc != KK_OK) {
@@ -357,7 +355,10 @@ static int oauthbearer(kk_conn_t *c, int16_t version, const kk_sasl_config_t *sa
         wipe_free(bearer);
         return kk_error_set(err, KK_ERR_NO_MEMORY, "out of memory");
     }
-    int len = snprintf(token, n, "n,,\x01" "auth=Bearer %s\x01\x01", bearer);
+    int len = snprintf(token, n,
+                       "n,,\x01"
+                       "auth=Bearer %s\x01\x01",
+                       bearer);
     wipe_free(bearer);
     kk_sasl_authenticate_response_t resp;
     rc = exchange(c, version, token, (size_t)len, &resp, err);
@@ -380,8 +381,9 @@ static int oauthbearer(kk_conn_t *c, int16_t version, const kk_sasl_config_t *sa
     if (exchange(c, version, "\x01", 1, &resp, &ignored) == KK_OK)
         kk_sasl_authenticate_response_free(&resp);
     kk_conn_close(c);
-    return kk_error_set(err, 58, "%s: SASL OAUTHBEARER authentication failed: the broker refused "
-                                 "the token: %s (SASL_AUTHENTICATION_FAILED)",
+    return kk_error_set(err, 58,
+                        "%s: SASL OAUTHBEARER authentication failed: the broker refused "
+                        "the token: %s (SASL_AUTHENTICATION_FAILED)",
                         c->label, status);
 }
 

@@ -17,7 +17,7 @@ typedef struct kk_oauth_source kk_oauth_source_t;
 
 typedef struct kk_sasl_config {
     kk_sasl_mechanism_t mechanism;
-    char *username;    /* owned copies; the secrets are wiped when freed */
+    char *username; /* owned copies; the secrets are wiped when freed */
     char *password;
     kk_oauth_source_t *oauth; /* OAUTHBEARER; one reference */
     /* This client's connections may call the provider: they run on the caller's thread. False

@@ -14,8 +14,8 @@
 #define KK_SCRAM_MAX_HASH 64
 
 typedef struct kk_scram {
-    int hash;                 /* 256 or 512 */
-    char *client_first_bare;  /* "n=user,r=nonce" */
+    int hash;                /* 256 or 512 */
+    char *client_first_bare; /* "n=user,r=nonce" */
     char *client_nonce;
     uint8_t server_signature[KK_SCRAM_MAX_HASH];
     size_t hash_len;

@@ -99,9 +99,7 @@ static unsigned long queue_error(char *buf, size_t size, bool oldest) {
     return e;
 }
 
-static unsigned long last_error(char *buf, size_t size) {
-    return queue_error(buf, size, false);
-}
+static unsigned long last_error(char *buf, size_t size) { return queue_error(buf, size, false); }
 
 /* Alerts a broker sends when it does not accept (or did not get) our certificate. */
 static bool refuses_our_certificate(unsigned long e) {
@@ -216,8 +214,8 @@ static int failure(kk_tls_t *tls, int ret, int code, short *events, kk_error_t *
         return kk_error_set(err, rc, "the broker closed the connection%s%s", during, plain_hint);
     }
     if (not_tls(e) && !tls->handshake_done)
-        return kk_error_set(err, KK_ERR_SSL,
-                            "the broker does not speak TLS on this port (%s)%s", reason, plain_hint);
+        return kk_error_set(err, KK_ERR_SSL, "the broker does not speak TLS on this port (%s)%s",
+                            reason, plain_hint);
     return kk_error_set(err, KK_ERR_SSL, "TLS%s: %s", during[0] ? " handshake failed" : "", reason);
 }
 
@@ -240,9 +238,7 @@ static int password_cb(char *buf, int size, int rwflag, void *opaque) {
     return (int)n;
 }
 
-static bool empty(const char *s) {
-    return !s || !s[0];
-}
+static bool empty(const char *s) { return !s || !s[0]; }
 
 static int load_failed(kk_tls_ctx_t *ctx, int code, kk_error_t *err, const char *what,
                        const char *option, const char *path) {
@@ -278,8 +274,8 @@ int kk_tls_ctx_new(const kk_client_config_t *cfg, kk_tls_ctx_t **out, kk_error_t
     SSL_CTX_set_verify(ctx->ssl_ctx, SSL_VERIFY_PEER, NULL);
     /* no SSL_MODE_RELEASE_BUFFERS: freeing the record buffers after every read costs more
      * CPU than their memory is worth on a busy connection */
-    SSL_CTX_set_mode(ctx->ssl_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
-                                       SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_CTX_set_mode(ctx->ssl_ctx,
+                     SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     if (!empty(cfg->ssl_cafile)) {
         if (SSL_CTX_load_verify_locations(ctx->ssl_ctx, cfg->ssl_cafile, NULL) != 1)
             return load_failed(ctx, KK_ERR_INVALID_ARG, err, "CA certificates", "ssl_cafile",
@@ -305,14 +301,12 @@ int kk_tls_ctx_new(const kk_client_config_t *cfg, kk_tls_ctx_t **out, kk_error_t
             char reason[160];
             queue_error(reason, sizeof(reason), true);
             kk_tls_ctx_free(ctx);
-            rc = kk_error_set(err, KK_ERR_INVALID_ARG,
-                              "option '%s': cannot load a private key from \"%s\": %s%s",
-                              empty(cfg->ssl_keyfile) ? "ssl_certfile" : "ssl_keyfile", keyfile,
-                              reason,
-                              !strstr(reason, "decrypt") && !strstr(reason, "password")
-                                  ? ""
-                              : empty(cfg->ssl_password) ? " (an encrypted key needs ssl_password)"
-                                                         : " (is ssl_password right?)");
+            rc = kk_error_set(
+                err, KK_ERR_INVALID_ARG, "option '%s': cannot load a private key from \"%s\": %s%s",
+                empty(cfg->ssl_keyfile) ? "ssl_certfile" : "ssl_keyfile", keyfile, reason,
+                !strstr(reason, "decrypt") && !strstr(reason, "password") ? ""
+                : empty(cfg->ssl_password) ? " (an encrypted key needs ssl_password)"
+                                           : " (is ssl_password right?)");
         } else if (SSL_CTX_check_private_key(ctx->ssl_ctx) != 1) {
             rc = load_failed(ctx, KK_ERR_INVALID_ARG, err, "a key that matches the certificate",
                              "ssl_keyfile", keyfile);
@@ -336,9 +330,7 @@ void kk_tls_ctx_free(kk_tls_ctx_t *ctx) {
     free(ctx);
 }
 
-bool kk_tls_ctx_has_certificate(const kk_tls_ctx_t *ctx) {
-    return ctx && ctx->has_certificate;
-}
+bool kk_tls_ctx_has_certificate(const kk_tls_ctx_t *ctx) { return ctx && ctx->has_certificate; }
 
 /* ---- sessions ------------------------------------------------------------------------------ */
 
@@ -424,9 +416,7 @@ int kk_tls_write(kk_tls_t *tls, const void *buf, size_t len, size_t *done, short
     return failure(tls, ret, SSL_get_error(tls->ssl, ret), events, err);
 }
 
-const char *kk_tls_version(const kk_tls_t *tls) {
-    return SSL_get_version(tls->ssl);
-}
+const char *kk_tls_version(const kk_tls_t *tls) { return SSL_get_version(tls->ssl); }
 
 const char *kk_tls_cipher(const kk_tls_t *tls) {
     const char *name = SSL_get_cipher_name(tls->ssl);

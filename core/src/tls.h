@@ -40,8 +40,7 @@ int kk_tls_handshake(kk_tls_t *tls, short *events, kk_error_t *err);
 
 /* Reads or writes up to len bytes. KK_OK with *done > 0; KK_TLS_AGAIN with *events set;
  * KK_ERR_CONNECTION_CLOSED when the peer closed; another error code with err filled. */
-int kk_tls_read(kk_tls_t *tls, void *buf, size_t len, size_t *done, short *events,
-                kk_error_t *err);
+int kk_tls_read(kk_tls_t *tls, void *buf, size_t len, size_t *done, short *events, kk_error_t *err);
 int kk_tls_write(kk_tls_t *tls, const void *buf, size_t len, size_t *done, short *events,
                  kk_error_t *err);
 

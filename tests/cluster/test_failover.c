@@ -38,8 +38,8 @@ static void produce_range(kk_producer_t *p, const char *topic, int from, int to,
         int n = to - i < per_send ? to - i : per_send;
         for (int j = 0; j < n; j++) {
             snprintf(values[j], sizeof(values[j]), "v%d", i + j);
-            msgs[j] = (kk_message_t){.topic = topic, .value = values[j], .value_len = strlen(values[j]),
-                                     .partition = 0};
+            msgs[j] = (kk_message_t){
+                .topic = topic, .value = values[j], .value_len = strlen(values[j]), .partition = 0};
         }
         kk_error_t err;
         if (kk_producer_send(p, msgs, (size_t)n, &err) != KK_OK)
@@ -59,7 +59,8 @@ static void read_until(kk_consumer_t *c, int *next, int until) {
             char expected[16];
             snprintf(expected, sizeof(expected), "v%d", *next);
             if (batch->messages[i].offset != *next)
-                fail_msg("expected offset %d, got %lld", *next, (long long)batch->messages[i].offset);
+                fail_msg("expected offset %d, got %lld", *next,
+                         (long long)batch->messages[i].offset);
             assert_memory_equal(batch->messages[i].value, expected, strlen(expected));
             (*next)++;
         }

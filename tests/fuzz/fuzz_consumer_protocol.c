@@ -42,8 +42,7 @@ static void leader(fuzz_input_t *in) {
         free(copy);
         snprintf(ids[n], sizeof(ids[n]), "m%u", (unsigned)(id % 16));
         members[n] = (kk_assign_member_t){ids[n], id & 0x80 ? ids[n] : NULL,
-                                          (const char *const *)subs[n].topics,
-                                          subs[n].topic_count};
+                                          (const char *const *)subs[n].topics, subs[n].topic_count};
         n++;
     }
     const char **all = NULL;
@@ -67,7 +66,8 @@ static void leader(fuzz_input_t *in) {
                 kk_writer_init(&w);
                 kk_encode_consumer_assignment(&w, 3, out[i].partitions, out[i].count);
                 kk_consumer_assignment_t back;
-                if (!w.failed && kk_decode_consumer_assignment(w.data, w.len, &back, &err) == KK_OK) {
+                if (!w.failed &&
+                    kk_decode_consumer_assignment(w.data, w.len, &back, &err) == KK_OK) {
                     if (back.partitions.count != out[i].count)
                         abort(); /* an encoded share must decode to the same partitions */
                     kk_consumer_assignment_free(&back);

@@ -65,8 +65,11 @@ static void produce(const char *topic, int32_t partition, int count, int64_t ts0
     assert_true(count <= 16);
     for (int i = 0; i < count; i++) {
         snprintf(values[i], sizeof(values[i]), "v%d", i);
-        msgs[i] = (kk_message_t){.topic = topic, .value = values[i], .value_len = strlen(values[i]),
-                                 .partition = partition, .timestamp_ms = ts0 ? ts0 + 1000 * i : 0};
+        msgs[i] = (kk_message_t){.topic = topic,
+                                 .value = values[i],
+                                 .value_len = strlen(values[i]),
+                                 .partition = partition,
+                                 .timestamp_ms = ts0 ? ts0 + 1000 * i : 0};
     }
     if (kk_producer_send(p, msgs, (size_t)count, &err) != KK_OK)
         fail_msg("produce: %s", err.message);
@@ -152,7 +155,8 @@ static void test_create_partitions(void **state) {
     /* shrinking is refused by the broker: INVALID_PARTITIONS (37) */
     assert_int_equal(kk_client_create_partitions(client, topic, 2, 20000, &err), 37);
     assert_non_null(strstr(err.message, topic));
-    assert_int_equal(kk_client_create_partitions(client, "admin-no-such-topic-xyz", 2, 5000, &err), 3);
+    assert_int_equal(kk_client_create_partitions(client, "admin-no-such-topic-xyz", 2, 5000, &err),
+                     3);
     kk_client_free(client);
 }
 
@@ -165,21 +169,26 @@ static void test_offsets_for_timestamps(void **state) {
     produce(topic, 0, 4, t0); /* timestamps t0, t0+1s, t0+2s, t0+3s */
     kk_error_t err;
     int64_t offset, ts;
-    assert_int_equal(kk_client_offset_for_time(client, topic, 0, t0 + 1500, &offset, &ts, &err), KK_OK);
+    assert_int_equal(kk_client_offset_for_time(client, topic, 0, t0 + 1500, &offset, &ts, &err),
+                     KK_OK);
     assert_int_equal(offset, 2);
     assert_int_equal(ts, t0 + 2000);
     assert_int_equal(kk_client_offset_for_time(client, topic, 0, t0, &offset, &ts, &err), KK_OK);
     assert_int_equal(offset, 0);
-    assert_int_equal(kk_client_offset_for_time(client, topic, 0, t0 + 10000, &offset, &ts, &err), KK_OK);
+    assert_int_equal(kk_client_offset_for_time(client, topic, 0, t0 + 10000, &offset, &ts, &err),
+                     KK_OK);
     assert_int_equal(offset, -1); /* nothing that recent */
     assert_int_equal(ts, -1);
-    assert_int_equal(kk_client_offset_for_time(client, topic, 0, KK_TIMESTAMP_LATEST, &offset, NULL, &err),
-                     KK_OK);
+    assert_int_equal(
+        kk_client_offset_for_time(client, topic, 0, KK_TIMESTAMP_LATEST, &offset, NULL, &err),
+        KK_OK);
     assert_int_equal(offset, 4);
-    assert_int_equal(kk_client_offset_for_time(client, topic, 0, KK_TIMESTAMP_EARLIEST, &offset, NULL, &err),
-                     KK_OK);
+    assert_int_equal(
+        kk_client_offset_for_time(client, topic, 0, KK_TIMESTAMP_EARLIEST, &offset, NULL, &err),
+        KK_OK);
     assert_int_equal(offset, 0);
-    assert_int_equal(kk_client_offset_for_time(client, "admin-no-such-topic-xyz", 0, 0, &offset, NULL, &err), 3);
+    assert_int_equal(
+        kk_client_offset_for_time(client, "admin-no-such-topic-xyz", 0, 0, &offset, NULL, &err), 3);
     kk_client_free(client);
 }
 
@@ -284,7 +293,8 @@ static void test_groups_list_describe_lag(void **state) {
     assert_string_equal(d->state, "Dead");
     assert_int_equal(d->member_count, 0);
     kk_group_description_free(d);
-    assert_int_equal(kk_client_group_lag(client, "admin-no-such-group-xyz", &lags, &count, &err), KK_OK);
+    assert_int_equal(kk_client_group_lag(client, "admin-no-such-group-xyz", &lags, &count, &err),
+                     KK_OK);
     assert_int_equal(count, 0);
     kk_partition_lags_free(lags, count);
     kk_client_free(client);
@@ -305,7 +315,8 @@ static void await_config(kk_client_t *client, const char *topic, const char *nam
     for (;;) {
         kk_resource_configs_t *c;
         kk_error_t err;
-        assert_int_equal(kk_client_describe_configs(client, KK_RESOURCE_TOPIC, topic, &c, &err), KK_OK);
+        assert_int_equal(kk_client_describe_configs(client, KK_RESOURCE_TOPIC, topic, &c, &err),
+                         KK_OK);
         const kk_resource_config_t *e = find_config(c, name);
         assert_non_null(e);
         bool done = want ? e->value && strcmp(e->value, want) == 0
@@ -342,7 +353,8 @@ static void test_describe_and_alter_configs(void **state) {
     const kk_config_alteration_t set[] = {{"retention.ms", KK_ALTER_SET, "123456"},
                                           {"cleanup.policy", KK_ALTER_SET, "compact"}};
     /* validate_only changes nothing */
-    assert_int_equal(kk_client_alter_configs(client, KK_RESOURCE_TOPIC, topic, set, 2, true, &err), KK_OK);
+    assert_int_equal(kk_client_alter_configs(client, KK_RESOURCE_TOPIC, topic, set, 2, true, &err),
+                     KK_OK);
     assert_int_equal(kk_client_describe_configs(client, KK_RESOURCE_TOPIC, topic, &c, &err), KK_OK);
     assert_string_not_equal(find_config(c, "retention.ms")->value, "123456");
     kk_resource_configs_free(c);
@@ -353,7 +365,8 @@ static void test_describe_and_alter_configs(void **state) {
     await_config(client, topic, "cleanup.policy", "compact", NULL);
 
     const kk_config_alteration_t del[] = {{"retention.ms", KK_ALTER_DELETE, NULL}};
-    assert_int_equal(kk_client_alter_configs(client, KK_RESOURCE_TOPIC, topic, del, 1, false, &err), KK_OK);
+    assert_int_equal(kk_client_alter_configs(client, KK_RESOURCE_TOPIC, topic, del, 1, false, &err),
+                     KK_OK);
     await_config(client, topic, "retention.ms", NULL, "123456");
 
     /* refusals carry the broker's code and message */
@@ -376,7 +389,8 @@ static void test_describe_and_alter_configs(void **state) {
     assert_int_equal(kk_client_describe_configs(client, KK_RESOURCE_BROKER, node, &c, &err), KK_OK);
     assert_non_null(find_config(c, "log.dirs"));
     kk_resource_configs_free(c);
-    assert_int_equal(kk_client_describe_configs(client, KK_RESOURCE_BROKER, "x", &c, &err), KK_ERR_INVALID_ARG);
+    assert_int_equal(kk_client_describe_configs(client, KK_RESOURCE_BROKER, "x", &c, &err),
+                     KK_ERR_INVALID_ARG);
     kk_client_free(client);
 }
 

@@ -22,8 +22,8 @@
 
 /* What the group setup produced. */
 typedef struct fixture {
-    char plain_topic[128];   /* "a", "b", "c": three kcat runs, three batches */
-    char gzip_topic[128];    /* the same values in one kcat run with -z gzip */
+    char plain_topic[128];     /* "a", "b", "c": three kcat runs, three batches */
+    char gzip_topic[128];      /* the same values in one kcat run with -z gzip */
     int64_t before_produce_ms; /* wall clock before the first record was produced */
 } fixture_t;
 
@@ -64,8 +64,7 @@ static kk_conn_t *leader_conn(kk_client_t *client, const char *topic) {
         if (t && t->error_code == 0 && t->partition_count > 0 && t->partitions[0].leader >= 0) {
             kk_conn_t *conn = NULL;
             if (kk_client_broker_conn(client, md, t->partitions[0].leader, &conn, &err) != KK_OK)
-                fail_msg("connection to leader %d: %s", (int)t->partitions[0].leader,
-                         err.message);
+                fail_msg("connection to leader %d: %s", (int)t->partitions[0].leader, err.message);
             kk_metadata_free(md);
             return conn;
         }
@@ -159,10 +158,11 @@ static void check_record_set(const uint8_t *data, size_t len, kk_codec_t codec, 
          * which can happen to these few short values: either form must decode */
         int batch_codec = ((batch[21] << 8) | batch[22]) & 7;
         if (batch_codec != (int)codec && batch_codec != KK_CODEC_NONE)
-            fail_msg("batch at byte %zu has codec %d, expected %d or none", pos, batch_codec, (int)codec);
+            fail_msg("batch at byte %zu has codec %d, expected %d or none", pos, batch_codec,
+                     (int)codec);
         if (be64(batch) != next_offset)
-            fail_msg("batch at byte %zu of %zu has base offset %lld, expected %lld (codec %d)", pos, len,
-                     (long long)be64(batch), (long long)next_offset, (int)codec);
+            fail_msg("batch at byte %zu of %zu has base offset %lld, expected %lld (codec %d)", pos,
+                     len, (long long)be64(batch), (long long)next_offset, (int)codec);
         next_offset += be32(batch + 23) + 1; /* lastOffsetDelta */
         pos += (size_t)batch_length + 12;
     }

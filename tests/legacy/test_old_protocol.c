@@ -41,8 +41,12 @@ static int produce_with(const char *topic, int16_t version, kk_codec_t codec, kk
     assert_non_null(p);
     for (int i = 0; i < N; i++) {
         snprintf(values[i], 32, "v%d-%s-p%d", i, kk_codec_name(codec), version);
-        msgs[i] = (kk_message_t){.topic = topic, .key = "k", .key_len = 1, .value = values[i],
-                                 .value_len = strlen(values[i]), .partition = 0};
+        msgs[i] = (kk_message_t){.topic = topic,
+                                 .key = "k",
+                                 .key_len = 1,
+                                 .value = values[i],
+                                 .value_len = strlen(values[i]),
+                                 .partition = 0};
     }
     int rc = kk_producer_send(p, msgs, N, err);
     assert_int_equal(kk_client_api_version(kk_producer_client(p), KK_API_PRODUCE), version);
@@ -92,7 +96,8 @@ static void test_broker_is_3x(void **state) {
     const char *v = getenv("KAFKETTE_KAFKA_VERSION");
     if (!v || strncmp(v, "3.", 2) != 0)
         fail_msg("these tests need a Kafka 3.x broker (KAFKETTE_KAFKA_VERSION=%s); run them "
-                 "through script/test.d/10-legacy-broker", v ? v : "(unset)");
+                 "through script/test.d/10-legacy-broker",
+                 v ? v : "(unset)");
 }
 
 /* Produce v0-v2 write MessageSet v0/v1 (plain and compressed); every Fetch version reads them. */
@@ -114,7 +119,8 @@ static void test_message_set_produce_and_fetch(void **state) {
         kk_message_t msgs[N];
         char values[N][32];
         kk_error_t err;
-        if (produce_with(topic, cases[c].produce_version, cases[c].codec, msgs, values, &err) != KK_OK)
+        if (produce_with(topic, cases[c].produce_version, cases[c].codec, msgs, values, &err) !=
+            KK_OK)
             fail_msg("produce v%d %s: %s", cases[c].produce_version, kk_codec_name(cases[c].codec),
                      err.message);
         for (int i = 0; i < N; i++)

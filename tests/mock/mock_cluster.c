@@ -153,8 +153,8 @@ int main(int argc, char **argv) {
 
     int status = 0;
     for (int i = 0; i < topic_count; i++) {
-        int replication = topics[i].replication ? topics[i].replication
-                                                : (brokers < 3 ? brokers : 3);
+        int replication =
+            topics[i].replication ? topics[i].replication : (brokers < 3 ? brokers : 3);
         int err = kk_mock_create_topic(m, topics[i].name, topics[i].partitions, replication);
         if (err) {
             fprintf(stderr, "%s: cannot create topic %s: %s\n", argv[0], topics[i].name,

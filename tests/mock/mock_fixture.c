@@ -12,7 +12,7 @@ struct kk_mock {
     rd_kafka_t *rk; /* only hosts the mock cluster; never connects anywhere */
     rd_kafka_mock_cluster_t *cluster;
     int broker_count;
-    char *bootstrap; /* copy of the mock's list */
+    char *bootstrap;                      /* copy of the mock's list */
     char (*addresses)[KK_MOCK_ADDR_SIZE]; /* [i] is broker i + 1 */
 };
 
@@ -115,13 +115,9 @@ void kk_mock_stop(kk_mock_t *m) {
     free(m);
 }
 
-const char *kk_mock_bootstrap(const kk_mock_t *m) {
-    return m->bootstrap;
-}
+const char *kk_mock_bootstrap(const kk_mock_t *m) { return m->bootstrap; }
 
-int kk_mock_broker_count(const kk_mock_t *m) {
-    return m->broker_count;
-}
+int kk_mock_broker_count(const kk_mock_t *m) { return m->broker_count; }
 
 static bool known_broker(const kk_mock_t *m, int32_t broker_id) {
     return broker_id >= 1 && broker_id <= m->broker_count;
@@ -231,6 +227,4 @@ int kk_mock_set_apiversion(kk_mock_t *m, int16_t api_key, int16_t min_version,
     return rd_kafka_mock_set_apiversion(m->cluster, api_key, min_version, max_version);
 }
 
-rd_kafka_mock_cluster_t *kk_mock_handle(kk_mock_t *m) {
-    return m->cluster;
-}
+rd_kafka_mock_cluster_t *kk_mock_handle(kk_mock_t *m) { return m->cluster; }

@@ -64,7 +64,7 @@ int kk_mock_create_topic(kk_mock_t *m, const char *topic, int partitions, int re
  * the broker close the connection instead of answering. */
 int kk_mock_push_errors(kk_mock_t *m, int16_t api_key, size_t count, const int16_t *codes);
 /* Convenience: KK_MOCK_PUSH_ERRORS(m, 10, 15, 16) queues errors 15 then 16 for api 10. */
-#define KK_MOCK_PUSH_ERRORS(m, api_key, ...)                                               \
+#define KK_MOCK_PUSH_ERRORS(m, api_key, ...)                                                      \
     kk_mock_push_errors((m), (api_key), sizeof((const int16_t[]){__VA_ARGS__}) / sizeof(int16_t), \
                         (const int16_t[]){__VA_ARGS__})
 /* Like kk_mock_push_errors but for one broker only, each answer delayed by rtt_ms[i]
@@ -91,13 +91,11 @@ int kk_mock_broker_set_rtt(kk_mock_t *m, int32_t broker_id, int rtt_ms);
 
 /* key_type "group" or "transaction". broker_id must be an existing broker: the 2.0.2 mock
  * aborts on a FindCoordinator that resolves to an unknown one, so the fixture refuses. */
-int kk_mock_coordinator_set(kk_mock_t *m, const char *key_type, const char *key,
-                            int32_t broker_id);
+int kk_mock_coordinator_set(kk_mock_t *m, const char *key_type, const char *key, int32_t broker_id);
 
 /* Narrows the version range ApiVersions advertises for api_key (and that the mock
  * accepts); -1, -1 disables the API. max_version must not exceed what the mock implements. */
-int kk_mock_set_apiversion(kk_mock_t *m, int16_t api_key, int16_t min_version,
-                           int16_t max_version);
+int kk_mock_set_apiversion(kk_mock_t *m, int16_t api_key, int16_t min_version, int16_t max_version);
 
 /* The underlying mock cluster, for anything not wrapped here. Owned by m. */
 rd_kafka_mock_cluster_t *kk_mock_handle(kk_mock_t *m);

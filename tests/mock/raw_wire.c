@@ -190,8 +190,8 @@ static int32_t next_correlation_id(void) {
     return (int32_t)(((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec) & 0x7fffffff);
 }
 
-int raw_call(int fd, int16_t api_key, int16_t api_version, const uint8_t *body,
-             size_t body_len, uint8_t **resp, size_t *resp_len) {
+int raw_call(int fd, int16_t api_key, int16_t api_version, const uint8_t *body, size_t body_len,
+             uint8_t **resp, size_t *resp_len) {
     *resp = NULL;
     *resp_len = 0;
     int32_t correlation_id = next_correlation_id();
@@ -218,14 +218,14 @@ int raw_call(int fd, int16_t api_key, int16_t api_version, const uint8_t *body,
     uint8_t hdr[8];
     if ((rc = recv_all(fd, hdr, 4)) != 0)
         return rc;
-    uint32_t len = ((uint32_t)hdr[0] << 24) | ((uint32_t)hdr[1] << 16) |
-                   ((uint32_t)hdr[2] << 8) | hdr[3];
+    uint32_t len =
+        ((uint32_t)hdr[0] << 24) | ((uint32_t)hdr[1] << 16) | ((uint32_t)hdr[2] << 8) | hdr[3];
     if (len < 4 || len > MAX_RESPONSE)
         return RAW_ERR_TOO_LARGE;
     if ((rc = recv_all(fd, hdr + 4, 4)) != 0)
         return rc;
-    uint32_t got = ((uint32_t)hdr[4] << 24) | ((uint32_t)hdr[5] << 16) |
-                   ((uint32_t)hdr[6] << 8) | hdr[7];
+    uint32_t got =
+        ((uint32_t)hdr[4] << 24) | ((uint32_t)hdr[5] << 16) | ((uint32_t)hdr[6] << 8) | hdr[7];
     uint8_t *buf = malloc(len - 4 > 0 ? len - 4 : 1);
     if (!buf)
         return RAW_ERR_IO;

@@ -31,8 +31,8 @@ int raw_port(const char *hostport);
 
 /* Sends one request and reads its response. On 0, *resp (malloc'ed, caller frees) holds
  * the response body after the correlation id. */
-int raw_call(int fd, int16_t api_key, int16_t api_version, const uint8_t *body,
-             size_t body_len, uint8_t **resp, size_t *resp_len);
+int raw_call(int fd, int16_t api_key, int16_t api_version, const uint8_t *body, size_t body_len,
+             uint8_t **resp, size_t *resp_len);
 
 /* ---- decoded responses (fixed capacity; `truncated`/`malformed` flag overflow) ---- */
 

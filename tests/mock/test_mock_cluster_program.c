@@ -28,7 +28,7 @@
 
 typedef struct child {
     pid_t pid;
-    int stdin_w;  /* -1 once closed */
+    int stdin_w; /* -1 once closed */
     int stdout_r;
 } child_t;
 
@@ -65,9 +65,7 @@ static child_t spawn_ex(const char *const *args, bool quiet) {
     return (child_t){.pid = pid, .stdin_w = in[1], .stdout_r = out[0]};
 }
 
-static child_t spawn(const char *const *args) {
-    return spawn_ex(args, false);
-}
+static child_t spawn(const char *const *args) { return spawn_ex(args, false); }
 
 /* Reads stdout up to the first newline (10 s limit); returns the line without it. */
 static void read_line(const child_t *c, char *buf, size_t cap) {
@@ -201,9 +199,7 @@ static void expect_exit_code(const char *const *args, int code) {
     assert_int_equal(WEXITSTATUS(status), code);
 }
 
-static void expect_usage_error(const char *const *args) {
-    expect_exit_code(args, 2);
-}
+static void expect_usage_error(const char *const *args) { expect_exit_code(args, 2); }
 
 static void test_rejects_bad_arguments(void **state) {
     (void)state;

@@ -98,8 +98,7 @@ static void test_start_and_topic_arguments(void **state) {
 
     assert_int_equal(kk_mock_create_topic(m, "t0", 0, 1), RD_KAFKA_RESP_ERR__INVALID_ARG);
     assert_int_equal(kk_mock_create_topic(m, "", 1, 1), RD_KAFKA_RESP_ERR__INVALID_ARG);
-    assert_int_equal(kk_mock_create_topic(m, "t1", 1, BROKERS + 1),
-                     ERR_INVALID_REPLICATION_FACTOR);
+    assert_int_equal(kk_mock_create_topic(m, "t1", 1, BROKERS + 1), ERR_INVALID_REPLICATION_FACTOR);
     assert_int_equal(kk_mock_create_topic(m, TOPIC, 2, 1), ERR_TOPIC_ALREADY_EXISTS);
     assert_ptr_not_equal(kk_mock_handle(m), NULL);
     assert_int_equal(kk_mock_broker_count(m), BROKERS);
@@ -177,8 +176,7 @@ static void test_metadata_v1_shows_brokers_and_topic(void **state) {
                     continue;
                 seen++;
                 char addr[96];
-                snprintf(addr, sizeof(addr), "%s:%d", md.brokers[i].host,
-                         (int)md.brokers[i].port);
+                snprintf(addr, sizeof(addr), "%s:%d", md.brokers[i].host, (int)md.brokers[i].port);
                 assert_string_equal(addr, kk_mock_broker_address(m, id));
             }
             assert_int_equal(seen, 1);
@@ -349,16 +347,15 @@ static void test_push_errors_find_coordinator(void **state) {
     assert_int_equal(c.port, kk_mock_broker_port(m, c.node_id));
 
     /* The macro form, and clearing what is left. */
-    assert_int_equal(KK_MOCK_PUSH_ERRORS(m, RAW_API_FIND_COORDINATOR, ERR_NOT_COORDINATOR,
-                                         ERR_NOT_COORDINATOR),
-                     0);
+    assert_int_equal(
+        KK_MOCK_PUSH_ERRORS(m, RAW_API_FIND_COORDINATOR, ERR_NOT_COORDINATOR, ERR_NOT_COORDINATOR),
+        0);
     assert_int_equal(find_coordinator(fd1, "grp", &c), ERR_NOT_COORDINATOR);
     kk_mock_clear_errors(m, RAW_API_FIND_COORDINATOR);
     assert_int_equal(find_coordinator(fd1, "grp", &c), 0);
 
     /* -195 (librdkafka's __TRANSPORT) makes the broker drop the connection. */
-    assert_int_equal(KK_MOCK_PUSH_ERRORS(m, RAW_API_FIND_COORDINATOR,
-                                         RD_KAFKA_RESP_ERR__TRANSPORT),
+    assert_int_equal(KK_MOCK_PUSH_ERRORS(m, RAW_API_FIND_COORDINATOR, RD_KAFKA_RESP_ERR__TRANSPORT),
                      0);
     assert_int_equal(raw_find_coordinator_v0(fd2, "grp", &c), RAW_ERR_CLOSED);
 
@@ -385,9 +382,8 @@ static void test_broker_push_errors_with_rtt(void **state) {
 
     const int16_t broker_codes[] = {ERR_COORDINATOR_NOT_AVAILABLE, 0};
     const int rtts[] = {250, 0};
-    assert_int_equal(kk_mock_broker_push_errors(m, 1, RAW_API_FIND_COORDINATOR, 2,
-                                                broker_codes, rtts),
-                     0);
+    assert_int_equal(
+        kk_mock_broker_push_errors(m, 1, RAW_API_FIND_COORDINATOR, 2, broker_codes, rtts), 0);
     assert_int_equal(KK_MOCK_PUSH_ERRORS(m, RAW_API_FIND_COORDINATOR, ERR_NOT_COORDINATOR), 0);
 
     /* Broker 2 has no queue of its own, so it takes the cluster-wide error. */
@@ -400,9 +396,9 @@ static void test_broker_push_errors_with_rtt(void **state) {
     assert_int_equal(find_coordinator(fd1, "grp", &c), 0);
     assert_int_equal(find_coordinator(fd1, "grp", &c), 0);
 
-    assert_int_equal(kk_mock_broker_push_errors(m, 7, RAW_API_FIND_COORDINATOR, 1,
-                                                broker_codes, NULL),
-                     RD_KAFKA_RESP_ERR__INVALID_ARG);
+    assert_int_equal(
+        kk_mock_broker_push_errors(m, 7, RAW_API_FIND_COORDINATOR, 1, broker_codes, NULL),
+        RD_KAFKA_RESP_ERR__INVALID_ARG);
     close(fd1);
     close(fd2);
 }
@@ -480,10 +476,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_start_and_topic_arguments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bootstrap_lists_every_broker, setup, teardown),
         cmocka_unit_test_setup_teardown(test_api_versions_v0, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_metadata_v1_shows_brokers_and_topic, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_metadata_auto_creates_unknown_topics, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_metadata_v1_shows_brokers_and_topic, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_metadata_auto_creates_unknown_topics, setup, teardown),
         cmocka_unit_test_setup_teardown(test_partition_set_leader, setup, teardown),
         cmocka_unit_test_setup_teardown(test_broker_down_and_up, setup, teardown),
         cmocka_unit_test_setup_teardown(test_broker_rtt, setup, teardown),

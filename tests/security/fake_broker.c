@@ -20,9 +20,18 @@ static void put(out_t *o, const void *p, size_t n) {
     o->len += n;
 }
 static void put8(out_t *o, uint8_t v) { put(o, &v, 1); }
-static void put16(out_t *o, int16_t v) { put8(o, (uint8_t)(v >> 8)); put8(o, (uint8_t)v); }
-static void put32(out_t *o, int32_t v) { put16(o, (int16_t)(v >> 16)); put16(o, (int16_t)v); }
-static void put_str(out_t *o, const char *s) { put16(o, (int16_t)strlen(s)); put(o, s, strlen(s)); }
+static void put16(out_t *o, int16_t v) {
+    put8(o, (uint8_t)(v >> 8));
+    put8(o, (uint8_t)v);
+}
+static void put32(out_t *o, int32_t v) {
+    put16(o, (int16_t)(v >> 16));
+    put16(o, (int16_t)v);
+}
+static void put_str(out_t *o, const char *s) {
+    put16(o, (int16_t)strlen(s));
+    put(o, s, strlen(s));
+}
 
 static int read_full(int fd, uint8_t *buf, size_t n) {
     size_t got = 0;
@@ -98,7 +107,7 @@ static void serve(fake_broker_t *fb, int fd) {
             put_str(&o, "PLAIN");
             put_str(&o, fb->mode == FAKE_NO_MECHANISM ? "GSSAPI" : "SCRAM-SHA-512");
         } else if (api == 36 && version == 2) { /* SaslAuthenticate v2: header v1 */
-            body_at += 1; /* request header tags */
+            body_at += 1;                       /* request header tags */
             const uint8_t *token;
             size_t token_len = compact_bytes(buf + body_at, size - body_at, &token);
             char reply[300];

@@ -18,7 +18,8 @@ static void load_env_file(void) {
     entry_count = 0;
     const char *dir = getenv("KAFKETTE_KAFKA_DIR");
     char path[1024];
-    snprintf(path, sizeof(path), "%s/env", dir && dir[0] ? dir : KAFKETTE_SOURCE_DIR "/tests/.kafka-security");
+    snprintf(path, sizeof(path), "%s/env",
+             dir && dir[0] ? dir : KAFKETTE_SOURCE_DIR "/tests/.kafka-security");
     FILE *f = fopen(path, "r");
     if (!f)
         return;

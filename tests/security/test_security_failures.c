@@ -60,7 +60,8 @@ static int64_t now_ms(void) {
 
 /* Connects with the options and returns the result of a metadata request, with err filled and
  * the time it took in *ms. */
-static int try_connect(const char *bootstrap, const char *const *pairs, kk_error_t *err, int64_t *ms) {
+static int try_connect(const char *bootstrap, const char *const *pairs, kk_error_t *err,
+                       int64_t *ms) {
     kk_config_t *cfg = kk_sec_config(KK_CONFIG_CLIENT, bootstrap, pairs);
     kk_client_config_t *cc = kk_config_client(cfg);
     cc->log_cb = collect_log;
@@ -86,50 +87,86 @@ typedef struct failure_case {
     const char *says; /* a piece of the message */
 } failure_case_t;
 
-#define SASL(protocol, mech, user, password)                                                  \
-    "security_protocol", protocol, "sasl_mechanism", mech, "sasl_username", user,           \
-        "sasl_password", password, "ssl_cafile", "$KAFKETTE_CA_FILE"
+#define SASL(protocol, mech, user, password)                                                       \
+    "security_protocol", protocol, "sasl_mechanism", mech, "sasl_username", user, "sasl_password", \
+        password, "ssl_cafile", "$KAFKETTE_CA_FILE"
 #define TLS(cafile) "security_protocol", "SSL", "ssl_cafile", cafile
 
 static void test_failures_are_clear_and_quick(void **state) {
     (void)state;
     const failure_case_t cases[] = {
-        {"wrong password (SCRAM-SHA-512)", "KAFKETTE_BOOTSTRAP_SASL_SSL",
+        {"wrong password (SCRAM-SHA-512)",
+         "KAFKETTE_BOOTSTRAP_SASL_SSL",
          {SASL("SASL_SSL", "SCRAM-SHA-512", "$KAFKETTE_SASL_USERNAME", "wrong-Pa55word"), NULL},
-         58, "invalid credentials"},
-        {"wrong password (PLAIN)", "KAFKETTE_BOOTSTRAP_SASL_PLAINTEXT",
+         58,
+         "invalid credentials"},
+        {"wrong password (PLAIN)",
+         "KAFKETTE_BOOTSTRAP_SASL_PLAINTEXT",
          {SASL("SASL_PLAINTEXT", "PLAIN", "$KAFKETTE_SASL_USERNAME", "wrong-Pa55word"), NULL},
-         58, "Invalid username or password"},
-        {"wrong password (SCRAM-SHA-256)", "KAFKETTE_BOOTSTRAP_SASL_PLAINTEXT",
-         {SASL("SASL_PLAINTEXT", "SCRAM-SHA-256", "$KAFKETTE_SASL_USERNAME", "wrong-Pa55word"), NULL},
-         58, "SASL_AUTHENTICATION_FAILED"},
-        {"unknown user (SCRAM-SHA-256)", "KAFKETTE_BOOTSTRAP_SASL_SSL",
+         58,
+         "Invalid username or password"},
+        {"wrong password (SCRAM-SHA-256)",
+         "KAFKETTE_BOOTSTRAP_SASL_PLAINTEXT",
+         {SASL("SASL_PLAINTEXT", "SCRAM-SHA-256", "$KAFKETTE_SASL_USERNAME", "wrong-Pa55word"),
+          NULL},
+         58,
+         "SASL_AUTHENTICATION_FAILED"},
+        {"unknown user (SCRAM-SHA-256)",
+         "KAFKETTE_BOOTSTRAP_SASL_SSL",
          {SASL("SASL_SSL", "SCRAM-SHA-256", "nobody-here", "$KAFKETTE_SASL_PASSWORD"), NULL},
-         58, "as \"nobody-here\" failed"},
-        {"unknown user (PLAIN)", "KAFKETTE_BOOTSTRAP_SASL_SSL",
+         58,
+         "as \"nobody-here\" failed"},
+        {"unknown user (PLAIN)",
+         "KAFKETTE_BOOTSTRAP_SASL_SSL",
          {SASL("SASL_SSL", "PLAIN", "nobody-here", "$KAFKETTE_SASL_PASSWORD"), NULL},
-         58, "SASL_AUTHENTICATION_FAILED"},
-        {"expired OAUTHBEARER token", "KAFKETTE_BOOTSTRAP_SASL_SSL",
+         58,
+         "SASL_AUTHENTICATION_FAILED"},
+        {"expired OAUTHBEARER token",
+         "KAFKETTE_BOOTSTRAP_SASL_SSL",
          {"security_protocol", "SASL_SSL", "sasl_mechanism", "OAUTHBEARER", "sasl_oauth_token",
           kk_sec_unsecured_token(-3600), "ssl_cafile", "$KAFKETTE_CA_FILE", NULL},
-         58, "invalid_token"},
-        {"unknown CA", "KAFKETTE_BOOTSTRAP_SSL", {TLS("$KAFKETTE_OTHER_CA_FILE"), NULL},
-         KK_ERR_CERTIFICATE, "unknown CA"},
-        {"expired certificate", "KAFKETTE_BOOTSTRAP_SSL_EXPIRED", {TLS("$KAFKETTE_CA_FILE"), NULL},
-         KK_ERR_CERTIFICATE, "certificate has expired"},
-        {"host name mismatch", "KAFKETTE_BOOTSTRAP_SSL_WRONG_HOST",
-         {TLS("$KAFKETTE_CA_FILE"), NULL}, KK_ERR_CERTIFICATE, "IP address mismatch"},
-        {"no client certificate for a listener that requires one", "KAFKETTE_BOOTSTRAP_MTLS",
-         {TLS("$KAFKETTE_CA_FILE"), NULL}, KK_ERR_AUTHENTICATION, "set ssl_certfile"},
-        {"TLS spoken to the plaintext port", "KAFKETTE_BOOTSTRAP", {TLS("$KAFKETTE_CA_FILE"), NULL},
-         KK_ERR_SSL, "is this a plaintext port?"},
-        {"plaintext spoken to the TLS port", "KAFKETTE_BOOTSTRAP_SSL", {NULL}, KK_ERR_SSL,
+         58,
+         "invalid_token"},
+        {"unknown CA",
+         "KAFKETTE_BOOTSTRAP_SSL",
+         {TLS("$KAFKETTE_OTHER_CA_FILE"), NULL},
+         KK_ERR_CERTIFICATE,
+         "unknown CA"},
+        {"expired certificate",
+         "KAFKETTE_BOOTSTRAP_SSL_EXPIRED",
+         {TLS("$KAFKETTE_CA_FILE"), NULL},
+         KK_ERR_CERTIFICATE,
+         "certificate has expired"},
+        {"host name mismatch",
+         "KAFKETTE_BOOTSTRAP_SSL_WRONG_HOST",
+         {TLS("$KAFKETTE_CA_FILE"), NULL},
+         KK_ERR_CERTIFICATE,
+         "IP address mismatch"},
+        {"no client certificate for a listener that requires one",
+         "KAFKETTE_BOOTSTRAP_MTLS",
+         {TLS("$KAFKETTE_CA_FILE"), NULL},
+         KK_ERR_AUTHENTICATION,
+         "set ssl_certfile"},
+        {"TLS spoken to the plaintext port",
+         "KAFKETTE_BOOTSTRAP",
+         {TLS("$KAFKETTE_CA_FILE"), NULL},
+         KK_ERR_SSL,
+         "is this a plaintext port?"},
+        {"plaintext spoken to the TLS port",
+         "KAFKETTE_BOOTSTRAP_SSL",
+         {NULL},
+         KK_ERR_SSL,
          "this is a TLS port"},
-        {"SASL to a listener without SASL", "KAFKETTE_BOOTSTRAP_SSL",
+        {"SASL to a listener without SASL",
+         "KAFKETTE_BOOTSTRAP_SSL",
          {SASL("SASL_SSL", "PLAIN", "$KAFKETTE_SASL_USERNAME", "$KAFKETTE_SASL_PASSWORD"), NULL},
-         34, "is this a SASL listener?"},
-        {"no SASL to a SASL listener", "KAFKETTE_BOOTSTRAP_SASL_PLAINTEXT", {NULL},
-         KK_ERR_CONNECTION_CLOSED, "if this is a SASL listener"},
+         34,
+         "is this a SASL listener?"},
+        {"no SASL to a SASL listener",
+         "KAFKETTE_BOOTSTRAP_SASL_PLAINTEXT",
+         {NULL},
+         KK_ERR_CONNECTION_CLOSED,
+         "if this is a SASL listener"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         kk_error_t err;
@@ -168,26 +205,39 @@ static void test_check_hostname_opt_out(void **state) {
 static void test_configuration_errors(void **state) {
     (void)state;
     const failure_case_t cases[] = {
-        {"missing CA file", "KAFKETTE_BOOTSTRAP_SSL", {TLS("/nonexistent/ca.pem"), NULL},
-         KK_ERR_INVALID_ARG, "option 'ssl_cafile'"},
-        {"wrong key password", "KAFKETTE_BOOTSTRAP_MTLS",
+        {"missing CA file",
+         "KAFKETTE_BOOTSTRAP_SSL",
+         {TLS("/nonexistent/ca.pem"), NULL},
+         KK_ERR_INVALID_ARG,
+         "option 'ssl_cafile'"},
+        {"wrong key password",
+         "KAFKETTE_BOOTSTRAP_MTLS",
          {TLS("$KAFKETTE_CA_FILE"), "ssl_certfile", "$KAFKETTE_CLIENT_CERT", "ssl_keyfile",
           "$KAFKETTE_CLIENT_KEY_ENCRYPTED", "ssl_password", "wrong-Pa55word", NULL},
-         KK_ERR_INVALID_ARG, "bad decrypt"},
-        {"encrypted key without a password", "KAFKETTE_BOOTSTRAP_MTLS",
+         KK_ERR_INVALID_ARG,
+         "bad decrypt"},
+        {"encrypted key without a password",
+         "KAFKETTE_BOOTSTRAP_MTLS",
          {TLS("$KAFKETTE_CA_FILE"), "ssl_certfile", "$KAFKETTE_CLIENT_CERT", "ssl_keyfile",
           "$KAFKETTE_CLIENT_KEY_ENCRYPTED", NULL},
-         KK_ERR_INVALID_ARG, "needs ssl_password"},
-        {"key that is not the certificate's", "KAFKETTE_BOOTSTRAP_MTLS",
+         KK_ERR_INVALID_ARG,
+         "needs ssl_password"},
+        {"key that is not the certificate's",
+         "KAFKETTE_BOOTSTRAP_MTLS",
          {TLS("$KAFKETTE_CA_FILE"), "ssl_certfile", "$KAFKETTE_CA_FILE", "ssl_keyfile",
           "$KAFKETTE_CLIENT_KEY", NULL},
-         KK_ERR_INVALID_ARG, "option 'ssl_keyfile'"},
-        {"SCRAM without a user", "KAFKETTE_BOOTSTRAP_SASL_SSL",
+         KK_ERR_INVALID_ARG,
+         "option 'ssl_keyfile'"},
+        {"SCRAM without a user",
+         "KAFKETTE_BOOTSTRAP_SASL_SSL",
          {"security_protocol", "SASL_SSL", "sasl_mechanism", "SCRAM-SHA-512", NULL},
-         KK_ERR_INVALID_ARG, "needs the options sasl_username and sasl_password"},
-        {"OAUTHBEARER without a token", "KAFKETTE_BOOTSTRAP_SASL_SSL",
+         KK_ERR_INVALID_ARG,
+         "needs the options sasl_username and sasl_password"},
+        {"OAUTHBEARER without a token",
+         "KAFKETTE_BOOTSTRAP_SASL_SSL",
          {"security_protocol", "SASL_SSL", "sasl_mechanism", "OAUTHBEARER", NULL},
-         KK_ERR_INVALID_ARG, "sasl_oauth_token"},
+         KK_ERR_INVALID_ARG,
+         "sasl_oauth_token"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         kk_error_t err;
@@ -205,8 +255,8 @@ static void test_configuration_errors(void **state) {
 /* A successful SASL session with debug logging: the password is not in any log line. */
 static void test_secrets_stay_out_of_logs(void **state) {
     (void)state;
-    const char *pairs[] = {SASL("SASL_SSL", "PLAIN", "$KAFKETTE_SASL_USERNAME", "$KAFKETTE_SASL_PASSWORD"),
-                           NULL};
+    const char *pairs[] = {
+        SASL("SASL_SSL", "PLAIN", "$KAFKETTE_SASL_USERNAME", "$KAFKETTE_SASL_PASSWORD"), NULL};
     kk_config_t *cfg = kk_sec_config(KK_CONFIG_PRODUCER, "KAFKETTE_BOOTSTRAP_SASL_SSL", pairs);
     char buf[256];
     assert_true(kk_config_get(cfg, "sasl_password", buf, sizeof(buf)) > 0);
@@ -216,7 +266,8 @@ static void test_secrets_stay_out_of_logs(void **state) {
     kk_error_t err;
     kk_producer_t *p = kk_producer_new(pc, &err);
     assert_non_null(p);
-    kk_message_t m = {.topic = "kafkette-secret-check", .value = "x", .value_len = 1, .partition = -1};
+    kk_message_t m = {
+        .topic = "kafkette-secret-check", .value = "x", .value_len = 1, .partition = -1};
     assert_int_equal(kk_producer_send(p, &m, 1, &err), KK_OK);
     kk_producer_free(p);
     kk_config_free(cfg);
@@ -229,8 +280,9 @@ static void test_unsupported_mechanism_lists_the_offer(void **state) {
     fake_broker_t fb;
     fake_broker_start(&fb, FAKE_NO_MECHANISM);
     setenv("KAFKETTE_FAKE", fb.address, 1);
-    const char *pairs[] = {"security_protocol", "SASL_PLAINTEXT", "sasl_mechanism", "SCRAM-SHA-256",
-                           "sasl_username", "u", "sasl_password", "wrong-Pa55word", NULL};
+    const char *pairs[] = {"security_protocol", "SASL_PLAINTEXT", "sasl_mechanism",
+                           "SCRAM-SHA-256",     "sasl_username",  "u",
+                           "sasl_password",     "wrong-Pa55word", NULL};
     kk_error_t err;
     int64_t ms;
     int rc = try_connect("KAFKETTE_FAKE", pairs, &err, &ms);
@@ -248,8 +300,9 @@ static void test_scram_server_must_prove_itself(void **state) {
     fake_broker_t fb;
     fake_broker_start(&fb, FAKE_BAD_SCRAM);
     setenv("KAFKETTE_FAKE", fb.address, 1);
-    const char *pairs[] = {"security_protocol", "SASL_PLAINTEXT", "sasl_mechanism", "SCRAM-SHA-512",
-                           "sasl_username", "u", "sasl_password", "wrong-Pa55word", NULL};
+    const char *pairs[] = {"security_protocol", "SASL_PLAINTEXT", "sasl_mechanism",
+                           "SCRAM-SHA-512",     "sasl_username",  "u",
+                           "sasl_password",     "wrong-Pa55word", NULL};
     kk_error_t err;
     int64_t ms;
     int rc = try_connect("KAFKETTE_FAKE", pairs, &err, &ms);
@@ -259,8 +312,8 @@ static void test_scram_server_must_prove_itself(void **state) {
     fake_broker_stop(&fb);
 }
 
-static kk_client_t *silent_client(fake_broker_t *fb, int connect_timeout_ms,
-                                  bool (*check)(void *), kk_error_t *err) {
+static kk_client_t *silent_client(fake_broker_t *fb, int connect_timeout_ms, bool (*check)(void *),
+                                  kk_error_t *err) {
     fake_broker_start(fb, FAKE_SILENT);
     kk_client_config_t cfg;
     kk_client_config_init(&cfg);

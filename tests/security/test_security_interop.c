@@ -21,11 +21,16 @@
 
 #define RECORDS 200
 
-static const char *const pairs[] = {"security_protocol", "SASL_SSL",
-                                    "sasl_mechanism", "SCRAM-SHA-512",
-                                    "sasl_username", "$KAFKETTE_SASL_USERNAME",
-                                    "sasl_password", "$KAFKETTE_SASL_PASSWORD",
-                                    "ssl_cafile", "$KAFKETTE_CA_FILE",
+static const char *const pairs[] = {"security_protocol",
+                                    "SASL_SSL",
+                                    "sasl_mechanism",
+                                    "SCRAM-SHA-512",
+                                    "sasl_username",
+                                    "$KAFKETTE_SASL_USERNAME",
+                                    "sasl_password",
+                                    "$KAFKETTE_SASL_PASSWORD",
+                                    "ssl_cafile",
+                                    "$KAFKETTE_CA_FILE",
                                     NULL};
 
 /* Runs the confluent peer; its exit status (77: confluent-kafka missing). */
@@ -56,12 +61,14 @@ static void test_confluent_produces_kafkette_consumes(void **state) {
     kk_config_t *pcfg;
     kk_producer_t *p = new_producer(&pcfg);
     kk_error_t err;
-    assert_int_equal(kk_client_create_topic(kk_producer_client(p), topic, 1, 1, NULL, 0, 15000, &err), KK_OK);
+    assert_int_equal(
+        kk_client_create_topic(kk_producer_client(p), topic, 1, 1, NULL, 0, 15000, &err), KK_OK);
     kk_producer_free(p);
     kk_config_free(pcfg);
     int rc = peer("produce", topic);
     if (rc == 77) {
-        fprintf(stderr, "\n*** SKIPPED: python3 cannot import confluent_kafka; interop untested ***\n\n");
+        fprintf(stderr,
+                "\n*** SKIPPED: python3 cannot import confluent_kafka; interop untested ***\n\n");
         skip();
     }
     assert_int_equal(rc, 0);
@@ -100,15 +107,19 @@ static void test_kafkette_produces_confluent_consumes(void **state) {
     kk_config_t *cfg;
     kk_producer_t *p = new_producer(&cfg);
     kk_error_t err;
-    assert_int_equal(kk_client_create_topic(kk_producer_client(p), topic, 1, 1, NULL, 0, 15000, &err), KK_OK);
+    assert_int_equal(
+        kk_client_create_topic(kk_producer_client(p), topic, 1, 1, NULL, 0, 15000, &err), KK_OK);
     static char keys[RECORDS][16], values[RECORDS][32];
     kk_message_t msgs[RECORDS];
     memset(msgs, 0, sizeof(msgs));
     for (int i = 0; i < RECORDS; i++) {
         snprintf(keys[i], sizeof(keys[i]), "k%d", i);
         snprintf(values[i], sizeof(values[i]), "from-kafkette-%d", i);
-        msgs[i] = (kk_message_t){.topic = topic, .partition = 0, .key = keys[i],
-                                 .key_len = strlen(keys[i]), .value = values[i],
+        msgs[i] = (kk_message_t){.topic = topic,
+                                 .partition = 0,
+                                 .key = keys[i],
+                                 .key_len = strlen(keys[i]),
+                                 .value = values[i],
                                  .value_len = strlen(values[i])};
     }
     if (kk_producer_send(p, msgs, RECORDS, &err) != KK_OK)
@@ -117,7 +128,8 @@ static void test_kafkette_produces_confluent_consumes(void **state) {
     kk_config_free(cfg);
     int rc = peer("consume", topic);
     if (rc == 77) {
-        fprintf(stderr, "\n*** SKIPPED: python3 cannot import confluent_kafka; interop untested ***\n\n");
+        fprintf(stderr,
+                "\n*** SKIPPED: python3 cannot import confluent_kafka; interop untested ***\n\n");
         skip();
     }
     assert_int_equal(rc, 0);

@@ -62,13 +62,16 @@ static void test_reauthenticates_before_the_session_ends(void **state) {
     int64_t first_auth = kk_monotonic_ms();
     for (int i = 0; i < CLIENTS; i++) {
         bool oauth = strcmp(cases[i][2], "OAUTHBEARER") == 0;
-        const char *pairs[] = {"security_protocol", cases[i][1],
-                               "sasl_mechanism", cases[i][2],
+        const char *pairs[] = {"security_protocol",
+                               cases[i][1],
+                               "sasl_mechanism",
+                               cases[i][2],
                                oauth ? "sasl_oauth_token" : "sasl_username",
                                oauth ? kk_sec_unsecured_token(3600) : "$KAFKETTE_SASL_USERNAME",
                                oauth ? "client_id" : "sasl_password",
                                oauth ? "kafkette-oauth" : "$KAFKETTE_SASL_PASSWORD",
-                               "ssl_cafile", "$KAFKETTE_CA_FILE",
+                               "ssl_cafile",
+                               "$KAFKETTE_CA_FILE",
                                NULL};
         cfgs[i] = kk_sec_config(KK_CONFIG_CLIENT, cases[i][0], pairs);
         kk_client_config_t *cc = kk_config_client(cfgs[i]);

@@ -38,8 +38,9 @@ static void produce(const char *bootstrap, const char *const *pairs, const char 
     kk_producer_t *p = kk_producer_new(kk_config_producer(cfg), &err);
     if (!p)
         fail_msg("kk_producer_new: %s", err.message);
-    check_ok(kk_client_create_topic(kk_producer_client(p), topic, PARTITIONS, 1, NULL, 0, 15000, &err),
-             &err, "create topic");
+    check_ok(
+        kk_client_create_topic(kk_producer_client(p), topic, PARTITIONS, 1, NULL, 0, 15000, &err),
+        &err, "create topic");
     kk_message_t msgs[RECORDS];
     memset(msgs, 0, sizeof(msgs));
     for (int i = 0; i < RECORDS; i++) {
@@ -152,11 +153,16 @@ static void test_ssl(void **state) {
 /* The MTLS listener requires a client certificate; this one's key is encrypted. */
 static void test_mutual_tls(void **state) {
     (void)state;
-    const char *pairs[] = {"security_protocol", "SSL",
-                           "ssl_cafile", "$KAFKETTE_CA_FILE",
-                           "ssl_certfile", "$KAFKETTE_CLIENT_CERT",
-                           "ssl_keyfile", "$KAFKETTE_CLIENT_KEY_ENCRYPTED",
-                           "ssl_password", "$KAFKETTE_CLIENT_KEY_PASSWORD",
+    const char *pairs[] = {"security_protocol",
+                           "SSL",
+                           "ssl_cafile",
+                           "$KAFKETTE_CA_FILE",
+                           "ssl_certfile",
+                           "$KAFKETTE_CLIENT_CERT",
+                           "ssl_keyfile",
+                           "$KAFKETTE_CLIENT_KEY_ENCRYPTED",
+                           "ssl_password",
+                           "$KAFKETTE_CLIENT_KEY_PASSWORD",
                            NULL};
     roundtrip("mtls", "KAFKETTE_BOOTSTRAP_MTLS", pairs);
 }
@@ -169,25 +175,52 @@ static void sasl(const char *protocol, const char *mechanism) {
     char bootstrap[64];
     snprintf(bootstrap, sizeof(bootstrap), "KAFKETTE_BOOTSTRAP_%s", protocol);
     bool oauth = strcmp(mechanism, "OAUTHBEARER") == 0;
-    const char *pairs[] = {"security_protocol", protocol,
-                           "sasl_mechanism", mechanism,
+    const char *pairs[] = {"security_protocol",
+                           protocol,
+                           "sasl_mechanism",
+                           mechanism,
                            oauth ? "sasl_oauth_token" : "sasl_username",
                            oauth ? kk_sec_unsecured_token(3600) : "$KAFKETTE_SASL_USERNAME",
                            oauth ? "client_id" : "sasl_password",
                            oauth ? "kafkette-oauth" : "$KAFKETTE_SASL_PASSWORD",
-                           "ssl_cafile", "$KAFKETTE_CA_FILE",
+                           "ssl_cafile",
+                           "$KAFKETTE_CA_FILE",
                            NULL};
     roundtrip(name, bootstrap, pairs);
 }
 
-static void test_sasl_plaintext_plain(void **state) { (void)state; sasl("SASL_PLAINTEXT", "PLAIN"); }
-static void test_sasl_plaintext_scram_256(void **state) { (void)state; sasl("SASL_PLAINTEXT", "SCRAM-SHA-256"); }
-static void test_sasl_plaintext_scram_512(void **state) { (void)state; sasl("SASL_PLAINTEXT", "SCRAM-SHA-512"); }
-static void test_sasl_plaintext_oauthbearer(void **state) { (void)state; sasl("SASL_PLAINTEXT", "OAUTHBEARER"); }
-static void test_sasl_ssl_plain(void **state) { (void)state; sasl("SASL_SSL", "PLAIN"); }
-static void test_sasl_ssl_scram_256(void **state) { (void)state; sasl("SASL_SSL", "SCRAM-SHA-256"); }
-static void test_sasl_ssl_scram_512(void **state) { (void)state; sasl("SASL_SSL", "SCRAM-SHA-512"); }
-static void test_sasl_ssl_oauthbearer(void **state) { (void)state; sasl("SASL_SSL", "OAUTHBEARER"); }
+static void test_sasl_plaintext_plain(void **state) {
+    (void)state;
+    sasl("SASL_PLAINTEXT", "PLAIN");
+}
+static void test_sasl_plaintext_scram_256(void **state) {
+    (void)state;
+    sasl("SASL_PLAINTEXT", "SCRAM-SHA-256");
+}
+static void test_sasl_plaintext_scram_512(void **state) {
+    (void)state;
+    sasl("SASL_PLAINTEXT", "SCRAM-SHA-512");
+}
+static void test_sasl_plaintext_oauthbearer(void **state) {
+    (void)state;
+    sasl("SASL_PLAINTEXT", "OAUTHBEARER");
+}
+static void test_sasl_ssl_plain(void **state) {
+    (void)state;
+    sasl("SASL_SSL", "PLAIN");
+}
+static void test_sasl_ssl_scram_256(void **state) {
+    (void)state;
+    sasl("SASL_SSL", "SCRAM-SHA-256");
+}
+static void test_sasl_ssl_scram_512(void **state) {
+    (void)state;
+    sasl("SASL_SSL", "SCRAM-SHA-512");
+}
+static void test_sasl_ssl_oauthbearer(void **state) {
+    (void)state;
+    sasl("SASL_SSL", "OAUTHBEARER");
+}
 
 int main(void) {
     const struct CMUnitTest tests[] = {

@@ -246,8 +246,8 @@ static void ref_assign(bool range, const kk_assign_member_t *members, size_t n,
     for (size_t i = 0; i < n; i++)
         order[i] = i;
     for (size_t i = 1; i < n; i++)
-        for (size_t j = i; j > 0 && ref_compare_members(&members[order[j - 1]], &members[order[j]]) > 0;
-             j--) {
+        for (size_t j = i;
+             j > 0 && ref_compare_members(&members[order[j - 1]], &members[order[j]]) > 0; j--) {
             size_t t = order[j];
             order[j] = order[j - 1];
             order[j - 1] = t;

@@ -108,7 +108,7 @@ static void test_newer_versions_and_empty_assignment(void **state) {
     (void)state;
     uint8_t bytes[128];
     size_t len = unhex(java_subscriptions[3], bytes, sizeof(bytes) - 4);
-    bytes[1] = 4;                      /* version 4 */
+    bytes[1] = 4;                               /* version 4 */
     memcpy(bytes + len, "\x00\x00\x00\x09", 4); /* an appended field */
     kk_consumer_subscription_t sub;
     kk_error_t err;
@@ -133,7 +133,8 @@ static void test_every_prefix_is_malformed(void **state) {
     for (int which = 0; which < 2; which++) {
         for (int v = 0; v <= 3; v++) {
             uint8_t bytes[128];
-            size_t len = unhex(which ? java_assignments[v] : java_subscriptions[v], bytes, sizeof(bytes));
+            size_t len =
+                unhex(which ? java_assignments[v] : java_subscriptions[v], bytes, sizeof(bytes));
             for (size_t cut = 1; cut < len; cut++) {
                 uint8_t *copy = malloc(cut);
                 assert_non_null(copy);
@@ -150,7 +151,8 @@ static void test_every_prefix_is_malformed(void **state) {
                     assert_null(sub.topics);
                 }
                 if (rc != KK_ERR_MALFORMED)
-                    fail_msg("%s v%d cut %zu: rc %d", which ? "assignment" : "subscription", v, cut, rc);
+                    fail_msg("%s v%d cut %zu: rc %d", which ? "assignment" : "subscription", v, cut,
+                             rc);
                 free(copy);
             }
         }
@@ -159,7 +161,8 @@ static void test_every_prefix_is_malformed(void **state) {
     const uint8_t lying[] = {0, 0, 0x7f, 0xff, 0xff, 0xff, 0, 1, 'a'};
     kk_consumer_assignment_t a;
     kk_error_t err;
-    assert_int_equal(kk_decode_consumer_assignment(lying, sizeof(lying), &a, &err), KK_ERR_MALFORMED);
+    assert_int_equal(kk_decode_consumer_assignment(lying, sizeof(lying), &a, &err),
+                     KK_ERR_MALFORMED);
 }
 
 /* ---- assignors, against RangeAssignor / RoundRobinAssignor ------------------------------ */
@@ -170,7 +173,7 @@ static int compare_text(const void *a, const void *b) {
 }
 
 static void format_share(const kk_member_assignment_t *share, char *out, size_t size) {
-    char (*items)[32] = calloc(share->count ? share->count : 1, sizeof(*items));
+    char(*items)[32] = calloc(share->count ? share->count : 1, sizeof(*items));
     assert_non_null(items);
     for (size_t i = 0; i < share->count; i++)
         snprintf(items[i], sizeof(items[i]), "%s-%d", share->partitions[i].topic,
@@ -191,8 +194,8 @@ typedef struct member_spec {
     const char *expected; /* Java's answer */
 } member_spec_t;
 
-static void check_assignment(const char *assignor, const kk_assign_topic_t *topics, size_t topic_count,
-                             const member_spec_t *specs, size_t n) {
+static void check_assignment(const char *assignor, const kk_assign_topic_t *topics,
+                             size_t topic_count, const member_spec_t *specs, size_t n) {
     kk_assign_member_t members[8];
     kk_member_assignment_t out[8];
     assert_true(n <= 8);
@@ -299,9 +302,9 @@ static void test_empty_partition_lists(void **state) {
     kk_encode_consumer_subscription(&w, 1, topics, 1, NULL, 0, -1, NULL);
     kk_encode_consumer_assignment(&w, 1, NULL, 0);
     assert_false(w.failed);
-    static const uint8_t expected[] = {0, 1, 0, 0, 0, 1, 0, 1, 'a', 0xff, 0xff, 0xff, 0xff,
-                                       0, 0, 0, 0, /* no owned partitions */
-                                       0, 1, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff};
+    static const uint8_t expected[] = {0,    1,    0,    0, 0, 1, 0,    1,    'a',  0xff,
+                                       0xff, 0xff, 0xff, 0, 0, 0, 0, /* no owned partitions */
+                                       0,    1,    0,    0, 0, 0, 0xff, 0xff, 0xff, 0xff};
     assert_int_equal(w.len, sizeof(expected));
     assert_memory_equal(w.data, expected, sizeof(expected));
     kk_writer_free(&w);

@@ -38,7 +38,8 @@ static void test_fixed_width_golden(void **state) {
     kk_write_i32(&w, -1);
     kk_write_i64(&w, 0x0102030405060708LL);
     kk_write_bool(&w, true);
-    const uint8_t expected[] = {0xfe, 0x12, 0x34, 0xff, 0xff, 0xff, 0xff, 1, 2, 3, 4, 5, 6, 7, 8, 1};
+    const uint8_t expected[] = {0xfe, 0x12, 0x34, 0xff, 0xff, 0xff, 0xff, 1,
+                                2,    3,    4,    5,    6,    7,    8,    1};
     assert_bytes(&w, expected, sizeof(expected));
 
     kk_reader_t r;
@@ -79,8 +80,12 @@ static void test_varint_golden(void **state) {
         uint8_t bytes[5];
         size_t len;
     } cases[] = {
-        {0, {0x00}, 1},          {-1, {0x01}, 1},         {1, {0x02}, 1},
-        {-64, {0x7f}, 1},        {64, {0x80, 0x01}, 2},   {300, {0xd8, 0x04}, 2},
+        {0, {0x00}, 1},
+        {-1, {0x01}, 1},
+        {1, {0x02}, 1},
+        {-64, {0x7f}, 1},
+        {64, {0x80, 0x01}, 2},
+        {300, {0xd8, 0x04}, 2},
         {INT32_MAX, {0xfe, 0xff, 0xff, 0xff, 0x0f}, 5},
         {INT32_MIN, {0xff, 0xff, 0xff, 0xff, 0x0f}, 5},
     };
@@ -144,8 +149,8 @@ static void test_strings_and_bytes(void **state) {
     kk_write_compact_string(&w, NULL);
     kk_write_compact_string(&w, "");
     kk_write_compact_bytes(&w, "\xff", 1);
-    const uint8_t expected[] = {0, 3, 'a', 'b', 'c', 0xff, 0xff, 0, 0, 0, 2, 0, 1,
-                                0xff, 0xff, 0xff, 0xff, 3, 'x', 'y', 0, 1, 2, 0xff};
+    const uint8_t expected[] = {0, 3,    'a',  'b',  'c',  0xff, 0xff, 0,   0, 0, 2, 0,
+                                1, 0xff, 0xff, 0xff, 0xff, 3,    'x',  'y', 0, 1, 2, 0xff};
     assert_bytes(&w, expected, sizeof(expected));
 
     kk_reader_t r;

@@ -1,5 +1,6 @@
 /* kk_cli_main as a host program calls it: repeated calls give the same answers, and the
- * caller's SIGINT handler is back afterwards. (The command against a broker: script/test.d/25-cli.) */
+ * caller's SIGINT handler is back afterwards. (The command against a broker: script/test.d/25-cli.)
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -41,15 +41,16 @@ static uint8_t *repeat_unit(size_t n) {
     size_t unit = sizeof TEXT_UNIT - 1;
     uint8_t *p = malloc(n > 0 ? n : 1);
     assert_non_null(p);
-    for (size_t i = 0; i < n; i++) p[i] = (uint8_t)TEXT_UNIT[i % unit];
+    for (size_t i = 0; i < n; i++)
+        p[i] = (uint8_t)TEXT_UNIT[i % unit];
     return p;
 }
 
 /* Word salad: compressible like real payloads, but not a single repeated unit. */
 static uint8_t *make_text(size_t n) {
-    static const char *const words[] = {"offset", "partition", "leader", "replica", "topic",
-                                        "record", "batch", "consumer", "group", "epoch",
-                                        "timestamp", "header", "key", "value", "broker"};
+    static const char *const words[] = {"offset",    "partition", "leader",   "replica", "topic",
+                                        "record",    "batch",     "consumer", "group",   "epoch",
+                                        "timestamp", "header",    "key",      "value",   "broker"};
     uint8_t *p = malloc(n > 0 ? n : 1);
     assert_non_null(p);
     uint32_t state = 12345;
@@ -57,8 +58,10 @@ static uint8_t *make_text(size_t n) {
     while (i < n) {
         state = state * 1103515245u + 12345u;
         const char *w = words[(state >> 16) % COUNT(words)];
-        for (size_t j = 0; w[j] != '\0' && i < n; j++) p[i++] = (uint8_t)w[j];
-        if (i < n) p[i++] = (state >> 8) % 7 == 0 ? '\n' : ' ';
+        for (size_t j = 0; w[j] != '\0' && i < n; j++)
+            p[i++] = (uint8_t)w[j];
+        if (i < n)
+            p[i++] = (state >> 8) % 7 == 0 ? '\n' : ' ';
     }
     return p;
 }
@@ -76,8 +79,8 @@ static uint8_t *make_random(size_t n) {
     return p;
 }
 
-static void expect_compression_error(int rc, const kk_error_t *err, uint8_t *out,
-                                     size_t out_len, const char *must_contain) {
+static void expect_compression_error(int rc, const kk_error_t *err, uint8_t *out, size_t out_len,
+                                     const char *must_contain) {
     assert_int_equal(rc, KK_ERR_COMPRESSION);
     assert_int_equal(err->code, KK_ERR_COMPRESSION);
     assert_null(out);
@@ -88,16 +91,18 @@ static void expect_compression_error(int rc, const kk_error_t *err, uint8_t *out
 }
 
 /* Decodes and compares; returns nothing, fails the test on any difference. */
-static void expect_decodes_to(kk_codec_t codec, const uint8_t *src, size_t src_len,
-                              size_t max_out, const uint8_t *want, size_t want_len) {
+static void expect_decodes_to(kk_codec_t codec, const uint8_t *src, size_t src_len, size_t max_out,
+                              const uint8_t *want, size_t want_len) {
     kk_error_t err = {0};
     uint8_t *out = NULL;
     size_t out_len = 0;
     int rc = kk_decompress(codec, src, src_len, max_out, &out, &out_len, &err);
-    if (rc != 0) fail_msg("%s: %s", kk_codec_name(codec), err.message);
+    if (rc != 0)
+        fail_msg("%s: %s", kk_codec_name(codec), err.message);
     assert_non_null(out);
     assert_int_equal(out_len, want_len);
-    if (want_len > 0) assert_memory_equal(out, want, want_len);
+    if (want_len > 0)
+        assert_memory_equal(out, want, want_len);
     free(out);
 }
 
@@ -108,9 +113,11 @@ static size_t roundtrip(kk_codec_t codec, const uint8_t *data, size_t n) {
     uint8_t *c = NULL;
     size_t clen = 0;
     int rc = kk_compress(codec, data, n, &c, &clen, &err);
-    if (rc != 0) fail_msg("compress %s: %s", kk_codec_name(codec), err.message);
+    if (rc != 0)
+        fail_msg("compress %s: %s", kk_codec_name(codec), err.message);
     assert_non_null(c);
-    if (codec != KK_CODEC_NONE) assert_true(clen > 0);
+    if (codec != KK_CODEC_NONE)
+        assert_true(clen > 0);
 
     expect_decodes_to(codec, c, clen, n, data, n);
     if (n > 0) {
@@ -165,11 +172,9 @@ static void test_bad_arguments(void **state) {
 
     assert_int_equal(kk_compress((kk_codec_t)7, b, 1, &out, &out_len, &err), KK_ERR_INVALID_ARG);
     assert_null(out);
-    assert_int_equal(kk_compress(KK_CODEC_GZIP, NULL, 1, &out, &out_len, &err),
-                     KK_ERR_INVALID_ARG);
+    assert_int_equal(kk_compress(KK_CODEC_GZIP, NULL, 1, &out, &out_len, &err), KK_ERR_INVALID_ARG);
     assert_int_equal(kk_compress(KK_CODEC_GZIP, b, 1, NULL, &out_len, &err), KK_ERR_INVALID_ARG);
-    assert_int_equal(kk_decompress(KK_CODEC_GZIP, b, 1, MIB, &out, NULL, &err),
-                     KK_ERR_INVALID_ARG);
+    assert_int_equal(kk_decompress(KK_CODEC_GZIP, b, 1, MIB, &out, NULL, &err), KK_ERR_INVALID_ARG);
 
     /* Codec bits 5-7 come from the wire: that is bad data. */
     out = (uint8_t *)&err;
@@ -207,17 +212,32 @@ static void roundtrip_all_inputs(kk_codec_t codec) {
     }
     print_message("%-6s empty -> %zu B, 1 B -> %zu B, 100 KiB text -> %zu B (%.2fx), "
                   "100 KiB random -> %zu B (%.4fx)\n",
-                  kk_codec_name(codec), c_empty, c_one, c_text, (double)n / (double)c_text,
-                  c_rnd, (double)n / (double)c_rnd);
+                  kk_codec_name(codec), c_empty, c_one, c_text, (double)n / (double)c_text, c_rnd,
+                  (double)n / (double)c_rnd);
     free(text);
     free(rnd);
 }
 
-static void test_roundtrip_none(void **state) { (void)state; roundtrip_all_inputs(KK_CODEC_NONE); }
-static void test_roundtrip_gzip(void **state) { (void)state; roundtrip_all_inputs(KK_CODEC_GZIP); }
-static void test_roundtrip_snappy(void **state) { (void)state; roundtrip_all_inputs(KK_CODEC_SNAPPY); }
-static void test_roundtrip_lz4(void **state) { (void)state; roundtrip_all_inputs(KK_CODEC_LZ4); }
-static void test_roundtrip_zstd(void **state) { (void)state; roundtrip_all_inputs(KK_CODEC_ZSTD); }
+static void test_roundtrip_none(void **state) {
+    (void)state;
+    roundtrip_all_inputs(KK_CODEC_NONE);
+}
+static void test_roundtrip_gzip(void **state) {
+    (void)state;
+    roundtrip_all_inputs(KK_CODEC_GZIP);
+}
+static void test_roundtrip_snappy(void **state) {
+    (void)state;
+    roundtrip_all_inputs(KK_CODEC_SNAPPY);
+}
+static void test_roundtrip_lz4(void **state) {
+    (void)state;
+    roundtrip_all_inputs(KK_CODEC_LZ4);
+}
+static void test_roundtrip_zstd(void **state) {
+    (void)state;
+    roundtrip_all_inputs(KK_CODEC_ZSTD);
+}
 
 /* What we write is the format Kafka readers expect. */
 static void test_wire_formats(void **state) {
@@ -282,7 +302,8 @@ static void test_truncation(void **state) {
             uint8_t *out = NULL;
             size_t out_len = 0;
             int rc = kk_decompress(codec, prefix, cut, MIB, &out, &out_len, &err);
-            if (rc == 0) fail_msg("%s: prefix of %zu/%zu bytes decoded", kk_codec_name(codec), cut, clen);
+            if (rc == 0)
+                fail_msg("%s: prefix of %zu/%zu bytes decoded", kk_codec_name(codec), cut, clen);
             expect_compression_error(rc, &err, out, out_len, kk_codec_name(codec));
             free(prefix);
         }
@@ -391,8 +412,7 @@ static void test_foreign_vectors(void **state) {
         {"python snappy xerial", KK_CODEC_SNAPPY, V_PY_SNAPPY_XERIAL, sizeof V_PY_SNAPPY_XERIAL,
          284},
         {"python lz4 linked", KK_CODEC_LZ4, V_PY_LZ4_DEFAULT, sizeof V_PY_LZ4_DEFAULT, 284},
-        {"python lz4 checksums", KK_CODEC_LZ4, V_PY_LZ4_CHECKSUMS, sizeof V_PY_LZ4_CHECKSUMS,
-         284},
+        {"python lz4 checksums", KK_CODEC_LZ4, V_PY_LZ4_CHECKSUMS, sizeof V_PY_LZ4_CHECKSUMS, 284},
         {"lz4 cli", KK_CODEC_LZ4, V_CLI_LZ4, sizeof V_CLI_LZ4, 284},
         {"python zstd", KK_CODEC_ZSTD, V_PY_ZSTD, sizeof V_PY_ZSTD, 284},
         {"python zstd stream", KK_CODEC_ZSTD, V_PY_ZSTD_STREAM, sizeof V_PY_ZSTD_STREAM, 284},
@@ -406,8 +426,7 @@ static void test_foreign_vectors(void **state) {
     for (size_t i = 0; i < COUNT(vecs); i++) {
         const uint8_t *want = vecs[i].plain_len == 284 ? text : big;
         print_message("vector: %s\n", vecs[i].name);
-        expect_decodes_to(vecs[i].codec, vecs[i].data, vecs[i].len, MIB, want,
-                          vecs[i].plain_len);
+        expect_decodes_to(vecs[i].codec, vecs[i].data, vecs[i].len, MIB, want, vecs[i].plain_len);
         /* The cap is exact whether or not the format states the size. */
         expect_decodes_to(vecs[i].codec, vecs[i].data, vecs[i].len, vecs[i].plain_len, want,
                           vecs[i].plain_len);
@@ -542,7 +561,8 @@ static uint8_t *bomb_snappy_xerial(size_t *len) {
     assert_non_null(zeros);
     assert_non_null(blk);
     *len = 0;
-    static const uint8_t header[16] = {0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0, 0, 0, 0, 1, 0, 0, 0, 1};
+    static const uint8_t header[16] = {0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0,
+                                       0,    0,   0,   1,   0,   0,   0,   1};
     append(&buf, len, header, sizeof header);
     for (size_t i = 0; i < BOMB_SIZE / MIB; i++) {
         size_t n = cap;
@@ -592,7 +612,8 @@ static uint8_t *bomb_zstd(size_t *len, int with_size) {
     assert_non_null(zeros);
     ZSTD_CCtx *cctx = ZSTD_createCCtx();
     assert_non_null(cctx);
-    if (with_size) assert_false(ZSTD_isError(ZSTD_CCtx_setPledgedSrcSize(cctx, BOMB_SIZE)));
+    if (with_size)
+        assert_false(ZSTD_isError(ZSTD_CCtx_setPledgedSrcSize(cctx, BOMB_SIZE)));
     *len = 0;
     for (size_t i = 0; i < BOMB_SIZE / MIB; i++) {
         ZSTD_EndDirective end = i + 1 == BOMB_SIZE / MIB ? ZSTD_e_end : ZSTD_e_continue;

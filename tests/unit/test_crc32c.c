@@ -32,8 +32,7 @@ static const struct {
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Byte i of the pattern the Java vectors used: (byte)(i * 31 + 7). */
-static uint8_t *pattern(size_t n)
-{
+static uint8_t *pattern(size_t n) {
     uint8_t *b = malloc(n ? n : 1);
     assert_non_null(b);
     for (size_t i = 0; i < n; i++)
@@ -42,8 +41,7 @@ static uint8_t *pattern(size_t n)
 }
 
 /* xorshift32: a fixed sequence, so a failure reproduces. */
-static uint32_t next_rand(uint32_t *s)
-{
+static uint32_t next_rand(uint32_t *s) {
     uint32_t x = *s;
     x ^= x << 13;
     x ^= x >> 17;
@@ -54,8 +52,7 @@ static uint32_t next_rand(uint32_t *s)
 /* kk_crc32c_hardware_available() must say what the CPU has, asked here independently through
  * CPUID (leaf 1, ECX bit 20 is SSE4.2): otherwise the comparisons below might compare the table
  * version with itself while claiming to test the instruction. */
-static void test_hardware_path_matches_cpu(void **state)
-{
+static void test_hardware_path_matches_cpu(void **state) {
     (void)state;
     bool hardware = kk_crc32c_hardware_available();
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -68,8 +65,7 @@ static void test_hardware_path_matches_cpu(void **state)
     print_message("kk_crc32c uses the %s path\n", hardware ? "SSE4.2" : "table");
 }
 
-static void test_published_vectors(void **state)
-{
+static void test_published_vectors(void **state) {
     (void)state;
     uint8_t zeros[32], ones[32], asc[32], desc[32];
     for (int i = 0; i < 32; i++) {
@@ -90,8 +86,7 @@ static void test_published_vectors(void **state)
     }
 }
 
-static void test_empty_input(void **state)
-{
+static void test_empty_input(void **state) {
     (void)state;
     for (size_t k = 0; k < COUNT(impls); k++) {
         assert_int_equal(impls[k].fn(0, NULL, 0), 0);
@@ -101,16 +96,15 @@ static void test_empty_input(void **state)
 
 /* Lengths either side of the 8-byte step and of the hardware version's 3-block
  * interleaving (3 x 256 bytes), up to 1 MiB. */
-static void test_java_vectors(void **state)
-{
+static void test_java_vectors(void **state) {
     (void)state;
     static const struct {
         size_t len;
         uint32_t crc;
     } v[] = {
-        {1, 0x86b737ba},    {7, 0x5110a112},     {8, 0x40795c72},       {9, 0x6fe35da6},
-        {63, 0xd7013350},   {767, 0xb003df11},   {768, 0xd911e437},     {769, 0x62470b04},
-        {1535, 0xecd96429}, {1536, 0x63772ff2},  {1537, 0x94815f17},    {4099, 0xff4cff21},
+        {1, 0x86b737ba},     {7, 0x5110a112},       {8, 0x40795c72},    {9, 0x6fe35da6},
+        {63, 0xd7013350},    {767, 0xb003df11},     {768, 0xd911e437},  {769, 0x62470b04},
+        {1535, 0xecd96429},  {1536, 0x63772ff2},    {1537, 0x94815f17}, {4099, 0xff4cff21},
         {65539, 0xd55f0605}, {1048576, 0xff5be3fc},
     };
     uint8_t *buf = pattern(1048576);
@@ -120,8 +114,7 @@ static void test_java_vectors(void **state)
     free(buf);
 }
 
-static void test_chaining(void **state)
-{
+static void test_chaining(void **state) {
     (void)state;
     const size_t n = 5000;
     uint8_t *buf = pattern(n);
@@ -145,8 +138,7 @@ static void test_chaining(void **state)
     free(buf);
 }
 
-static void test_random_lengths_and_alignments(void **state)
-{
+static void test_random_lengths_and_alignments(void **state) {
     (void)state;
     uint32_t seed = 0x2545f491;
     for (int iter = 0; iter < 2000; iter++) {
@@ -158,13 +150,13 @@ static void test_random_lengths_and_alignments(void **state)
         for (size_t i = 0; i < off + len; i++)
             mem[i] = (uint8_t)next_rand(&seed);
         uint32_t start = (iter % 3 == 0) ? 0 : next_rand(&seed);
-        assert_int_equal(kk_crc32c(start, mem + off, len), kk_crc32c_portable(start, mem + off, len));
+        assert_int_equal(kk_crc32c(start, mem + off, len),
+                         kk_crc32c_portable(start, mem + off, len));
         free(mem);
     }
 }
 
-static void test_detects_single_bit_flips(void **state)
-{
+static void test_detects_single_bit_flips(void **state) {
     (void)state;
     uint8_t *buf = pattern(2048);
     uint32_t good = kk_crc32c(0, buf, 2048);
@@ -177,8 +169,7 @@ static void test_detects_single_bit_flips(void **state)
     free(buf);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hardware_path_matches_cpu),
         cmocka_unit_test(test_published_vectors),

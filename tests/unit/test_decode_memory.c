@@ -37,8 +37,11 @@ static void decode_64_mib(kk_codec_t codec) {
             values[i / 100][i % 100] = (uint8_t)(seed >> 16);
         }
         for (int i = 0; i < PER_BATCH; i++)
-            records[i] = (kk_record_in_t){.key = (const uint8_t *)"key", .key_len = 3, .value = values[i],
-                                          .value_len = 100, .timestamp_ms = 1700000000000LL + i};
+            records[i] = (kk_record_in_t){.key = (const uint8_t *)"key",
+                                          .key_len = 3,
+                                          .value = values[i],
+                                          .value_len = 100,
+                                          .timestamp_ms = 1700000000000LL + i};
         size_t before = w.len;
         kk_error_t err;
         assert_int_equal(kk_records_encode(&w, 2, codec, records, PER_BATCH, &err), KK_OK);
@@ -60,8 +63,9 @@ static void decode_64_mib(kk_codec_t codec) {
     assert_int_equal(set.count, total_records);
     assert_memory_equal(set.records[total_records - 1].value.ptr, values[PER_BATCH - 1], 100);
     size_t used = heap_in_use() - heap_before;
-    print_message("%s: input %zu bytes (%zu records), decode allocated %zu bytes (%.2fx the response)\n",
-                  kk_codec_name(codec), input, total_records, used, (double)used / (double)input);
+    print_message(
+        "%s: input %zu bytes (%zu records), decode allocated %zu bytes (%.2fx the response)\n",
+        kk_codec_name(codec), input, total_records, used, (double)used / (double)input);
     /* Uncompressed: only the bookkeeping (no key or value is copied), at most 0.75x the
      * response. Compressed (and incompressible, so the records take about as much room as
      * the response): the decompressed batches plus the same bookkeeping, at most 2x. */
@@ -100,8 +104,8 @@ static void decode_offsets_one_long_topic(bool fetch) {
         kk_write_i32(&w, p);
         if (fetch) {
             kk_write_i64(&w, 1000 + p);
-            kk_write_i32(&w, -1);        /* leader epoch (v5+) */
-            kk_write_string(&w, NULL);   /* metadata */
+            kk_write_i32(&w, -1);      /* leader epoch (v5+) */
+            kk_write_string(&w, NULL); /* metadata */
         }
         kk_write_i16(&w, 0);
     }

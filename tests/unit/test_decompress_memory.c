@@ -72,10 +72,10 @@ static size_t largest_allocation(kk_codec_t codec, const uint8_t *src, size_t le
 /* 10 bytes: a zstd frame without a content size declaring a 128 MiB window, holding one RLE
  * block of one byte. */
 static const uint8_t zstd_big_window[] = {
-    0x28, 0xb5, 0x2f, 0xfd, /* magic */
-    0x00,                   /* no content size, not single-segment, no checksum */
-    17 << 3,                /* window descriptor: 2^(10 + 17) = 128 MiB */
-    0x0b, 0x00, 0x00,       /* last block, RLE, size 1 */
+    0x28,    0xb5, 0x2f, 0xfd, /* magic */
+    0x00,                      /* no content size, not single-segment, no checksum */
+    17 << 3,                   /* window descriptor: 2^(10 + 17) = 128 MiB */
+    0x0b,    0x00, 0x00,       /* last block, RLE, size 1 */
     'x',
 };
 
@@ -84,8 +84,8 @@ static void test_zstd_window_from_cap(void **state) {
     if (!MEASURED)
         skip();
     int rc;
-    size_t seen = largest_allocation(KK_CODEC_ZSTD, zstd_big_window, sizeof(zstd_big_window), 100,
-                                     &rc);
+    size_t seen =
+        largest_allocation(KK_CODEC_ZSTD, zstd_big_window, sizeof(zstd_big_window), 100, &rc);
     assert_int_equal(rc, KK_ERR_COMPRESSION); /* the frame needs more than the cap allows */
     assert_true(seen < ((size_t)16 << 20));
     /* the same frame with a cap that does allow such a window decodes */
@@ -101,9 +101,9 @@ static void test_zstd_window_from_cap(void **state) {
 
 /* A zstd frame declaring 200 MiB of content, holding one raw byte. */
 static const uint8_t zstd_big_content[] = {
-    0x28, 0xb5, 0x2f, 0xfd, /* magic */
-    0xc0,                   /* 8-byte content size, not single-segment */
-    0x00,                   /* window 1 KiB */
+    0x28, 0xb5, 0x2f, 0xfd,                         /* magic */
+    0xc0,                                           /* 8-byte content size, not single-segment */
+    0x00,                                           /* window 1 KiB */
     0x00, 0x00, 0x80, 0x0c, 0x00, 0x00, 0x00, 0x00, /* 200 MiB, little-endian */
     0x09, 0x00, 0x00,                               /* last block, raw, size 1 */
     'x',

@@ -45,7 +45,9 @@ static const hash_vector_t murmur2_vectors[] = {
     {"123456789", 9, 0x9362de66, {0, 0, 0, 2, 1, 0, 1, 6, 3, 6}},
     {"\xfe\xdc\xba\x98vT2\x10\xff\x7f", 10, 0xbda363d9, {0, 1, 0, 1, 0, 3, 6, 1, 6, 5}},
     {"key-1234567", 11, 0xad229128, {0, 0, 0, 0, 4, 0, 5, 0, 3, 4}},
-    {"\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b", 12, 0x4182daf8,
+    {"\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b",
+     12,
+     0x4182daf8,
      {0, 0, 1, 0, 1, 4, 3, 0, 7, 6}},
     {"user:\xe2\x82\xac\xf0\x9f\x98\x80!", 13, 0xb8d9e69f, {0, 1, 2, 3, 2, 5, 1, 7, 8, 7}},
     {"abcdefghijklm", 13, 0x17177e67, {0, 1, 2, 3, 0, 5, 4, 7, 8, 5}},
@@ -57,15 +59,18 @@ static const hash_vector_t crc32_vectors[] = {
     {"1234", 4, 0x9be3e0a3, {0, 1, 1, 3, 4, 1, 2, 3, 4, 9}},
     {"hello", 5, 0x3610a686, {0, 0, 1, 2, 0, 4, 2, 6, 1, 0}},
     {"123456789", 9, 0xcbf43926, {0, 0, 2, 2, 2, 2, 5, 6, 8, 2}},
-    {"\xff\x80" "abc", 5, 0x2b7a1e7a, {0, 0, 2, 2, 2, 2, 4, 2, 5, 2}},
+    {"\xff\x80"
+     "abc",
+     5,
+     0x2b7a1e7a,
+     {0, 0, 2, 2, 2, 2, 4, 2, 5, 2}},
     {"user-42", 7, 0x7d06b873, {0, 1, 1, 3, 0, 1, 1, 3, 1, 5}},
     {"order:9001", 10, 0x1ab77944, {0, 0, 2, 0, 3, 2, 6, 4, 5, 8}},
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
-static void test_murmur2_hash_vectors(void **state)
-{
+static void test_murmur2_hash_vectors(void **state) {
     (void)state;
     for (size_t i = 0; i < COUNT(murmur2_vectors); i++) {
         const hash_vector_t *v = &murmur2_vectors[i];
@@ -73,15 +78,13 @@ static void test_murmur2_hash_vectors(void **state)
     }
 }
 
-static void test_murmur2_empty_key_may_be_null(void **state)
-{
+static void test_murmur2_empty_key_may_be_null(void **state) {
     (void)state;
     assert_int_equal(kk_murmur2(NULL, 0), 0x106e08d9);
     assert_int_equal(kk_partition_murmur2(NULL, 0, 3), (int32_t)(0x106e08d9 & 0x7fffffff) % 3);
 }
 
-static void test_murmur2_partitions(void **state)
-{
+static void test_murmur2_partitions(void **state) {
     (void)state;
     for (size_t i = 0; i < COUNT(murmur2_vectors); i++) {
         const hash_vector_t *v = &murmur2_vectors[i];
@@ -97,8 +100,7 @@ static void test_murmur2_partitions(void **state)
     }
 }
 
-static void test_murmur2_partition_high_bit_hash_is_positive(void **state)
-{
+static void test_murmur2_partition_high_bit_hash_is_positive(void **state) {
     (void)state;
     /* "kafka" hashes to 0xd067cf64, negative as a Java int: the sign bit is masked, not
      * negated or taken as abs(): 0x5067cf64 % 1000 = 580 (abs() would give 68). */
@@ -107,8 +109,7 @@ static void test_murmur2_partition_high_bit_hash_is_positive(void **state)
     assert_int_equal(kk_partition_murmur2("kafka", 5, 0x7fffffff), 0x5067cf64);
 }
 
-static void test_crc32_hash_vectors(void **state)
-{
+static void test_crc32_hash_vectors(void **state) {
     (void)state;
     /* The hash is zlib's; this pins the vectors the partition rows below come from. */
     for (size_t i = 0; i < COUNT(crc32_vectors); i++) {
@@ -117,8 +118,7 @@ static void test_crc32_hash_vectors(void **state)
     }
 }
 
-static void test_crc32_partitions(void **state)
-{
+static void test_crc32_partitions(void **state) {
     (void)state;
     for (size_t i = 0; i < COUNT(crc32_vectors); i++) {
         const hash_vector_t *v = &crc32_vectors[i];
@@ -135,16 +135,14 @@ static void test_crc32_partitions(void **state)
     assert_int_equal(kk_partition_crc32(NULL, 0, 7), 0);
 }
 
-static void test_partitioners_differ(void **state)
-{
+static void test_partitioners_differ(void **state) {
     (void)state;
     /* "kafka" over 10 partitions: murmur2 says 0, crc32 says 9; a swapped dispatch fails. */
     assert_int_equal(kk_partition_for_key(KK_PARTITIONER_MURMUR2, "kafka", 5, 10), 0);
     assert_int_equal(kk_partition_for_key(KK_PARTITIONER_CRC32, "kafka", 5, 10), 9);
 }
 
-static void test_bad_partition_counts_and_kinds(void **state)
-{
+static void test_bad_partition_counts_and_kinds(void **state) {
     (void)state;
     assert_int_equal(kk_partition_murmur2("kafka", 5, 0), -1);
     assert_int_equal(kk_partition_murmur2("kafka", 5, -3), -1);
@@ -158,8 +156,7 @@ static void test_bad_partition_counts_and_kinds(void **state)
     assert_int_equal(kk_partition_crc32("kafka", 5, 1), 0);
 }
 
-static void test_round_robin_cycles(void **state)
-{
+static void test_round_robin_cycles(void **state) {
     (void)state;
     const int32_t all[] = {0, 1, 2};
     const int32_t expect[] = {0, 1, 2, 0, 1, 2, 0};
@@ -169,8 +166,7 @@ static void test_round_robin_cycles(void **state)
         assert_int_equal(kk_round_robin_next(&rr, all, COUNT(all)), expect[i]);
 }
 
-static void test_round_robin_seed_sets_start(void **state)
-{
+static void test_round_robin_seed_sets_start(void **state) {
     (void)state;
     const int32_t ids[] = {3, 7, 9};
     kk_round_robin_t rr;
@@ -181,8 +177,7 @@ static void test_round_robin_seed_sets_start(void **state)
     assert_int_equal(kk_round_robin_next(&rr, ids, 3), 9);
 }
 
-static void test_round_robin_skips_partitions_without_leader(void **state)
-{
+static void test_round_robin_skips_partitions_without_leader(void **state) {
     (void)state;
     /* Six partitions, only 0, 2 and 5 have a leader: the caller passes just those. */
     const int32_t available[] = {0, 2, 5};
@@ -200,8 +195,7 @@ static void test_round_robin_skips_partitions_without_leader(void **state)
     assert_int_equal(hits[1] + hits[3] + hits[4], 0);
 }
 
-static void test_round_robin_follows_changing_availability(void **state)
-{
+static void test_round_robin_follows_changing_availability(void **state) {
     (void)state;
     const int32_t before[] = {0, 1, 2, 3};
     const int32_t after[] = {1, 3}; /* 0 and 2 lost their leader */
@@ -214,8 +208,7 @@ static void test_round_robin_follows_changing_availability(void **state)
     assert_int_equal(kk_round_robin_next(&rr, after, 2), 1);
 }
 
-static void test_round_robin_none_available(void **state)
-{
+static void test_round_robin_none_available(void **state) {
     (void)state;
     const int32_t ids[] = {4, 8};
     kk_round_robin_t rr;
@@ -227,8 +220,7 @@ static void test_round_robin_none_available(void **state)
     assert_int_equal(kk_round_robin_next(&rr, ids, 2), 4);
 }
 
-static void test_round_robin_counter_wraps(void **state)
-{
+static void test_round_robin_counter_wraps(void **state) {
     (void)state;
     const int32_t ids[] = {10, 11};
     kk_round_robin_t rr;
@@ -239,8 +231,7 @@ static void test_round_robin_counter_wraps(void **state)
     assert_int_equal(kk_round_robin_next(&rr, ids, 2), 11);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_murmur2_hash_vectors),
         cmocka_unit_test(test_murmur2_empty_key_may_be_null),

@@ -79,15 +79,15 @@ static void test_api_versions_request_v3(void **state) {
 /* ApiVersions v3 response body: Produce 3..11, Metadata 0..13, ApiVersions 0..4, an API key
  * we do not know (99) and Fetch 4..17. */
 static const uint8_t api_versions_v3[] = {
-    0, 0,                                /* error */
-    6,                                   /* 5 entries */
-    0, 0, 0, 3, 0, 11, 0,                /* Produce */
-    0, 3, 0, 0, 0, 13, 0,                /* Metadata */
-    0, 18, 0, 0, 0, 4, 0,                /* ApiVersions */
-    0, 99, 0, 0, 0, 1, 0,                /* unknown */
-    0, 1, 0, 4, 0, 17, 0,                /* Fetch */
-    0, 0, 0, 0,                          /* throttle */
-    0,                                   /* tags */
+    0, 0,                  /* error */
+    6,                     /* 5 entries */
+    0, 0,  0, 3, 0, 11, 0, /* Produce */
+    0, 3,  0, 0, 0, 13, 0, /* Metadata */
+    0, 18, 0, 0, 0, 4,  0, /* ApiVersions */
+    0, 99, 0, 0, 0, 1,  0, /* unknown */
+    0, 1,  0, 4, 0, 17, 0, /* Fetch */
+    0, 0,  0, 0,           /* throttle */
+    0,                     /* tags */
 };
 
 static void test_api_versions_v3_decode_and_negotiate(void **state) {
@@ -186,10 +186,10 @@ static void test_metadata_request_versions(void **state) {
 
     kk_writer_reset(&w);
     kk_encode_metadata_request(&w, 12, topics, 1, false);
-    const uint8_t v12[] = {2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* uuid */
-                           2, 't', 0, /* name, tags */
-                           0,         /* allow auto creation */
-                           0,         /* include topic authorized operations */
+    const uint8_t v12[] = {2, 0,   0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* uuid */
+                           2, 't', 0,                                           /* name, tags */
+                           0, /* allow auto creation */
+                           0, /* include topic authorized operations */
                            0};
     assert_int_equal(w.len, sizeof(v12));
     assert_memory_equal(w.data, v12, sizeof(v12));
@@ -197,14 +197,14 @@ static void test_metadata_request_versions(void **state) {
 }
 
 static const uint8_t metadata_v1[] = {
-    0, 0, 0, 1,                         /* 1 broker */
-    0, 0, 0, 1, 0, 2, 'h', '1', 0, 0, 0x23, 0x84, 0xff, 0xff, /* node 1 h1:9092 rack null */
-    0, 0, 0, 1,                         /* controller */
-    0, 0, 0, 1,                         /* 1 topic */
-    0, 0, 0, 1, 't', 0,                 /* error, name, internal */
-    0, 0, 0, 2,                         /* 2 partitions, out of order */
-    0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1,
-    0, 5, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 1,                                                 /* 1 broker */
+    0, 0, 0, 1, 0,   2, 'h', '1', 0, 0, 0x23, 0x84, 0xff, 0xff, /* node 1 h1:9092 rack null */
+    0, 0, 0, 1,                                                 /* controller */
+    0, 0, 0, 1,                                                 /* 1 topic */
+    0, 0, 0, 1, 't', 0,                                         /* error, name, internal */
+    0, 0, 0, 2,                                                 /* 2 partitions, out of order */
+    0, 0, 0, 0, 0,   1, 0,   0,   0, 1, 0,    0,    0,    1,    0, 0, 0, 1, 0, 0, 0, 1,
+    0, 0, 0, 1, 0,   5, 0,   0,   0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0,
 };
 
 static void test_metadata_v1_decode(void **state) {
@@ -237,18 +237,18 @@ static void test_metadata_v1_decode(void **state) {
 }
 
 static const uint8_t metadata_v9[] = {
-    0, 0, 0, 0,                                  /* throttle */
-    2, 0, 0, 0, 1, 3, 'h', '1', 0, 0, 0x23, 0x84, 2, 'r', 0, /* broker 1, rack "r" */
-    2, 'c',                                      /* cluster id */
-    0, 0, 0, 1,                                  /* controller */
-    2,                                           /* 1 topic */
-    0, 0, 2, 't', 0,                             /* error, name, internal */
-    2,                                           /* 1 partition */
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 5,    /* error, index, leader, epoch */
-    2, 0, 0, 0, 1, 2, 0, 0, 0, 1, 1, 0,          /* replicas, isr, offline, tags */
-    0x80, 0, 0, 0, 0,                            /* topic authorized ops, tags */
-    0x80, 0, 0, 0,                               /* cluster authorized ops */
-    0,                                           /* tags */
+    0,    0,   0, 0,                                                /* throttle */
+    2,    0,   0, 0,   1, 3, 'h', '1', 0, 0, 0x23, 0x84, 2, 'r', 0, /* broker 1, rack "r" */
+    2,    'c',                                                      /* cluster id */
+    0,    0,   0, 1,                                                /* controller */
+    2,                                                              /* 1 topic */
+    0,    0,   2, 't', 0,                                           /* error, name, internal */
+    2,                                                              /* 1 partition */
+    0,    0,   0, 0,   0, 0, 0,   0,   0, 1, 0,    0,    0, 5, /* error, index, leader, epoch */
+    2,    0,   0, 0,   1, 2, 0,   0,   0, 1, 1,    0,          /* replicas, isr, offline, tags */
+    0x80, 0,   0, 0,   0,                                      /* topic authorized ops, tags */
+    0x80, 0,   0, 0,                                           /* cluster authorized ops */
+    0,                                                         /* tags */
 };
 
 static void test_metadata_v9_decode(void **state) {
@@ -295,7 +295,8 @@ static void test_metadata_every_prefix_is_malformed(void **state) {
 /* Corrupting any length/count field to a large value is rejected without a huge allocation. */
 static void test_metadata_corrupt_length_fields(void **state) {
     (void)state;
-    const size_t count_offsets[] = {0, 22, 32, 46}; /* broker count, topic count, partitions, replicas */
+    const size_t count_offsets[] = {0, 22, 32,
+                                    46}; /* broker count, topic count, partitions, replicas */
     for (size_t i = 0; i < sizeof(count_offsets) / sizeof(count_offsets[0]); i++) {
         uint8_t copy[sizeof(metadata_v1)];
         memcpy(copy, metadata_v1, sizeof(copy));

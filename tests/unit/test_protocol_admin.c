@@ -30,16 +30,14 @@ static void test_create_topics_request_v0_and_v4(void **state) {
     kk_writer_init(&w);
     kk_encode_create_topics_request(&w, 4, &new_topic, 1, 5000, false);
     const uint8_t v4[] = {
-        0, 0, 0, 1,                    /* 1 topic */
-        0, 1, 't',
-        0, 0, 0, 3,                    /* num_partitions */
-        0, 1,                          /* replication_factor */
-        0, 0, 0, 0,                    /* no assignments */
-        0, 0, 0, 1,                    /* 1 config */
-        0, 12, 'r', 'e', 't', 'e', 'n', 't', 'i', 'o', 'n', '.', 'm', 's',
-        0, 4, '1', '0', '0', '0',
-        0, 0, 0x13, 0x88,              /* timeout 5000 */
-        0,                             /* validate_only */
+        0,   0,   0,   1,                /* 1 topic */
+        0,   1,   't', 0,   0,   0,   3, /* num_partitions */
+        0,   1,                          /* replication_factor */
+        0,   0,   0,   0,                /* no assignments */
+        0,   0,   0,   1,                /* 1 config */
+        0,   12,  'r', 'e', 't', 'e', 'n', 't', 'i', 'o', 'n',  '.',
+        'm', 's', 0,   4,   '1', '0', '0', '0', 0,   0,   0x13, 0x88, /* timeout 5000 */
+        0,                                                            /* validate_only */
     };
     assert_bytes(&w, v4, sizeof(v4));
 
@@ -64,24 +62,17 @@ static void test_create_topics_request_v5_flexible(void **state) {
     kk_writer_init(&w);
     kk_encode_create_topics_request(&w, 5, topics, 2, 5000, true);
     const uint8_t v5[] = {
-        3,                             /* 2 topics */
-        2, 't',
-        0, 0, 0, 3,
-        0, 1,
-        1,                             /* no assignments */
-        3,                             /* 2 configs */
-        13, 'r', 'e', 't', 'e', 'n', 't', 'i', 'o', 'n', '.', 'm', 's',
-        5, '1', '0', '0', '0',
-        0,                             /* config tags */
-        2, 'x', 0, 0,                  /* "x" = null, tags */
-        0,                             /* topic tags */
-        2, 'u',
-        0xff, 0xff, 0xff, 0xff,        /* broker default partitions */
-        0xff, 0xff,                    /* broker default replication */
-        1, 1, 0,
-        0, 0, 0x13, 0x88,
-        1,                             /* validate_only */
-        0,                             /* request tags */
+        3,                                                /* 2 topics */
+        2,    't',  0,    0,    0,    3,    0,    1,   1, /* no assignments */
+        3,                                                /* 2 configs */
+        13,   'r',  'e',  't',  'e',  'n',  't',  'i', 'o', 'n',
+        '.',  'm',  's',  5,    '1',  '0',  '0',  '0', 0, /* config tags */
+        2,    'x',  0,    0,                              /* "x" = null, tags */
+        0,                                                /* topic tags */
+        2,    'u',  0xff, 0xff, 0xff, 0xff,               /* broker default partitions */
+        0xff, 0xff,                                       /* broker default replication */
+        1,    1,    0,    0,    0,    0x13, 0x88, 1,      /* validate_only */
+        0,                                                /* request tags */
     };
     assert_bytes(&w, v5, sizeof(v5));
     /* v6 and v7 requests are the same */
@@ -94,43 +85,33 @@ static void test_create_topics_request_v5_flexible(void **state) {
 /* ---- CreateTopics responses --------------------------------------------------------------- */
 
 static const uint8_t create_v0[] = {
-    0, 0, 0, 2,
-    0, 1, 'a', 0, 0,
-    0, 1, 'b', 0, 36, /* TOPIC_ALREADY_EXISTS */
+    0, 0, 0, 2, 0, 1, 'a', 0, 0, 0, 1, 'b', 0, 36, /* TOPIC_ALREADY_EXISTS */
 };
 
 static const uint8_t create_v2[] = {
-    0, 0, 0, 7,               /* throttle */
-    0, 0, 0, 2,
-    0, 1, 'a', 0, 0, 0xff, 0xff,                       /* ok, null message */
-    0, 1, 'b', 0, 36, 0, 6, 'e', 'x', 'i', 's', 't', 's', /* error with message */
+    0, 0, 0,   7,                                             /* throttle */
+    0, 0, 0,   2, 0,  1, 'a', 0,   0,   0xff, 0xff,           /* ok, null message */
+    0, 1, 'b', 0, 36, 0, 6,   'e', 'x', 'i',  's',  't', 's', /* error with message */
 };
 
 static const uint8_t create_v5[] = {
-    0, 0, 0, 0,
-    3,                                    /* 2 topics */
-    2, 'a', 0, 0, 0,                      /* ok, null message */
-    0, 0, 0, 3, 0, 1,                     /* partitions 3, replication 1 */
-    2,                                    /* 1 config */
-    3, 'c', 'p', 2, 'v', 1, 5, 0, 0,      /* name, value, read_only, source, sensitive, tags */
-    1, 0, 2, 0, 0,                        /* tag 0: topic_config_error_code 0 */
-    2, 'b', 0, 36, 4, 'd', 'u', 'p',
-    0xff, 0xff, 0xff, 0xff, 0xff, 0xff,   /* -1, -1 */
-    0,                                    /* null configs */
-    0,
-    0,                                    /* response tags */
+    0, 0,   0,   0,  3,                     /* 2 topics */
+    2, 'a', 0,   0,  0,                     /* ok, null message */
+    0, 0,   0,   3,  0,   1,                /* partitions 3, replication 1 */
+    2,                                      /* 1 config */
+    3, 'c', 'p', 2,  'v', 1,   5,   0,   0, /* name, value, read_only, source, sensitive, tags */
+    1, 0,   2,   0,  0,                     /* tag 0: topic_config_error_code 0 */
+    2, 'b', 0,   36, 4,   'd', 'u', 'p', 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, /* -1, -1 */
+    0,                                                                       /* null configs */
+    0, 0,                                                                    /* response tags */
 };
 
 static const uint8_t create_v7[] = {
-    0, 0, 0, 1,
-    2,
-    2, 'a',
-    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, /* topic id */
-    0, 37, 3, 'n', 'o',                                    /* INVALID_PARTITIONS */
-    0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-    1,                                                     /* empty configs */
-    0,
-    0,
+    0,    0,    0,    1,    2,    2,    'a', 1,  2,  3,  4,  5,
+    6,    7,    8,    9,    10,   11,   12,  13, 14, 15, 16, /* topic id */
+    0,    37,   3,    'n',  'o',                             /* INVALID_PARTITIONS */
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1,                   /* empty configs */
+    0,    0,
 };
 
 static void decode_create(const uint8_t *bytes, size_t len, int16_t version,
@@ -214,11 +195,8 @@ static void test_delete_topics_requests(void **state) {
     kk_writer_reset(&w);
     kk_encode_delete_topics_request(&w, 6, names, 2, 3000);
     const uint8_t v6[] = {
-        3,
-        2, 'a', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        3, 'b', 'c', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        0, 0, 0x0b, 0xb8,
-        0,
+        3, 2, 'a', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,    3,    'b', 'c',
+        0, 0, 0,   0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x0b, 0xb8, 0,
     };
     assert_bytes(&w, v6, sizeof(v6));
     kk_writer_free(&w);
@@ -227,27 +205,18 @@ static void test_delete_topics_requests(void **state) {
 static const uint8_t delete_v0[] = {0, 0, 0, 1, 0, 1, 'a', 0, 0};
 
 static const uint8_t delete_v1[] = {
-    0, 0, 0, 4,
-    0, 0, 0, 2,
-    0, 1, 'a', 0, 0,
-    0, 1, 'b', 0, 3,   /* UNKNOWN_TOPIC_OR_PARTITION */
+    0, 0, 0, 4, 0, 0, 0, 2, 0, 1, 'a', 0, 0, 0, 1, 'b', 0, 3, /* UNKNOWN_TOPIC_OR_PARTITION */
 };
 
 static const uint8_t delete_v5[] = {
-    0, 0, 0, 0,
-    3,
-    2, 'a', 0, 0, 0, 0,                  /* ok, null message, tags */
-    2, 'b', 0, 3, 5, 'g', 'o', 'n', 'e', 0,
-    0,
+    0, 0,   0, 0, 3, 2,   'a', 0,   0,   0, 0, /* ok, null message, tags */
+    2, 'b', 0, 3, 5, 'g', 'o', 'n', 'e', 0, 0,
 };
 
 static const uint8_t delete_v6[] = {
-    0, 0, 0, 0,
-    3,
-    2, 'a', 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 0, 0, 0, 0,
-    0,                                   /* null name (deleted by id) */
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 3, 2, 'x', 0,
-    0,
+    0, 0, 0, 0, 3, 2, 'a', 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9,   9, 9,
+    9, 0, 0, 0, 0, 0, /* null name (deleted by id) */
+    1, 1, 1, 1, 1, 1, 1,   1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 3, 2, 'x', 0, 0,
 };
 
 static void decode_delete(const uint8_t *bytes, size_t len, int16_t version,
@@ -309,9 +278,7 @@ static void test_delete_records_requests(void **state) {
     kk_writer_init(&w);
     kk_encode_delete_records_request(&w, 1, "t", 2, 1, 3000);
     const uint8_t v1[] = {
-        0, 0, 0, 1, 0, 1, 't',
-        0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 1,
-        0, 0, 0x0b, 0xb8,
+        0, 0, 0, 1, 0, 1, 't', 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0x0b, 0xb8,
     };
     assert_bytes(&w, v1, sizeof(v1));
     kk_writer_reset(&w);
@@ -321,28 +288,22 @@ static void test_delete_records_requests(void **state) {
     kk_writer_reset(&w);
     kk_encode_delete_records_request(&w, 2, "t", 2, -1, 3000);
     const uint8_t v2[] = {
-        2, 2, 't',
-        2, 0, 0, 0, 2, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, /* offset -1 */
-        0,
-        0, 0, 0x0b, 0xb8,
-        0,
+        2,    2,    't',  2,    0,    0,    0,    2, 0xff,
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, /* offset -1 */
+        0,    0,    0,    0x0b, 0xb8, 0,
     };
     assert_bytes(&w, v2, sizeof(v2));
     kk_writer_free(&w);
 }
 
 static const uint8_t records_v1[] = {
-    0, 0, 0, 0,
-    0, 0, 0, 1, 0, 1, 't',
-    0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 't', 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0,
 };
 
 static const uint8_t records_v2[] = {
-    0, 0, 0, 0,
-    2, 2, 't',
-    2, 0, 0, 0, 2, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 1, 0, /* OFFSET_OUT_OF_RANGE */
-    0,
-    0,
+    0,    0,    0,    0,    2,    2,    't',  2,    0, 0, 0, 2,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 1, 0, /* OFFSET_OUT_OF_RANGE */
+    0,    0,
 };
 
 static void test_delete_records_responses(void **state) {
@@ -366,8 +327,7 @@ static void test_delete_records_responses(void **state) {
     /* a topic with no partition results answers nothing about ours */
     const uint8_t empty[] = {0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 't', 0, 0, 0, 0};
     kk_reader_init(&r, empty, sizeof(empty));
-    assert_int_equal(kk_decode_delete_records_response(&r, 0, &code, &low, &err),
-                     KK_ERR_MALFORMED);
+    assert_int_equal(kk_decode_delete_records_response(&r, 0, &code, &low, &err), KK_ERR_MALFORMED);
     assert_non_null(strstr(err.message, "no partition result"));
 }
 
@@ -404,10 +364,10 @@ static int decode_any(int which, const uint8_t *bytes, size_t len, int16_t versi
 }
 
 static const decode_case_t valid[] = {
-    {CREATE, create_v0, sizeof(create_v0), 0},   {CREATE, create_v2, sizeof(create_v2), 2},
-    {CREATE, create_v5, sizeof(create_v5), 5},   {CREATE, create_v7, sizeof(create_v7), 7},
-    {DELETE, delete_v0, sizeof(delete_v0), 0},   {DELETE, delete_v1, sizeof(delete_v1), 1},
-    {DELETE, delete_v5, sizeof(delete_v5), 5},   {DELETE, delete_v6, sizeof(delete_v6), 6},
+    {CREATE, create_v0, sizeof(create_v0), 0},    {CREATE, create_v2, sizeof(create_v2), 2},
+    {CREATE, create_v5, sizeof(create_v5), 5},    {CREATE, create_v7, sizeof(create_v7), 7},
+    {DELETE, delete_v0, sizeof(delete_v0), 0},    {DELETE, delete_v1, sizeof(delete_v1), 1},
+    {DELETE, delete_v5, sizeof(delete_v5), 5},    {DELETE, delete_v6, sizeof(delete_v6), 6},
     {RECORDS, records_v1, sizeof(records_v1), 1}, {RECORDS, records_v2, sizeof(records_v2), 2},
 };
 
@@ -424,12 +384,12 @@ static void expect_corrupt(enum which which, const uint8_t *bytes, size_t len, i
 static void test_corrupt_counts_and_lengths(void **state) {
     (void)state;
     /* non-flexible: ~2 billion elements, and negative counts other than -1 */
-    expect_corrupt(CREATE, create_v2, sizeof(create_v2), 2, 4, 0x7f);  /* topic count */
+    expect_corrupt(CREATE, create_v2, sizeof(create_v2), 2, 4, 0x7f); /* topic count */
     expect_corrupt(CREATE, create_v2, sizeof(create_v2), 2, 4, 0x80);
     expect_corrupt(CREATE, create_v2, sizeof(create_v2), 2, 8, 0x7f);  /* name length */
     expect_corrupt(CREATE, create_v2, sizeof(create_v2), 2, 20, 0x7f); /* message length */
     expect_corrupt(DELETE, delete_v1, sizeof(delete_v1), 1, 4, 0x7f);
-    expect_corrupt(DELETE, delete_v1, sizeof(delete_v1), 1, 7, 3);     /* 3 topics, 2 present */
+    expect_corrupt(DELETE, delete_v1, sizeof(delete_v1), 1, 7, 3);        /* 3 topics, 2 present */
     expect_corrupt(RECORDS, records_v1, sizeof(records_v1), 1, 4, 0x7f);  /* topics */
     expect_corrupt(RECORDS, records_v1, sizeof(records_v1), 1, 11, 0x7f); /* partitions */
     expect_corrupt(RECORDS, records_v1, sizeof(records_v1), 1, 11, 0xff); /* negative */

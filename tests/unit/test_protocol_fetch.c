@@ -13,10 +13,10 @@
 
 /* Big-endian bytes of integer constants, for writing wire images by hand. */
 #define I16(v) (uint8_t)((uint16_t)(v) >> 8), (uint8_t)(uint16_t)(v)
-#define I32(v)                                                                                    \
+#define I32(v)                                                                                     \
     (uint8_t)((uint32_t)(v) >> 24), (uint8_t)((uint32_t)(v) >> 16), (uint8_t)((uint32_t)(v) >> 8), \
         (uint8_t)(uint32_t)(v)
-#define I64(v) I32((uint64_t)(v) >> 32), I32((uint64_t)(v) & 0xffffffffu)
+#define I64(v) I32((uint64_t)(v) >> 32), I32((uint64_t)(v)&0xffffffffu)
 
 static void assert_encoded(const kk_writer_t *w, const uint8_t *expected, size_t len) {
     assert_false(w->failed);
@@ -29,13 +29,13 @@ static void assert_encoded(const kk_writer_t *w, const uint8_t *expected, size_t
 static void test_list_offsets_request_v0(void **state) {
     (void)state;
     const uint8_t expected[] = {
-        I32(-1),                 /* replica_id */
-        I32(1),                  /* topics */
-        I16(1), 't',             /*   name */
-        I32(1),                  /*   partitions */
-        I32(2),                  /*     partition_index */
-        I64(-2),                 /*     timestamp (earliest) */
-        I32(1),                  /*     max_num_offsets */
+        I32(-1),      /* replica_id */
+        I32(1),       /* topics */
+        I16(1),  't', /*   name */
+        I32(1),       /*   partitions */
+        I32(2),       /*     partition_index */
+        I64(-2),      /*     timestamp (earliest) */
+        I32(1),       /*     max_num_offsets */
     };
     kk_writer_t w;
     kk_writer_init(&w);
@@ -47,8 +47,9 @@ static void test_list_offsets_request_v0(void **state) {
 static void test_list_offsets_request_v1(void **state) {
     (void)state;
     const uint8_t expected[] = {
-        I32(-1), I32(1), I16(1), 't', I32(1), I32(2),
-        I64(-1), /* timestamp (latest); no max_num_offsets from v1, no isolation before v2 */
+        I32(-1), I32(1), I16(1),  't',
+        I32(1),  I32(2), I64(-1), /* timestamp (latest); no max_num_offsets from v1, no isolation
+                                     before v2 */
     };
     kk_writer_t w;
     kk_writer_init(&w);
@@ -60,10 +61,15 @@ static void test_list_offsets_request_v1(void **state) {
 static void test_list_offsets_request_v4(void **state) {
     (void)state;
     const uint8_t expected[] = {
-        I32(-1), 1,              /* replica_id, isolation_level */
-        I32(1), I16(1), 't', I32(1), I32(2),
-        I32(-1),                 /* current_leader_epoch */
-        I64(1700000000123),      /* timestamp */
+        I32(-1),
+        1, /* replica_id, isolation_level */
+        I32(1),
+        I16(1),
+        't',
+        I32(1),
+        I32(2),
+        I32(-1),            /* current_leader_epoch */
+        I64(1700000000123), /* timestamp */
     };
     kk_writer_t w;
     kk_writer_init(&w);
@@ -75,14 +81,13 @@ static void test_list_offsets_request_v4(void **state) {
 static void test_list_offsets_request_v6_flexible(void **state) {
     (void)state;
     const uint8_t expected[] = {
-        I32(-1), 0,              /* replica_id, isolation_level */
-        2,                       /* compact topics: 1 */
-        4, 'a', 'b', 'c',        /*   compact name */
-        2,                       /*   compact partitions: 1 */
-        I32(7), I32(-1), I64(-2),
-        0,                       /*     partition tags */
-        0,                       /*   topic tags */
-        0,                       /* tags */
+        I32(-1), 0,                     /* replica_id, isolation_level */
+        2,                              /* compact topics: 1 */
+        4,       'a',     'b',     'c', /*   compact name */
+        2,                              /*   compact partitions: 1 */
+        I32(7),  I32(-1), I64(-2), 0,   /*     partition tags */
+        0,                              /*   topic tags */
+        0,                              /* tags */
     };
     kk_writer_t w;
     kk_writer_init(&w);
@@ -108,10 +113,10 @@ static const kk_fetch_request_in_t fetch_in = {
 static void test_fetch_request_v0(void **state) {
     (void)state;
     const uint8_t expected[] = {
-        I32(-1), I32(500), I32(1), /* replica_id, max_wait_ms, min_bytes */
-        I32(1), I16(1), 't',       /* topics, name */
-        I32(1), I32(2), I64(5),    /* partitions, partition, fetch_offset */
-        I32(65536),                /* partition_max_bytes */
+        I32(-1),    I32(500), I32(1), /* replica_id, max_wait_ms, min_bytes */
+        I32(1),     I16(1),   't',    /* topics, name */
+        I32(1),     I32(2),   I64(5), /* partitions, partition, fetch_offset */
+        I32(65536),                   /* partition_max_bytes */
     };
     kk_writer_t w;
     kk_writer_init(&w);
@@ -123,9 +128,8 @@ static void test_fetch_request_v0(void **state) {
 static void test_fetch_request_v4(void **state) {
     (void)state;
     const uint8_t expected[] = {
-        I32(-1), I32(500), I32(1),
-        I32(1048576), 1,           /* max_bytes, isolation_level */
-        I32(1), I16(1), 't', I32(1), I32(2), I64(5), I32(65536),
+        I32(-1), I32(500), I32(1), I32(1048576), 1, /* max_bytes, isolation_level */
+        I32(1),  I16(1),   't',    I32(1),       I32(2), I64(5), I32(65536),
     };
     kk_writer_t w;
     kk_writer_init(&w);
@@ -137,14 +141,13 @@ static void test_fetch_request_v4(void **state) {
 static void test_fetch_request_v11(void **state) {
     (void)state;
     const uint8_t expected[] = {
-        I32(-1), I32(500), I32(1), I32(1048576), 1,
-        I32(0), I32(-1),           /* session_id, session_epoch: no session */
-        I32(1), I16(1), 't', I32(1),
-        I32(2), I32(7), I64(5),    /* partition, current_leader_epoch, fetch_offset */
-        I64(-1),                   /* log_start_offset */
-        I32(65536),
-        I32(0),                    /* forgotten_topics_data: empty */
-        I16(0),                    /* rack_id: "" */
+        I32(-1),    I32(500), I32(1),  I32(1048576),
+        1,          I32(0),   I32(-1), /* session_id, session_epoch: no session */
+        I32(1),     I16(1),   't',     I32(1),
+        I32(2),     I32(7),   I64(5), /* partition, current_leader_epoch, fetch_offset */
+        I64(-1),                      /* log_start_offset */
+        I32(65536), I32(0),           /* forgotten_topics_data: empty */
+        I16(0),                       /* rack_id: "" */
     };
     kk_writer_t w;
     kk_writer_init(&w);
@@ -157,9 +160,8 @@ static void test_fetch_request_v11(void **state) {
 static void test_fetch_request_v10(void **state) {
     (void)state;
     const uint8_t expected[] = {
-        I32(-1), I32(500), I32(1), I32(1048576), 1, I32(0), I32(-1),
-        I32(1), I16(1), 't', I32(1), I32(2), I32(7), I64(5), I64(-1), I32(65536),
-        I32(0),
+        I32(-1), I32(500), I32(1), I32(1048576), 1,      I32(0),  I32(-1),    I32(1), I16(1),
+        't',     I32(1),   I32(2), I32(7),       I64(5), I64(-1), I32(65536), I32(0),
     };
     kk_writer_t w;
     kk_writer_init(&w);
@@ -171,17 +173,15 @@ static void test_fetch_request_v10(void **state) {
 static void test_fetch_request_v12_flexible(void **state) {
     (void)state;
     const uint8_t expected[] = {
-        I32(-1), I32(500), I32(1), I32(1048576), 1, I32(0), I32(-1),
-        2, 2, 't',                 /* compact topics: 1, compact name */
-        2,                         /* compact partitions: 1 */
-        I32(2), I32(7), I64(5),
-        I32(-1),                   /* last_fetched_epoch */
-        I64(-1), I32(65536),
-        0,                         /* partition tags */
-        0,                         /* topic tags */
-        1,                         /* forgotten_topics_data: compact empty */
-        1,                         /* rack_id: compact "" */
-        0,                         /* tags (no cluster_id) */
+        I32(-1), I32(500),   I32(1), I32(1048576), 1, I32(0),
+        I32(-1), 2,          2,      't',     /* compact topics: 1, compact name */
+        2,                                    /* compact partitions: 1 */
+        I32(2),  I32(7),     I64(5), I32(-1), /* last_fetched_epoch */
+        I64(-1), I32(65536), 0,               /* partition tags */
+        0,                                    /* topic tags */
+        1,                                    /* forgotten_topics_data: compact empty */
+        1,                                    /* rack_id: compact "" */
+        0,                                    /* tags (no cluster_id) */
     };
     kk_writer_t w;
     kk_writer_init(&w);
@@ -193,9 +193,8 @@ static void test_fetch_request_v12_flexible(void **state) {
 /* ---- ListOffsets responses --------------------------------------------------------------- */
 
 static const uint8_t lo_v0[] = {
-    I32(1), I16(1), 't', I32(1),
-    I32(2), I16(0),
-    I32(2), I64(42), I64(7), /* old_style_offsets: the first is ours */
+    I32(1), I16(1), 't',     I32(1), I32(2),
+    I16(0), I32(2), I64(42), I64(7), /* old_style_offsets: the first is ours */
 };
 
 static const uint8_t lo_v0_empty_offsets[] = {
@@ -203,29 +202,24 @@ static const uint8_t lo_v0_empty_offsets[] = {
 };
 
 static const uint8_t lo_v1_error[] = {
-    I32(1), I16(1), 't', I32(1),
-    I32(2), I16(6),            /* NOT_LEADER_OR_FOLLOWER */
+    I32(1),  I16(1),  't', I32(1), I32(2), I16(6), /* NOT_LEADER_OR_FOLLOWER */
     I64(-1), I64(-1),
 };
 
 /* Another topic first, then our topic with another partition before ours. */
 static const uint8_t lo_v4[] = {
-    I32(0),                    /* throttle */
-    I32(2),
-    I16(5), 'o', 't', 'h', 'e', 'r', I32(1),
-    I32(2), I16(0), I64(1), I64(999), I32(9),
-    I16(1), 't', I32(2),
-    I32(1), I16(0), I64(2), I64(888), I32(8),
-    I32(2), I16(0), I64(1700000000000), I64(3), I32(5),
+    I32(0), /* throttle */
+    I32(2), I16(5), 'o',    't',      'h',    'e',    'r',    I32(1),
+    I32(2), I16(0), I64(1), I64(999), I32(9), I16(1), 't',    I32(2),
+    I32(1), I16(0), I64(2), I64(888), I32(8), I32(2), I16(0), I64(1700000000000),
+    I64(3), I32(5),
 };
 
 static const uint8_t lo_v6[] = {
-    I32(0),
-    2,                         /* compact topics: 1 */
-    2, 't', 2,
-    I32(2), I16(0), I64(1700000000001), I64(4), I32(6),
-    1, 9, 2, 0xab, 0xcd,       /* partition tags: one unknown tag (9) of 2 bytes */
-    0,                         /* topic tags */
+    I32(0), 2, /* compact topics: 1 */
+    2,      't', 2, I32(2), I16(0), I64(1700000000001), I64(4), I32(6),
+    1,      9,   2, 0xab,   0xcd, /* partition tags: one unknown tag (9) of 2 bytes */
+    0,                            /* topic tags */
     0,
 };
 
@@ -289,84 +283,66 @@ static void test_list_offsets_missing_partition(void **state) {
 /* ---- Fetch responses --------------------------------------------------------------------- */
 
 static const uint8_t fetch_v0[] = {
-    I32(1), I16(1), 't', I32(1),
-    I32(2), I16(0), I64(3),
-    I32(4), 'a', 'b', 'c', 'd',
+    I32(1), I16(1), 't', I32(1), I32(2), I16(0), I64(3), I32(4), 'a', 'b', 'c', 'd',
 };
 
 static const uint8_t fetch_v1_null_records[] = {
-    I32(0),                    /* throttle */
-    I32(1), I16(1), 't', I32(1),
-    I32(2), I16(1), I64(3),    /* OFFSET_OUT_OF_RANGE */
-    I32(-1),                   /* records: null */
+    I32(0),                                               /* throttle */
+    I32(1),  I16(1), 't', I32(1), I32(2), I16(1), I64(3), /* OFFSET_OUT_OF_RANGE */
+    I32(-1),                                              /* records: null */
 };
 
 /* Another topic (with aborted transactions of its own) first, then two partitions of ours. */
 static const uint8_t fetch_v4[] = {
-    I32(0),
-    I32(2),
-    I16(5), 'o', 't', 'h', 'e', 'r', I32(1),
-    I32(2), I16(0), I64(9), I64(9),
-    I32(1), I64(1), I64(2),    /* aborted */
-    I32(3), 'x', 'y', 'z',
-    I16(1), 't', I32(2),
-    I32(1), I16(0), I64(1), I64(1), I32(-1), I32(-1),
-    I32(2), I16(0), I64(100), I64(90),
-    I32(2), I64(1000), I64(80), I64(1001), I64(85),
-    I32(5), 1, 2, 3, 4, 5,
+    I32(0),    I32(2),  I16(5),  'o',    't',    'h',      'e',     'r',    I32(1),    I32(2),
+    I16(0),    I64(9),  I64(9),  I32(1), I64(1), I64(2), /* aborted */
+    I32(3),    'x',     'y',     'z',    I16(1), 't',      I32(2),  I32(1), I16(0),    I64(1),
+    I64(1),    I32(-1), I32(-1), I32(2), I16(0), I64(100), I64(90), I32(2), I64(1000), I64(80),
+    I64(1001), I64(85), I32(5),  1,      2,      3,        4,       5,
 };
 
 static const uint8_t fetch_v5[] = {
-    I32(0), I32(1), I16(1), 't', I32(1),
+    I32(0), I32(1), I16(1),  't',     I32(1),
     I32(2), I16(0), I64(10), I64(10), I64(4), /* hw, lso, log_start */
-    I32(0),                    /* aborted: empty */
-    I32(0),                    /* records: empty, not null */
+    I32(0),                                   /* aborted: empty */
+    I32(0),                                   /* records: empty, not null */
 };
 
 static const uint8_t fetch_v7_top_error[] = {
-    I32(0), I16(70), I32(0),   /* throttle, FETCH_SESSION_ID_NOT_FOUND, session */
-    I32(0),                    /* no topics */
+    I32(0), I16(70), I32(0), /* throttle, FETCH_SESSION_ID_NOT_FOUND, session */
+    I32(0),                  /* no topics */
 };
 
 static const uint8_t fetch_v7_top_error_with_partition[] = {
-    I32(0), I16(-1), I32(0),
-    I32(1), I16(1), 't', I32(1),
-    I32(2), I16(0), I64(8), I64(8), I64(0), I32(-1), I32(2), 'h', 'i',
+    I32(0), I16(-1), I32(0), I32(1), I16(1),  't',    I32(1), I32(2),
+    I16(0), I64(8),  I64(8), I64(0), I32(-1), I32(2), 'h',    'i',
 };
 
 static const uint8_t fetch_v10[] = {
-    I32(0), I16(0), I32(0),
-    I32(1), I16(1), 't', I32(1),
-    I32(2), I16(0), I64(3), I64(3), I64(0), I32(0),
-    I32(2), 'o', 'k',          /* no preferred_read_replica before v11 */
+    I32(0), I16(0), I32(0), I32(1), I16(1), 't', I32(1), I32(2), I16(0),
+    I64(3), I64(3), I64(0), I32(0), I32(2), 'o', 'k', /* no preferred_read_replica before v11 */
 };
 
 static const uint8_t fetch_v11[] = {
-    I32(0), I16(0), I32(0),
-    I32(1), I16(1), 't', I32(1),
-    I32(2), I16(0), I64(3), I64(3), I64(0),
-    I32(-1),                   /* aborted: null */
-    I32(3),                    /* preferred_read_replica */
-    I32(2), 'o', 'k',
+    I32(0), I16(0), I32(0), I32(1), I16(1), 't',     I32(1),
+    I32(2), I16(0), I64(3), I64(3), I64(0), I32(-1), /* aborted: null */
+    I32(3),                                          /* preferred_read_replica */
+    I32(2), 'o',    'k',
 };
 
 static const uint8_t fetch_v12[] = {
-    I32(5), I16(0), I32(0),
-    3,                         /* compact topics: 2 */
-    2, 'u', 2,                 /*   "u", one partition */
-    I32(2), I16(0), I64(1), I64(1), I64(0), 1, I32(-1), 1, 0,
-    0,
-    2, 't', 3,                 /*   "t", two partitions */
-    I32(0), I16(0), I64(7), I64(7), I64(0), 0, I32(-1), 0, 0, /* aborted null, records null */
-    I32(2), I16(0), I64(50), I64(40), I64(10),
-    2, I64(77), I64(41), 0,    /* compact aborted: 1, with entry tags */
-    I32(-1),
-    4, 'r', 'e', 'c',          /* compact records */
-    3,                         /* partition tags: diverging_epoch, current_leader, snapshot_id */
-    0, 12, I32(4), I64(45),
-    1, 8, I32(1), I32(5),
-    2, 12, I64(30), I32(3),
-    1, 0x7f, 1, 0xee,          /* topic tags: an unknown one */
+    I32(5),  I16(0), I32(0),  3, /* compact topics: 2 */
+    2,       'u',    2,          /*   "u", one partition */
+    I32(2),  I16(0), I64(1),  I64(1),  I64(0),  1,    I32(-1), 1,       0, 0,
+    2,       't',    3, /*   "t", two partitions */
+    I32(0),  I16(0), I64(7),  I64(7),  I64(0),  0,    I32(-1), 0,       0, /* aborted null, records
+                                                                              null */
+    I32(2),  I16(0), I64(50), I64(40), I64(10), 2,    I64(77), I64(41), 0, /* compact aborted: 1,
+                                                                              with entry tags */
+    I32(-1), 4,      'r',     'e',     'c',                                /* compact records */
+    3, /* partition tags: diverging_epoch, current_leader, snapshot_id */
+    0,       12,     I32(4),  I64(45), 1,       8,    I32(1),  I32(5),  2, 12,
+    I64(30), I32(3), 1,       0x7f,    1,       0xee, /* topic tags: an unknown one */
     0,
 };
 
@@ -401,9 +377,8 @@ static void test_fetch_response_v0_and_v1(void **state) {
     assert_records(&res, fetch_v0, sizeof(fetch_v0), "abcd");
     kk_fetch_partition_result_free(&res);
 
-    assert_int_equal(decode_fetch(fetch_v1_null_records, sizeof(fetch_v1_null_records), 1, &res,
-                                  &err),
-                     KK_OK);
+    assert_int_equal(
+        decode_fetch(fetch_v1_null_records, sizeof(fetch_v1_null_records), 1, &res, &err), KK_OK);
     assert_int_equal(res.error_code, 1);
     assert_null(res.records);
     assert_int_equal(res.records_len, 0);
@@ -537,17 +512,20 @@ typedef struct vector {
     int16_t version;
 } vector_t;
 
-#define VEC(body, version) {body, sizeof(body), version}
+#define VEC(body, version) \
+    { body, sizeof(body), version }
 
 static const vector_t lo_vectors[] = {
-    VEC(lo_v0, 0), VEC(lo_v0_empty_offsets, 0), VEC(lo_v1_error, 1),
-    VEC(lo_v4, 4), VEC(lo_v6, 6), VEC(lo_v6, 7),
+    VEC(lo_v0, 0), VEC(lo_v0_empty_offsets, 0), VEC(lo_v1_error, 1), VEC(lo_v4, 4), VEC(lo_v6, 6),
+    VEC(lo_v6, 7),
 };
 
 static const vector_t fetch_vectors[] = {
-    VEC(fetch_v0, 0), VEC(fetch_v1_null_records, 1), VEC(fetch_v4, 4), VEC(fetch_v5, 5),
+    VEC(fetch_v0, 0),           VEC(fetch_v1_null_records, 1),
+    VEC(fetch_v4, 4),           VEC(fetch_v5, 5),
     VEC(fetch_v7_top_error, 7), VEC(fetch_v7_top_error_with_partition, 8),
-    VEC(fetch_v10, 10), VEC(fetch_v11, 11), VEC(fetch_v12, 12),
+    VEC(fetch_v10, 10),         VEC(fetch_v11, 11),
+    VEC(fetch_v12, 12),
 };
 
 /* Every proper prefix, each in a heap block of exactly its size so that ASan sees any read
@@ -564,8 +542,8 @@ static void test_list_offsets_every_truncation_fails(void **state) {
             kk_error_t err;
             int rc = decode_lo(copy, len, vec->version, &res, &err);
             if (rc != KK_ERR_MALFORMED)
-                fail_msg("ListOffsets vector %zu (v%d) cut at %zu of %zu: rc %d", v,
-                         vec->version, len, vec->len, rc);
+                fail_msg("ListOffsets vector %zu (v%d) cut at %zu of %zu: rc %d", v, vec->version,
+                         len, vec->len, rc);
             assert_int_equal(res.offset, -1);
             free(copy);
         }
@@ -584,8 +562,8 @@ static void test_fetch_every_truncation_fails(void **state) {
             kk_error_t err;
             int rc = decode_fetch(copy, len, vec->version, &res, &err);
             if (rc != KK_ERR_MALFORMED)
-                fail_msg("Fetch vector %zu (v%d) cut at %zu of %zu: rc %d", v, vec->version,
-                         len, vec->len, rc);
+                fail_msg("Fetch vector %zu (v%d) cut at %zu of %zu: rc %d", v, vec->version, len,
+                         vec->len, rc);
             assert_null(res.aborted); /* nothing left to free after a failure */
             assert_null(res.records);
             free(copy);
@@ -627,8 +605,7 @@ static void test_fetch_lying_counts_fail_fast(void **state) {
     const uint32_t values[] = {0x7fffffffu, 0x10000000u, 0xfffffffeu /* -2 */};
     for (size_t p = 0; p < sizeof(positions) / sizeof(positions[0]); p++)
         for (size_t v = 0; v < sizeof(values) / sizeof(values[0]); v++)
-            expect_fetch_malformed_with_i32(fetch_v4, sizeof(fetch_v4), 4, positions[p],
-                                            values[v]);
+            expect_fetch_malformed_with_i32(fetch_v4, sizeof(fetch_v4), 4, positions[p], values[v]);
     /* one topic or partition more than present */
     expect_fetch_malformed_with_i32(fetch_v4, sizeof(fetch_v4), 4, 4, 3);
     expect_fetch_malformed_with_i32(fetch_v4, sizeof(fetch_v4), 4, 71, 3);
@@ -656,8 +633,7 @@ static void test_list_offsets_lying_counts_fail_fast(void **state) {
     assert_int_equal(decode_lo(negative, sizeof(negative), 4, &res, &err), KK_ERR_MALFORMED);
     /* two partitions announced, one present */
     uint8_t short_parts[] = {I32(1), I16(1), 't', I32(2), I32(2), I16(0), I64(0), I64(1)};
-    assert_int_equal(decode_lo(short_parts, sizeof(short_parts), 1, &res, &err),
-                     KK_ERR_MALFORMED);
+    assert_int_equal(decode_lo(short_parts, sizeof(short_parts), 1, &res, &err), KK_ERR_MALFORMED);
 }
 
 int main(void) {

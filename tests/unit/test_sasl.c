@@ -45,16 +45,16 @@ static void test_handshake_request(void **state) {
     kk_writer_t w;
     kk_writer_init(&w);
     kk_encode_sasl_handshake_request(&w, 1, "SCRAM-SHA-512");
-    const uint8_t expected[] = {0, 13, 'S', 'C', 'R', 'A', 'M', '-', 'S', 'H', 'A', '-', '5', '1', '2'};
+    const uint8_t expected[] = {0,   13,  'S', 'C', 'R', 'A', 'M', '-',
+                                'S', 'H', 'A', '-', '5', '1', '2'};
     assert_bytes(&w, expected, sizeof(expected));
     kk_writer_free(&w);
 }
 
 static const uint8_t handshake_unsupported[] = {
-    0, 33,                      /* UNSUPPORTED_SASL_MECHANISM */
-    0, 0, 0, 2,                 /* 2 mechanisms */
-    0, 5, 'P', 'L', 'A', 'I', 'N',
-    0, 11, 'O', 'A', 'U', 'T', 'H', 'B', 'E', 'A', 'R', 'E', 'R',
+    0, 33,         /* UNSUPPORTED_SASL_MECHANISM */
+    0, 0,  0,   2, /* 2 mechanisms */
+    0, 5,  'P', 'L', 'A', 'I', 'N', 0, 11, 'O', 'A', 'U', 'T', 'H', 'B', 'E', 'A', 'R', 'E', 'R',
 };
 
 static void test_handshake_response(void **state) {
@@ -97,18 +97,17 @@ static void test_authenticate_request(void **state) {
 }
 
 static const uint8_t authenticate_v1_failed[] = {
-    0, 58,                                   /* SASL_AUTHENTICATION_FAILED */
-    0, 3, 'b', 'a', 'd',                     /* error message */
-    0, 0, 0, 0,                              /* no token */
-    0, 0, 0, 0, 0, 0, 0, 0,                  /* session lifetime */
+    0, 58,                         /* SASL_AUTHENTICATION_FAILED */
+    0, 3,  'b', 'a', 'd',          /* error message */
+    0, 0,  0,   0,                 /* no token */
+    0, 0,  0,   0,   0,   0, 0, 0, /* session lifetime */
 };
 
 static const uint8_t authenticate_v2_ok[] = {
-    0, 0,
-    0,                                       /* null error message */
-    3, 'v', '=',                             /* token "v=" */
-    0, 0, 0, 0, 0, 0, 0x27, 0x10,            /* session lifetime 10000 ms */
-    0,                                       /* tags */
+    0, 0,   0,                        /* null error message */
+    3, 'v', '=',                      /* token "v=" */
+    0, 0,   0,   0, 0, 0, 0x27, 0x10, /* session lifetime 10000 ms */
+    0,                                /* tags */
 };
 
 static void test_authenticate_responses(void **state) {
@@ -141,12 +140,14 @@ static void test_authenticate_responses(void **state) {
 
     for (size_t cut = 0; cut < sizeof(authenticate_v2_ok); cut++) {
         kk_reader_init(&r, authenticate_v2_ok, cut);
-        assert_int_equal(kk_decode_sasl_authenticate_response(&r, 2, &resp, &err), KK_ERR_MALFORMED);
+        assert_int_equal(kk_decode_sasl_authenticate_response(&r, 2, &resp, &err),
+                         KK_ERR_MALFORMED);
         assert_null(resp.auth_bytes);
     }
     for (size_t cut = 0; cut < sizeof(authenticate_v1_failed); cut++) {
         kk_reader_init(&r, authenticate_v1_failed, cut);
-        assert_int_equal(kk_decode_sasl_authenticate_response(&r, 1, &resp, &err), KK_ERR_MALFORMED);
+        assert_int_equal(kk_decode_sasl_authenticate_response(&r, 1, &resp, &err),
+                         KK_ERR_MALFORMED);
         assert_null(resp.error_message);
     }
 }
@@ -156,9 +157,7 @@ static void test_authenticate_responses(void **state) {
 #define NONCE "rOprNGfwEbeRWgbNEkqO"
 #define SERVER_FIRST "r=" NONCE "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096"
 
-static const uint8_t *u8(const char *s) {
-    return (const uint8_t *)s;
-}
+static const uint8_t *u8(const char *s) { return (const uint8_t *)s; }
 
 static void run_exchange(int hash, const char *final_expected, const char *server_final) {
     kk_scram_t s;
@@ -166,9 +165,9 @@ static void run_exchange(int hash, const char *final_expected, const char *serve
     char *first, *final;
     assert_int_equal(kk_scram_client_first(&s, hash, "user", NONCE, &first, &err), KK_OK);
     assert_string_equal(first, "n,,n=user,r=" NONCE);
-    assert_int_equal(kk_scram_client_final(&s, "pencil", u8(SERVER_FIRST), strlen(SERVER_FIRST),
-                                           &final, &err),
-                     KK_OK);
+    assert_int_equal(
+        kk_scram_client_final(&s, "pencil", u8(SERVER_FIRST), strlen(SERVER_FIRST), &final, &err),
+        KK_OK);
     assert_string_equal(final, final_expected);
     assert_int_equal(kk_scram_verify_server_final(&s, u8(server_final), strlen(server_final), &err),
                      KK_OK);
@@ -189,8 +188,10 @@ static void test_scram_sha512(void **state) {
     (void)state;
     run_exchange(512,
                  "c=biws,r=" NONCE "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,"
-                 "p=gMGXRcevScNtxZ6/8lQYpGtnsNAc3mGcmNomv+xnoOMw+3R2xNJdMNnzMlTN8PPC6wdp6dybEmDYXYTxwnYPJQ==",
-                 "v=ZQnYEgWQMFmmsM8aQMF0nDDCy/AgCzkwk8CmMZYcMg0vSVlKDanekLtifDSeVGT4+5ZxXnJq199RVG2rR7N7Zw==");
+                 "p=gMGXRcevScNtxZ6/"
+                 "8lQYpGtnsNAc3mGcmNomv+xnoOMw+3R2xNJdMNnzMlTN8PPC6wdp6dybEmDYXYTxwnYPJQ==",
+                 "v=ZQnYEgWQMFmmsM8aQMF0nDDCy/"
+                 "AgCzkwk8CmMZYcMg0vSVlKDanekLtifDSeVGT4+5ZxXnJq199RVG2rR7N7Zw==");
 }
 
 /* A server that does not know the password cannot produce the signature: refused. */
@@ -198,7 +199,7 @@ static void test_scram_refuses_a_server_without_the_password(void **state) {
     (void)state;
     static const char *const bad_finals[] = {
         "v=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", /* wrong signature */
-        "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4", /* cut (not base64) */
+        "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4",  /* cut (not base64) */
         "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5n",             /* too short */
         "",                                               /* no signature at all */
         "e=other-error",                                  /* an error */
@@ -208,13 +209,13 @@ static void test_scram_refuses_a_server_without_the_password(void **state) {
         kk_error_t err;
         char *first, *final;
         assert_int_equal(kk_scram_client_first(&s, 256, "user", NONCE, &first, &err), KK_OK);
-        assert_int_equal(kk_scram_client_final(&s, "pencil", u8(SERVER_FIRST),
-                                               strlen(SERVER_FIRST), &final, &err),
+        assert_int_equal(kk_scram_client_final(&s, "pencil", u8(SERVER_FIRST), strlen(SERVER_FIRST),
+                                               &final, &err),
                          KK_OK);
         print_message("%s\n", bad_finals[i]);
-        assert_int_equal(kk_scram_verify_server_final(&s, u8(bad_finals[i]), strlen(bad_finals[i]),
-                                                      &err),
-                         KK_ERR_AUTHENTICATION);
+        assert_int_equal(
+            kk_scram_verify_server_final(&s, u8(bad_finals[i]), strlen(bad_finals[i]), &err),
+            KK_ERR_AUTHENTICATION);
         assert_null(strstr(err.message, "pencil"));
         free(first);
         free(final);
@@ -225,12 +226,12 @@ static void test_scram_refuses_a_server_without_the_password(void **state) {
 static void test_scram_refuses_bad_server_first(void **state) {
     (void)state;
     static const char *const bad[] = {
-        "r=someoneelse,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096",   /* does not extend our nonce */
-        "r=" NONCE ",s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096",     /* adds nothing to it */
-        "r=" NONCE "x,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=1",       /* too few iterations */
-        "r=" NONCE "x,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=99999999", /* too many */
-        "r=" NONCE "x,s=***,i=4096",                          /* salt not base64 */
-        "r=" NONCE "x,i=4096",                                /* no salt */
+        "r=someoneelse,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096",      /* does not extend our nonce */
+        "r=" NONCE ",s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096",        /* adds nothing to it */
+        "r=" NONCE "x,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=1",          /* too few iterations */
+        "r=" NONCE "x,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=99999999",   /* too many */
+        "r=" NONCE "x,s=***,i=4096",                            /* salt not base64 */
+        "r=" NONCE "x,i=4096",                                  /* no salt */
         "m=ext,r=" NONCE "x,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096", /* mandatory extension */
         "e=unknown-user",
     };
@@ -240,9 +241,9 @@ static void test_scram_refuses_bad_server_first(void **state) {
         char *first, *final = NULL;
         assert_int_equal(kk_scram_client_first(&s, 512, "user", NONCE, &first, &err), KK_OK);
         print_message("%s\n", bad[i]);
-        assert_int_equal(kk_scram_client_final(&s, "pencil", u8(bad[i]), strlen(bad[i]), &final,
-                                               &err),
-                         KK_ERR_AUTHENTICATION);
+        assert_int_equal(
+            kk_scram_client_final(&s, "pencil", u8(bad[i]), strlen(bad[i]), &final, &err),
+            KK_ERR_AUTHENTICATION);
         assert_null(final);
         free(first);
         kk_scram_free(&s);

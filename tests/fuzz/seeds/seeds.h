@@ -17,10 +17,10 @@ void seeds_protocol_group(void);
 void seeds_protocol_produce(void);
 
 /* SEED(harness, name, body, prefix bytes...) */
-#define SEED(harness, name, body, ...)                                                            \
-    do {                                                                                          \
-        static const uint8_t prefix_[] = {__VA_ARGS__};                                           \
-        seed_emit(harness, name, prefix_, sizeof(prefix_), body, sizeof(body));                   \
+#define SEED(harness, name, body, ...)                                          \
+    do {                                                                        \
+        static const uint8_t prefix_[] = {__VA_ARGS__};                         \
+        seed_emit(harness, name, prefix_, sizeof(prefix_), body, sizeof(body)); \
     } while (0)
 
 #endif
