@@ -14,6 +14,7 @@
 #include "error.h"
 #include "partitioner.h"
 #include "protocol.h"
+#include "producer_internal.h"
 #include "protocol_produce.h"
 #include "record_batch.h"
 
@@ -23,19 +24,6 @@ enum {
     MSG_DONE = 1,    /* delivered, or failed for good: see kk_message_t.error */
 };
 
-struct kk_producer {
-    kk_client_t *client;
-    kk_producer_config_t cfg;
-    char **compressed_topics; /* owned copies */
-    kk_metadata_t *metadata;
-    int64_t metadata_time_ms;
-    bool metadata_stale;
-    kk_round_robin_t round_robin;
-    int32_t *available;      /* scratch: partitions with a leader (see topic_cache_t) */
-    size_t available_cap;
-    kk_writer_t *chunk_writers; /* scratch: one per batch of a request, kept between sends */
-    size_t chunk_writer_count;
-};
 
 /* One message's place in the send order: grouped by leader, topic, partition. */
 typedef struct routed {
@@ -64,6 +52,13 @@ void kk_producer_config_init(kk_producer_config_t *cfg) {
     cfg->partitioner = KK_PARTITIONER_MURMUR2;
     cfg->max_request_bytes = 1048576;
     cfg->topic_wait_ms = 10000;
+    cfg->linger_ms = 5;
+    cfg->batch_size = 262144;
+    cfg->max_in_flight = 5;
+    cfg->buffer_memory = 64 << 20;
+    cfg->max_block_ms = 60000;
+    cfg->enable_idempotence = true;
+    cfg->delivery_timeout_ms = 120000;
 }
 
 kk_producer_t *kk_producer_new(const kk_producer_config_t *cfg, kk_error_t *err) {
@@ -83,6 +78,7 @@ kk_producer_t *kk_producer_new(const kk_producer_config_t *cfg, kk_error_t *err)
         kk_error_set(err, KK_ERR_NO_MEMORY, "out of memory");
         return NULL;
     }
+    pthread_mutex_init(&p->engine_lock, NULL);
     p->cfg = *cfg;
     p->client = kk_client_new(&cfg->client, err);
     if (!p->client) {
@@ -109,6 +105,8 @@ kk_producer_t *kk_producer_new(const kk_producer_config_t *cfg, kk_error_t *err)
 void kk_producer_free(kk_producer_t *p) {
     if (!p)
         return;
+    kk_engine_release(p);
+    pthread_mutex_destroy(&p->engine_lock);
     for (size_t i = 0; p->compressed_topics && i < p->cfg.compressed_topic_count; i++)
         free(p->compressed_topics[i]);
     free(p->compressed_topics);
@@ -123,7 +121,7 @@ void kk_producer_free(kk_producer_t *p) {
 
 kk_client_t *kk_producer_client(kk_producer_t *p) { return p ? p->client : NULL; }
 
-static kk_codec_t codec_for_topic(const kk_producer_t *p, const char *topic) {
+kk_codec_t kk_producer_codec_for_topic(const kk_producer_t *p, const char *topic) {
     if (p->cfg.compression == KK_CODEC_NONE || !p->compressed_topics)
         return p->cfg.compression;
     for (size_t i = 0; i < p->cfg.compressed_topic_count; i++)
@@ -133,7 +131,7 @@ static kk_codec_t codec_for_topic(const kk_producer_t *p, const char *topic) {
 }
 
 /* Kafka's rule for topic names: 1..249 of [a-zA-Z0-9._-], and not "." or "..". */
-static bool valid_topic_name(const char *topic) {
+bool kk_producer_valid_topic(const char *topic) {
     if (!topic)
         return false;
     size_t n = strlen(topic);
@@ -290,6 +288,39 @@ static int route(kk_producer_t *p, topic_cache_t *cache, kk_message_t *m, int32_
     return KK_OK;
 }
 
+int kk_producer_callback_partition(kk_producer_t *p, const char *topic, const void *key,
+                                   size_t key_len, int32_t *partition, kk_error_t *err) {
+    pthread_mutex_lock(&p->engine_lock);
+    const kk_topic_info_t *t = p->metadata ? kk_metadata_topic(p->metadata, topic) : NULL;
+    int rc = KK_OK;
+    if (!t || t->error_code != 0 || t->partition_count == 0 ||
+        kk_monotonic_ms() - p->metadata_time_ms > p->cfg.metadata_refresh_interval_ms) {
+        kk_metadata_t *md = NULL;
+        const char *topics[1] = {topic};
+        rc = kk_client_metadata(p->client, topics, 1, &md, err);
+        if (rc == KK_OK) {
+            kk_metadata_free(p->metadata);
+            p->metadata = md;
+            p->metadata_time_ms = kk_monotonic_ms();
+            p->metadata_stale = false;
+            t = kk_metadata_topic(p->metadata, topic);
+        }
+    }
+    int32_t count = rc == KK_OK && t && t->error_code == 0 ? (int32_t)t->partition_count : 0;
+    pthread_mutex_unlock(&p->engine_lock);
+    if (rc != KK_OK)
+        return rc;
+    if (count == 0)
+        return kk_error_set(err, t && t->error_code ? t->error_code : 3,
+                            "topic %s has no partitions the partitioner could choose", topic);
+    int32_t chosen = p->cfg.partitioner_cb(p->cfg.partitioner_opaque, key, key_len, count);
+    if (chosen < 0 || chosen >= count)
+        return kk_error_set(err, KK_ERR_INVALID_PARTITION,
+                            "the partitioner chose partition %d of %d", (int)chosen, (int)count);
+    *partition = chosen;
+    return KK_OK;
+}
+
 static int compare_routed(const void *a, const void *b) {
     const routed_t *x = a, *y = b;
     if (x->leader != y->leader)
@@ -376,7 +407,7 @@ static int encode_chunk(send_ctx_t *ctx, chunk_t *chunk, size_t slot, int8_t mag
     }
     const char *topic = ctx->msgs[ctx->routed[chunk->first].message].topic;
     kk_writer_reset(out);
-    int rc = kk_records_encode(out, magic, codec_for_topic(ctx->p, topic), records, chunk->count, err);
+    int rc = kk_records_encode(out, magic, kk_producer_codec_for_topic(ctx->p, topic), records, chunk->count, err);
     if (records != stack_records)
         free(records);
     free(headers);
@@ -708,7 +739,7 @@ int kk_producer_send(kk_producer_t *p, kk_message_t *msgs, size_t count, kk_erro
         m->error = 0;
         bool topic_ok = m->topic && last_valid_topic &&
                         (m->topic == last_valid_topic || strcmp(m->topic, last_valid_topic) == 0);
-        if (!topic_ok && valid_topic_name(m->topic)) {
+        if (!topic_ok && kk_producer_valid_topic(m->topic)) {
             topic_ok = true;
             last_valid_topic = m->topic;
         }
