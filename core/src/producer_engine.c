@@ -154,6 +154,7 @@ struct kk_engine {
     int wake_r, wake_w;   /* wakes the I/O thread */
     int event_r, event_w; /* readable while reports wait */
     atomic_bool wake_pending;
+    atomic_int drop_answers; /* tests: answers to read and then treat as lost */
 
     /* shared, under mu */
     pthread_mutex_t mu;
@@ -919,6 +920,11 @@ static void receive_one(kk_engine_t *e, broker_t *b, int64_t now) {
         if (rc != KK_OK)
             kk_conn_close(b->conn);
     }
+    if (rc == KK_OK && atomic_load(&e->drop_answers) > 0) {
+        atomic_fetch_sub(&e->drop_answers, 1);
+        kk_produce_response_free(&resp);
+        rc = kk_error_set(&err, KK_ERR_CONNECTION_CLOSED, "an answer dropped by the test hook");
+    }
     if (rc != KK_OK) {
         broker_failed(e, b, rc, now);
         return;
@@ -1342,6 +1348,14 @@ void kk_engine_release(kk_producer_t *p) {
     kk_error_t ignored;
     kk_producer_close(p, 0, &ignored);
     kk_engine_free(e, true);
+}
+
+int kk_producer_test_drop_answers(kk_producer_t *p, int count, kk_error_t *err) {
+    kk_engine_t *e = get_engine(p, err);
+    if (!e)
+        return err->code;
+    atomic_store(&e->drop_answers, count);
+    return KK_OK;
 }
 
 int kk_producer_produce(kk_producer_t *p, const kk_produce_message_t *msg, kk_error_t *err) {

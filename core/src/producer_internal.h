@@ -47,5 +47,9 @@ void kk_engine_free(kk_engine_t *engine, bool release_reports);
 /* Closes (with timeout 0) and frees the producer's engine, for kk_producer_free; in a forked
  * child only closes the descriptors of the parent's. */
 void kk_engine_release(kk_producer_t *p);
+/* For tests: the engine reads the next `count` Produce answers (the broker has applied those
+ * requests) and then acts as if the connection had dropped before they arrived, so the
+ * batches are sent again. Starts the engine. */
+int kk_producer_test_drop_answers(kk_producer_t *p, int count, kk_error_t *err);
 
 #endif
