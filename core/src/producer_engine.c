@@ -165,6 +165,8 @@ struct kk_engine {
     int64_t buffered;   /* bytes counted against buffer_memory */
     size_t outstanding; /* messages produced without a report queued yet */
     int flushers;
+    int space_waiters;  /* producers waiting for room in buffer_memory */
+    bool full_signaled; /* the I/O thread was woken for a batch's worth of incoming */
     bool purge_queued;
     bool stop; /* close: purge everything and end the thread */
     bool stopped;
@@ -192,7 +194,34 @@ struct kk_engine {
     bool bump_needed; /* restart sequences with a new epoch once nothing is in flight */
     int64_t pid_next_try;
     int flushing;
+    int64_t incoming_due; /* when the untaken incoming messages must be taken; -1: none */
 };
+
+/* The process an engine belongs to, without a getpid() system call per message: a fork
+ * handler counts forks, and this process's pid is read again only after one. */
+static atomic_uint fork_count;
+static pthread_once_t fork_handler_once = PTHREAD_ONCE_INIT;
+static void count_fork(void) { atomic_fetch_add(&fork_count, 1); }
+static void install_fork_handler(void) { pthread_atfork(NULL, NULL, count_fork); }
+
+static pid_t current_pid(void) {
+    static _Thread_local unsigned seen = UINT32_MAX;
+    static _Thread_local pid_t pid;
+    unsigned now = atomic_load(&fork_count);
+    if (now != seen) {
+        pid = getpid();
+        seen = now;
+    }
+    return pid;
+}
+
+/* Monotonic milliseconds at the clock tick's resolution (a few ms): cheap enough to read for
+ * every message, fine for linger and delivery timeouts. */
+static int64_t coarse_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static int64_t wall_ms(void) {
     struct timespec ts;
@@ -1058,6 +1087,8 @@ static int poll_timeout(kk_engine_t *e, int64_t now) {
         if (at > now && at < wake)
             wake = at;
     }
+    if (e->incoming_due >= 0 && e->incoming_due < wake)
+        wake = e->incoming_due;
     int64_t ms = wake - now;
     return ms < 1 ? 1 : ms > MAX_POLL_MS ? MAX_POLL_MS : (int)ms;
 }
@@ -1072,11 +1103,24 @@ static void *engine_main(void *arg) {
         drain_fd(e->wake_r);
         atomic_store(&e->wake_pending, false);
         pthread_mutex_lock(&e->mu);
-        msgq_t in = e->incoming;
-        e->incoming = (msgq_t){0};
         bool stop = e->stop, purge_queued = e->purge_queued;
         e->purge_queued = false;
-        e->flushing = e->flushers > 0 || stop;
+        e->flushing = e->flushers > 0 || e->space_waiters > 0 || stop;
+        /* New messages are taken once a batch's worth is there or the oldest has lingered:
+         * producers wake this thread only for the first message of a round and for a full
+         * batch, not for every message. */
+        msgq_t in = {0};
+        e->incoming_due = -1;
+        if (e->incoming.head) {
+            if (e->flushing || purge_queued || e->incoming.bytes >= (size_t)e->p->cfg.batch_size ||
+                now - e->incoming.head->enqueue_ms >= e->p->cfg.linger_ms) {
+                in = e->incoming;
+                e->incoming = (msgq_t){0};
+                e->full_signaled = false;
+            } else {
+                e->incoming_due = e->incoming.head->enqueue_ms + e->p->cfg.linger_ms;
+            }
+        }
         pthread_mutex_unlock(&e->mu);
 
         for (pmsg_t *m = in.head, *next; m; m = next) {
@@ -1167,7 +1211,8 @@ static kk_engine_t *engine_new(kk_producer_t *p, kk_error_t *err) {
         return NULL;
     }
     e->p = p;
-    e->pid = getpid();
+    pthread_once(&fork_handler_once, install_fork_handler);
+    e->pid = current_pid();
     e->wake_r = e->wake_w = e->event_r = e->event_w = -1;
     int wake[2], event[2];
     if (make_pipe(wake) != 0) {
@@ -1268,7 +1313,7 @@ void kk_engine_free(kk_engine_t *e, bool release_reports) {
 static kk_engine_t *get_engine(kk_producer_t *p, kk_error_t *err) {
     pthread_mutex_lock(&p->engine_lock);
     kk_engine_t *e = p->engine;
-    if (e && e->pid != getpid()) {
+    if (e && e->pid != current_pid()) {
         kk_client_forked(e->client); /* close (never shut down) the parent's connections */
         int fds[4] = {e->wake_r, e->wake_w, e->event_r, e->event_w};
         for (int i = 0; i < 4; i++)
@@ -1337,7 +1382,7 @@ void kk_engine_release(kk_producer_t *p) {
     if (!e)
         return;
     p->engine = NULL;
-    if (e->pid != getpid()) {
+    if (e->pid != current_pid()) {
         /* a forked child: the parent's engine is not ours to stop (see get_engine) */
         kk_client_forked(e->client);
         int fds[4] = {e->wake_r, e->wake_w, e->event_r, e->event_w};
@@ -1440,21 +1485,33 @@ int kk_producer_produce(kk_producer_t *p, const kk_produce_message_t *msg, kk_er
             m->value = at;
         }
     }
-    int64_t now = kk_monotonic_ms();
+    int64_t now = coarse_ms();
     m->enqueue_ms = now;
     m->timestamp_ms = msg->timestamp_ms > 0 ? msg->timestamp_ms : wall_ms();
 
     int rc = KK_OK;
+    bool wake = false;
     pthread_mutex_lock(&e->mu);
     int64_t until = now + p->cfg.max_block_ms;
+    bool waiting = false;
     while (rc == KK_OK && !e->stop && e->buffered > 0 &&
            e->buffered + m->mem > p->cfg.buffer_memory) {
         if (p->cfg.max_block_ms == 0) {
             rc = KK_ERR_QUEUE_FULL;
             break;
         }
+        if (!waiting) {
+            /* a full buffer sends what it holds without lingering */
+            waiting = true;
+            e->space_waiters++;
+            pthread_mutex_unlock(&e->mu);
+            wake_engine(e);
+            pthread_mutex_lock(&e->mu);
+        }
         rc = wait_slice(e, p, until);
     }
+    if (waiting)
+        e->space_waiters--;
     if (rc == KK_OK && e->stop)
         rc = KK_ERR_STATE;
     if (rc == KK_OK) {
@@ -1465,7 +1522,10 @@ int kk_producer_produce(kk_producer_t *p, const kk_produce_message_t *msg, kk_er
     if (rc == KK_OK) {
         e->buffered += m->mem;
         e->outstanding++;
-        q_push(&e->incoming, m, 0);
+        q_push(&e->incoming, m, record_bytes(m));
+        wake = e->incoming.count == 1;
+        if (!e->full_signaled && e->incoming.bytes >= (size_t)p->cfg.batch_size)
+            wake = e->full_signaled = true;
     }
     pthread_mutex_unlock(&e->mu);
     if (rc != KK_OK) {
@@ -1482,7 +1542,8 @@ int kk_producer_produce(kk_producer_t *p, const kk_produce_message_t *msg, kk_er
             return kk_error_set(err, rc, "the producer is closed");
         return kk_error_set(err, rc, "out of memory");
     }
-    wake_engine(e);
+    if (wake)
+        wake_engine(e);
     return KK_OK;
 }
 
@@ -1491,7 +1552,7 @@ size_t kk_producer_poll(kk_producer_t *p, kk_delivery_report_t *reports, size_t 
     if (!p)
         return 0;
     pthread_mutex_lock(&p->engine_lock);
-    kk_engine_t *e = p->engine && p->engine->pid == getpid() ? p->engine : NULL;
+    kk_engine_t *e = p->engine && p->engine->pid == current_pid() ? p->engine : NULL;
     pthread_mutex_unlock(&p->engine_lock);
     if (!e)
         return 0;
@@ -1548,7 +1609,7 @@ size_t kk_producer_in_flight(kk_producer_t *p) {
     if (!p)
         return 0;
     pthread_mutex_lock(&p->engine_lock);
-    kk_engine_t *e = p->engine && p->engine->pid == getpid() ? p->engine : NULL;
+    kk_engine_t *e = p->engine && p->engine->pid == current_pid() ? p->engine : NULL;
     pthread_mutex_unlock(&p->engine_lock);
     if (!e)
         return 0;
@@ -1565,7 +1626,7 @@ int kk_producer_flush(kk_producer_t *p, int timeout_ms, size_t *remaining, kk_er
     if (!p)
         return kk_error_set(err, KK_ERR_INVALID_ARG, "producer is NULL");
     pthread_mutex_lock(&p->engine_lock);
-    kk_engine_t *e = p->engine && p->engine->pid == getpid() ? p->engine : NULL;
+    kk_engine_t *e = p->engine && p->engine->pid == current_pid() ? p->engine : NULL;
     pthread_mutex_unlock(&p->engine_lock);
     if (!e)
         return KK_OK;
@@ -1595,7 +1656,7 @@ void kk_producer_purge(kk_producer_t *p) {
     if (!p)
         return;
     pthread_mutex_lock(&p->engine_lock);
-    kk_engine_t *e = p->engine && p->engine->pid == getpid() ? p->engine : NULL;
+    kk_engine_t *e = p->engine && p->engine->pid == current_pid() ? p->engine : NULL;
     pthread_mutex_unlock(&p->engine_lock);
     if (!e)
         return;
@@ -1610,7 +1671,7 @@ int kk_producer_close(kk_producer_t *p, int timeout_ms, kk_error_t *err) {
     if (!p)
         return kk_error_set(err, KK_ERR_INVALID_ARG, "producer is NULL");
     pthread_mutex_lock(&p->engine_lock);
-    kk_engine_t *e = p->engine && p->engine->pid == getpid() ? p->engine : NULL;
+    kk_engine_t *e = p->engine && p->engine->pid == current_pid() ? p->engine : NULL;
     bool already = p->closed;
     p->closed = true;
     pthread_mutex_unlock(&p->engine_lock);
