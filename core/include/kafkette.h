@@ -425,12 +425,19 @@ typedef struct kk_message {
 KK_API kk_producer_t *kk_producer_new(const kk_producer_config_t *cfg, kk_error_t *err);
 KK_API void kk_producer_free(kk_producer_t *producer);
 
-/* Sends messages[0..count): groups them by leader into one Produce request per broker,
- * retries retriable errors (refreshing metadata first) up to max_send_retries times, and
- * fills every message's out fields. Returns 0 when every message was delivered; the error
- * of the first message when none was; KK_ERR_PARTIAL_FAILURE when some were. err says how
- * many failed and why; each message's .error says its own fate (a partial failure is never
- * all-or-nothing). */
+/* Sends messages[0..count) and waits for all of them: they are copied into the producer's
+ * I/O thread (the one kk_producer_produce uses; started by the first call), sent at once
+ * without linger_ms, grouped by leader, and retried (refreshing metadata first) up to
+ * max_send_retries times; a partition whose leader cannot be reached counts each failed
+ * connection or leaderless metadata as a try. Keyless messages go round-robin over the
+ * partitions with a leader. Fills every message's out fields. Returns 0 when every message
+ * was delivered; the error of the first message when none was; KK_ERR_PARTIAL_FAILURE when
+ * some were. err says how many failed and why; each message's .error says its own fate (a
+ * partial failure is never all-or-nothing). Interrupted (kk_client_interrupt, the
+ * interrupt_check): returns within about 20 ms; messages not sent yet are dropped, the others
+ * (.error KK_ERR_INTERRUPTED) may still be written. KK_ERR_STATE after kk_producer_close.
+ * Brokers that need Produce v0-v2 (MessageSet v0/v1, Kafka before 0.11) are served on the
+ * calling thread instead, as before the engine. */
 KK_API int kk_producer_send(kk_producer_t *producer, kk_message_t *messages, size_t count,
                             kk_error_t *err);
 
@@ -533,8 +540,8 @@ KK_API void kk_producer_purge(kk_producer_t *producer);
 /* Flushes for up to timeout_ms (0: not at all), then purges everything left, including
  * messages sent and not yet answered (KK_ERR_PURGED), and stops the I/O thread and its
  * connections. Every message has its report queued when it returns: drain them with
- * kk_producer_poll(). Later kk_producer_produce() calls fail with KK_ERR_STATE; a closed
- * producer may still use kk_producer_send(). Returns KK_OK when nothing had to be purged,
+ * kk_producer_poll(). Later kk_producer_produce() and kk_producer_send() calls fail with
+ * KK_ERR_STATE. Returns KK_OK when nothing had to be purged,
  * else KK_ERR_TIMED_OUT (or KK_ERR_INTERRUPTED) with err saying how many were purged.
  * kk_producer_free() closes with timeout 0 and releases reports never drained. */
 KK_API int kk_producer_close(kk_producer_t *producer, int timeout_ms, kk_error_t *err);

@@ -1,7 +1,9 @@
 /*
- * The synchronous producer: partition every message, group by leader, one Produce request
- * per broker (split under max_request_bytes), retry what is retriable after refreshing
- * metadata, and report per message.
+ * The direct synchronous producer, for brokers that need Produce v0-v2 (MessageSet v0/v1):
+ * partition every message, group by leader, one Produce request per broker (split under
+ * max_request_bytes), retry what is retriable after refreshing metadata, and report per
+ * message. kk_producer_send uses the asynchronous engine (producer_engine.c) for every newer
+ * broker.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,8 +82,27 @@ kk_producer_t *kk_producer_new(const kk_producer_config_t *cfg, kk_error_t *err)
     }
     pthread_mutex_init(&p->engine_lock, NULL);
     p->cfg = *cfg;
+    const char **strings[KK_PRODUCER_CLIENT_STRINGS] = {
+        &p->cfg.client.bootstrap_servers, &p->cfg.client.client_id,     &p->cfg.client.ssl_cafile,
+        &p->cfg.client.ssl_certfile,      &p->cfg.client.ssl_keyfile,   &p->cfg.client.ssl_password,
+        &p->cfg.client.sasl_username,     &p->cfg.client.sasl_password, &p->cfg.client.sasl_oauth_token};
+    for (size_t i = 0; i < KK_PRODUCER_CLIENT_STRINGS; i++) {
+        if (!*strings[i])
+            continue;
+        p->client_strings[i] = strdup(*strings[i]);
+        if (!p->client_strings[i]) {
+            for (size_t j = 0; j < i; j++)
+                free(p->client_strings[j]);
+            free(p);
+            kk_error_set(err, KK_ERR_NO_MEMORY, "out of memory");
+            return NULL;
+        }
+        *strings[i] = p->client_strings[i];
+    }
     p->client = kk_client_new(&cfg->client, err);
     if (!p->client) {
+        for (size_t i = 0; i < KK_PRODUCER_CLIENT_STRINGS; i++)
+            free(p->client_strings[i]);
         free(p);
         return NULL;
     }
@@ -107,6 +128,11 @@ void kk_producer_free(kk_producer_t *p) {
         return;
     kk_engine_release(p);
     pthread_mutex_destroy(&p->engine_lock);
+    for (size_t i = 0; i < KK_PRODUCER_CLIENT_STRINGS; i++) {
+        if (p->client_strings[i] && (i == 5 || i == 7 || i == 8)) /* secrets: wipe */
+            memset(p->client_strings[i], 0, strlen(p->client_strings[i]));
+        free(p->client_strings[i]);
+    }
     for (size_t i = 0; p->compressed_topics && i < p->cfg.compressed_topic_count; i++)
         free(p->compressed_topics[i]);
     free(p->compressed_topics);
@@ -716,7 +742,7 @@ static void send_to_broker(send_ctx_t *ctx, int32_t leader, size_t first, size_t
     free(chunks);
 }
 
-int kk_producer_send(kk_producer_t *p, kk_message_t *msgs, size_t count, kk_error_t *err) {
+int kk_producer_send_direct(kk_producer_t *p, kk_message_t *msgs, size_t count, kk_error_t *err) {
     kk_error_clear(err);
     if (!p || (count && !msgs))
         return kk_error_set(err, KK_ERR_INVALID_ARG, "kk_producer_send: NULL argument");

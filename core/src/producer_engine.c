@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +54,7 @@ typedef struct pmsg pmsg_t;
 typedef struct topic topic_t;
 typedef struct part part_t;
 typedef struct batch batch_t;
+typedef struct kk_sync kk_sync_t;
 
 struct pmsg {
     pmsg_t *next;
@@ -71,6 +73,18 @@ struct pmsg {
     int64_t offset;
     int error;
     uint32_t mem; /* what it counts against buffer_memory */
+    bool routed;  /* partition says where it went */
+    uint32_t sync_index;
+    kk_sync_t *sync; /* kk_producer_send's: its result goes there, not to a report */
+};
+
+/* One kk_producer_send call: its messages' results are written into its array. */
+struct kk_sync {
+    kk_message_t *msgs;   /* NULL once the caller stopped waiting (interrupted) */
+    size_t remaining;     /* messages without a result yet */
+    size_t refs;          /* messages in the engine, + 1 while the caller holds it */
+    kk_error_t detail;    /* the first client-side failure's own message */
+    atomic_bool detached; /* the caller stopped waiting: what is not sent yet is dropped */
 };
 
 typedef struct msgq {
@@ -99,6 +113,7 @@ struct topic {
     int32_t part_count; /* 0 until metadata names its partitions */
     part_t **parts;
     int error;          /* the metadata's error for it, 0 when fine */
+    int failed_tries;   /* metadata refreshes that failed while messages waited */
     int64_t wait_since; /* monotonic: when messages started waiting for its metadata */
     msgq_t waiting;     /* messages until the metadata knows the topic */
     int32_t sticky;     /* the partition keyless messages go to now; -1: choose again */
@@ -129,6 +144,7 @@ struct part {
     int retries_in_flight; /* of those, batches sent again: nothing new goes out behind them */
     int32_t next_seq;
     int64_t backoff_until;
+    int failed_tries; /* see charge_sync_try */
 };
 
 typedef struct request {
@@ -168,7 +184,8 @@ struct kk_engine {
     int space_waiters;  /* producers waiting for room in buffer_memory */
     bool full_signaled; /* the I/O thread was woken for a batch's worth of incoming */
     bool purge_queued;
-    bool stop; /* close: purge everything and end the thread */
+    bool drop_detached; /* a kk_producer_send was interrupted */
+    bool stop;          /* close: purge everything and end the thread */
     bool stopped;
     bool signaled;    /* a byte is in the event pipe */
     pmsg_t *returned; /* drained by the last poll; freed by the next */
@@ -195,6 +212,8 @@ struct kk_engine {
     int64_t pid_next_try;
     int flushing;
     int64_t incoming_due; /* when the untaken incoming messages must be taken; -1: none */
+    int64_t md_time;
+    kk_error_t detail; /* the last client-side failure, for kk_producer_send's message */
 };
 
 /* The process an engine belongs to, without a getpid() system call per message: a fork
@@ -257,8 +276,10 @@ static void wake_engine(kk_engine_t *e) {
 static void complete(kk_engine_t *e, pmsg_t *m, int error, int64_t offset, int32_t partition) {
     m->error = error;
     m->offset = error ? -1 : offset;
-    if (partition >= 0)
+    if (partition >= 0) {
         m->partition = partition;
+        m->routed = true;
+    }
     q_push(&e->done, m, 0);
 }
 
@@ -290,8 +311,24 @@ static void publish_done(kk_engine_t *e) {
         pmsg_t *next = m->next;
         e->buffered -= m->mem;
         e->outstanding--;
-        q_push(&e->reports, m, 0);
-        reports = true;
+        if (m->sync) {
+            kk_sync_t *w = m->sync;
+            if (w->msgs && m->error < 0 && w->detail.code == 0 && e->detail.code == m->error)
+                w->detail = e->detail;
+            if (w->msgs) {
+                kk_message_t *out = &w->msgs[m->sync_index];
+                out->error = m->error;
+                out->offset = m->offset;
+                out->result_partition = m->routed ? m->partition : -1;
+            }
+            w->remaining--;
+            if (--w->refs == 0)
+                free(w);
+            free(m);
+        } else {
+            q_push(&e->reports, m, 0);
+            reports = true;
+        }
         m = next;
     }
     e->done = (msgq_t){0};
@@ -311,6 +348,66 @@ static size_t record_bytes(const pmsg_t *m) {
     for (uint32_t i = 0; i < m->header_count; i++)
         n += m->headers[i].key_len + m->headers[i].value_len + 10;
     return n;
+}
+
+/* Fails the kk_producer_send messages of a queue with error, keeping the others in order:
+ * kk_producer_send gives up after max_send_retries tries, where kk_producer_produce waits for
+ * delivery_timeout_ms. */
+static void fail_sync_in_queue(kk_engine_t *e, msgq_t *q, int error, bool sized) {
+    msgq_t kept = {0};
+    for (pmsg_t *m = q->head, *next; m; m = next) {
+        next = m->next;
+        if (m->sync)
+            complete(e, m, error, -1, -1);
+        else
+            q_push(&kept, m, sized ? record_bytes(m) : 0);
+    }
+    *q = kept;
+}
+
+static bool is_detached(const pmsg_t *m) { return m->sync && atomic_load(&m->sync->detached); }
+
+/* Drops (KK_ERR_INTERRUPTED) the messages of interrupted kk_producer_send calls that are not
+ * sent yet, so that the caller may send them again without duplicates. */
+static void drop_detached_queue(kk_engine_t *e, msgq_t *q, bool sized) {
+    msgq_t kept = {0};
+    for (pmsg_t *m = q->head, *next; m; m = next) {
+        next = m->next;
+        if (is_detached(m))
+            complete(e, m, KK_ERR_INTERRUPTED, -1, -1);
+        else
+            q_push(&kept, m, sized ? record_bytes(m) : 0);
+    }
+    *q = kept;
+}
+
+static bool has_sync(const msgq_t *q) {
+    for (const pmsg_t *m = q->head; m; m = m->next)
+        if (m->sync)
+            return true;
+    return false;
+}
+
+static void fail_batch(kk_engine_t *e, batch_t *b, int error);
+
+/* A try that could not even be made for this partition (no leader, no connection): after
+ * max_send_retries of them its kk_producer_send messages fail with error. */
+static void charge_sync_try(kk_engine_t *e, part_t *pt, int error) {
+    if (!has_sync(&pt->queue) && !pt->retry)
+        return;
+    if (++pt->failed_tries <= e->p->cfg.max_send_retries)
+        return;
+    pt->failed_tries = 0;
+    fail_sync_in_queue(e, &pt->queue, error, true);
+    for (batch_t **at = &pt->retry; *at;) {
+        batch_t *b = *at;
+        if (has_sync(&b->msgs)) {
+            *at = b->next;
+            fail_batch(e, b, error);
+        } else {
+            at = &b->next;
+        }
+    }
 }
 
 static part_t *new_part(topic_t *t, int32_t id) {
@@ -381,21 +478,36 @@ static void refresh_metadata(kk_engine_t *e, int64_t now) {
     free(names);
     e->md_next_try = now + (e->p->cfg.retry_backoff_ms > 0 ? e->p->cfg.retry_backoff_ms : 1);
     if (rc != KK_OK) {
-        /* messages waiting for it fail by delivery_timeout_ms, or topic_wait_ms below */
+        /* messages waiting for it fail by delivery_timeout_ms, or topic_wait_ms below;
+         * kk_producer_send's after max_send_retries refreshes (at once when not retriable) */
+        e->detail = err;
         for (size_t i = 0; i < e->etopic_count; i++) {
             topic_t *t = e->etopics[i];
-            if (t->waiting.head && now - t->wait_since > e->p->cfg.topic_wait_ms &&
-                !kk_err_is_retriable(rc))
+            if (!t->waiting.head)
+                continue;
+            if (now - t->wait_since > e->p->cfg.topic_wait_ms && !kk_err_is_retriable(rc)) {
                 complete_queue(e, &t->waiting, rc, -1);
+            } else if (!kk_err_is_retriable(rc) || ++t->failed_tries > e->p->cfg.max_send_retries) {
+                t->failed_tries = 0;
+                fail_sync_in_queue(e, &t->waiting, rc, false);
+            }
         }
+        for (size_t i = 0; i < e->part_count; i++)
+            if (!kk_err_is_retriable(rc))
+                charge_sync_try(e, e->parts[i], rc);
         return;
     }
     kk_metadata_free(e->md);
     e->md = md;
     e->md_stale = false;
+    e->md_time = now;
     for (size_t i = 0; i < e->etopic_count; i++) {
         topic_t *t = e->etopics[i];
         apply_topic_metadata(e, t);
+        t->failed_tries = 0;
+        for (int32_t j = 0; j < t->part_count; j++)
+            if (t->parts[j]->leader < 0)
+                charge_sync_try(e, t->parts[j], 5); /* LEADER_NOT_AVAILABLE */
         if (!t->waiting.head)
             continue;
         if (t->part_count > 0) {
@@ -435,6 +547,14 @@ static int32_t sticky_partition(kk_engine_t *e, topic_t *t) {
     return chosen;
 }
 
+static int32_t round_robin_partition(kk_engine_t *e, topic_t *t) {
+    int32_t saved = t->sticky;
+    t->sticky = -1;
+    int32_t chosen = sticky_partition(e, t);
+    t->sticky = saved;
+    return chosen;
+}
+
 static void route(kk_engine_t *e, pmsg_t *m, int64_t now) {
     topic_t *t = m->topic;
     if (!t->seen) {
@@ -463,14 +583,17 @@ static void route(kk_engine_t *e, pmsg_t *m, int64_t now) {
         if (m->key)
             partition =
                 kk_partition_for_key(e->p->cfg.partitioner, m->key, m->key_len, t->part_count);
+        else if (m->sync)
+            partition = round_robin_partition(e, t); /* kk_producer_send's placement */
         else
             partition = sticky_partition(e, t);
     }
     if (partition < 0 || partition >= t->part_count) {
-        complete(e, m, KK_ERR_INVALID_PARTITION, -1, partition);
+        complete(e, m, KK_ERR_INVALID_PARTITION, -1, -1);
         return;
     }
     m->partition = partition;
+    m->routed = true;
     part_t *pt = t->parts[partition];
     q_push(&pt->queue, m, record_bytes(m));
     if (pt->leader < 0)
@@ -748,7 +871,10 @@ static void broker_failed(kk_engine_t *e, broker_t *b, int error, int64_t now) {
         request_t *rq = &b->reqs[b->head];
         for (size_t i = 0; i < rq->count; i++) {
             landed(rq->batches[i]);
-            retry_batch(e, rq->batches[i], error, now);
+            if (kk_err_is_retriable(error) || error == KK_ERR_NOT_CONNECTED)
+                retry_batch(e, rq->batches[i], error, now);
+            else
+                fail_batch(e, rq->batches[i], error);
         }
         free(rq->batches);
         rq->batches = NULL;
@@ -792,6 +918,12 @@ static bool send_one(kk_engine_t *e, broker_t *b, int64_t now) {
             if (kk_client_broker_conn(e->client, e->md, b->id, &conn, &err) != KK_OK) {
                 b->retry_at = now + cfg->retry_backoff_ms + 1;
                 e->md_stale = true;
+                e->detail = err;
+                for (size_t j = 0; j < e->part_count; j++)
+                    if (e->parts[j]->leader == b->id)
+                        charge_sync_try(e, e->parts[j], err.code);
+                for (size_t j = 0; j < n; j++)
+                    retry_batch(e, batches[j], err.code, now);
                 free(batches);
                 return false;
             }
@@ -872,8 +1004,10 @@ static bool send_one(kk_engine_t *e, broker_t *b, int64_t now) {
             }
         }
         free(batches);
-        if (rc != KK_OK)
+        if (rc != KK_OK) {
+            e->detail = err;
             broker_failed(e, b, rc, now);
+        }
         return rc == KK_OK;
     }
     request_t *rq = &b->reqs[(b->head + b->n) % e->max_in_flight];
@@ -886,6 +1020,7 @@ static bool send_one(kk_engine_t *e, broker_t *b, int64_t now) {
     b->n++;
     int rc = kk_conn_send(b->conn, &rq->pending, &err);
     if (rc != KK_OK) {
+        e->detail = err;
         broker_failed(e, b, rc, now);
         return false;
     }
@@ -955,6 +1090,7 @@ static void receive_one(kk_engine_t *e, broker_t *b, int64_t now) {
         rc = kk_error_set(&err, KK_ERR_CONNECTION_CLOSED, "an answer dropped by the test hook");
     }
     if (rc != KK_OK) {
+        e->detail = err;
         broker_failed(e, b, rc, now);
         return;
     }
@@ -966,7 +1102,8 @@ static void receive_one(kk_engine_t *e, broker_t *b, int64_t now) {
             kk_produce_response_find(&resp, bt->part->topic->name, bt->part->id);
         if (!res)
             settle_batch(e, bt, KK_ERR_MALFORMED, -1, now);
-        else if (res->error_code == 0 && res->base_offset > INT64_MAX - (int64_t)bt->msgs.count)
+        else if (res->error_code == 0 &&
+                 res->base_offset > INT64_MAX - ((int64_t)bt->msgs.count - 1))
             settle_batch(e, bt, KK_ERR_MALFORMED, -1, now);
         else
             settle_batch(e, bt, res->error_code, res->base_offset, now);
@@ -1103,8 +1240,9 @@ static void *engine_main(void *arg) {
         drain_fd(e->wake_r);
         atomic_store(&e->wake_pending, false);
         pthread_mutex_lock(&e->mu);
-        bool stop = e->stop, purge_queued = e->purge_queued;
+        bool stop = e->stop, purge_queued = e->purge_queued, drop_detached = e->drop_detached;
         e->purge_queued = false;
+        e->drop_detached = false;
         e->flushing = e->flushers > 0 || e->space_waiters > 0 || stop;
         /* New messages are taken once a batch's worth is there or the oldest has lingered:
          * producers wake this thread only for the first message of a round and for a full
@@ -1112,7 +1250,8 @@ static void *engine_main(void *arg) {
         msgq_t in = {0};
         e->incoming_due = -1;
         if (e->incoming.head) {
-            if (e->flushing || purge_queued || e->incoming.bytes >= (size_t)e->p->cfg.batch_size ||
+            if (e->flushing || purge_queued || drop_detached ||
+                e->incoming.bytes >= (size_t)e->p->cfg.batch_size ||
                 now - e->incoming.head->enqueue_ms >= e->p->cfg.linger_ms) {
                 in = e->incoming;
                 e->incoming = (msgq_t){0};
@@ -1134,6 +1273,14 @@ static void *engine_main(void *arg) {
         }
         if (purge_queued)
             purge(e, false);
+        if (drop_detached) {
+            for (size_t i = 0; i < e->etopic_count; i++)
+                drop_detached_queue(e, &e->etopics[i]->waiting, false);
+            for (size_t i = 0; i < e->part_count; i++)
+                drop_detached_queue(e, &e->parts[i]->queue, true);
+        }
+        if (e->md && now - e->md_time > e->p->cfg.metadata_refresh_interval_ms)
+            e->md_stale = true;
         if (e->md_stale || !e->md)
             refresh_metadata(e, now);
         now = kk_monotonic_ms();
@@ -1243,7 +1390,14 @@ static kk_engine_t *engine_new(kk_producer_t *p, kk_error_t *err) {
     e->client = kk_client_new(&cc, err);
     e->max_in_flight = p->cfg.max_in_flight > 0 ? p->cfg.max_in_flight : 1;
     kk_round_robin_init(&e->rr, (uint32_t)(kk_monotonic_ms() ^ (uint64_t)getpid() * 2654435761u));
-    if (!e->client || pthread_create(&e->thread, NULL, engine_main, e) != 0) {
+    /* The I/O thread blocks every signal, so that a signal meant for the application (Ctrl-C
+     * while a binding waits) interrupts the application's own threads, never this one. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int started = e->client ? pthread_create(&e->thread, NULL, engine_main, e) : -1;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (started != 0) {
         if (e->client)
             kk_error_set(err, KK_ERR_NO_MEMORY, "cannot start the producer's I/O thread");
         kk_engine_free(e, false);
@@ -1395,44 +1549,9 @@ void kk_engine_release(kk_producer_t *p) {
     kk_engine_free(e, true);
 }
 
-int kk_producer_test_drop_answers(kk_producer_t *p, int count, kk_error_t *err) {
-    kk_engine_t *e = get_engine(p, err);
-    if (!e)
-        return err->code;
-    atomic_store(&e->drop_answers, count);
-    return KK_OK;
-}
-
-int kk_producer_produce(kk_producer_t *p, const kk_produce_message_t *msg, kk_error_t *err) {
-    kk_error_clear(err);
-    if (!p || !msg)
-        return kk_error_set(err, KK_ERR_INVALID_ARG, "kk_producer_produce: NULL argument");
-    if (!kk_producer_valid_topic(msg->topic))
-        return kk_error_set(err, KK_ERR_INVALID_ARG, "'%s' is not a valid topic name",
-                            msg->topic ? msg->topic : "(null)");
-    if (msg->partition < -1)
-        return kk_error_set(err, KK_ERR_INVALID_ARG,
-                            "partition %d: use -1 to let the producer choose", (int)msg->partition);
-    if ((msg->key_len && !msg->key) || (msg->value_len && !msg->value) ||
-        (msg->header_count && !msg->headers))
-        return kk_error_set(err, KK_ERR_INVALID_ARG, "a NULL pointer with a length");
-    if (msg->key_len > INT32_MAX || msg->value_len > INT32_MAX || msg->header_count > INT32_MAX)
-        return kk_error_set(err, KK_ERR_INVALID_ARG, "a key, value or header list too large");
-    for (size_t i = 0; i < msg->header_count; i++)
-        if ((msg->headers[i].key_len && !msg->headers[i].key) ||
-            (msg->headers[i].value_len && !msg->headers[i].value))
-            return kk_error_set(err, KK_ERR_INVALID_ARG, "header %zu: a NULL pointer with a length",
-                                i);
-    kk_engine_t *e = get_engine(p, err);
-    if (!e)
-        return err->code;
-    int32_t partition = msg->partition;
-    if (partition < 0 && msg->key && p->cfg.partitioner == KK_PARTITIONER_CALLBACK) {
-        int rc =
-            kk_producer_callback_partition(p, msg->topic, msg->key, msg->key_len, &partition, err);
-        if (rc != KK_OK)
-            return rc;
-    }
+/* A message in one allocation: the struct, its headers, then (copied) key, value and header
+ * bytes. NULL with err filled when out of memory. */
+static pmsg_t *new_pmsg(const kk_produce_message_t *msg, int32_t partition, kk_error_t *err) {
     /* one allocation: the message, its headers, then (copied) key, value and header bytes */
     size_t extra = msg->header_count * sizeof(kk_header_t);
     for (size_t i = 0; i < msg->header_count; i++)
@@ -1441,8 +1560,10 @@ int kk_producer_produce(kk_producer_t *p, const kk_produce_message_t *msg, kk_er
         extra += (msg->key ? msg->key_len : 0) + (msg->value ? msg->value_len : 0);
     size_t total = sizeof(pmsg_t) + extra;
     pmsg_t *m = malloc(total);
-    if (!m)
-        return kk_error_set(err, KK_ERR_NO_MEMORY, "out of memory for a %zu-byte message", total);
+    if (!m) {
+        kk_error_set(err, KK_ERR_NO_MEMORY, "out of memory for a %zu-byte message", total);
+        return NULL;
+    }
     uint8_t *at = (uint8_t *)(m + 1);
     *m = (pmsg_t){.opaque = msg->opaque,
                   .release = msg->release,
@@ -1485,9 +1606,54 @@ int kk_producer_produce(kk_producer_t *p, const kk_produce_message_t *msg, kk_er
             m->value = at;
         }
     }
-    int64_t now = coarse_ms();
-    m->enqueue_ms = now;
+    m->enqueue_ms = coarse_ms();
     m->timestamp_ms = msg->timestamp_ms > 0 ? msg->timestamp_ms : wall_ms();
+
+    return m;
+}
+
+int kk_producer_test_drop_answers(kk_producer_t *p, int count, kk_error_t *err) {
+    kk_engine_t *e = get_engine(p, err);
+    if (!e)
+        return err->code;
+    atomic_store(&e->drop_answers, count);
+    return KK_OK;
+}
+
+int kk_producer_produce(kk_producer_t *p, const kk_produce_message_t *msg, kk_error_t *err) {
+    kk_error_clear(err);
+    if (!p || !msg)
+        return kk_error_set(err, KK_ERR_INVALID_ARG, "kk_producer_produce: NULL argument");
+    if (!kk_producer_valid_topic(msg->topic))
+        return kk_error_set(err, KK_ERR_INVALID_ARG, "'%s' is not a valid topic name",
+                            msg->topic ? msg->topic : "(null)");
+    if (msg->partition < -1)
+        return kk_error_set(err, KK_ERR_INVALID_ARG,
+                            "partition %d: use -1 to let the producer choose", (int)msg->partition);
+    if ((msg->key_len && !msg->key) || (msg->value_len && !msg->value) ||
+        (msg->header_count && !msg->headers))
+        return kk_error_set(err, KK_ERR_INVALID_ARG, "a NULL pointer with a length");
+    if (msg->key_len > INT32_MAX || msg->value_len > INT32_MAX || msg->header_count > INT32_MAX)
+        return kk_error_set(err, KK_ERR_INVALID_ARG, "a key, value or header list too large");
+    for (size_t i = 0; i < msg->header_count; i++)
+        if ((msg->headers[i].key_len && !msg->headers[i].key) ||
+            (msg->headers[i].value_len && !msg->headers[i].value))
+            return kk_error_set(err, KK_ERR_INVALID_ARG, "header %zu: a NULL pointer with a length",
+                                i);
+    kk_engine_t *e = get_engine(p, err);
+    if (!e)
+        return err->code;
+    int32_t partition = msg->partition;
+    if (partition < 0 && msg->key && p->cfg.partitioner == KK_PARTITIONER_CALLBACK) {
+        int rc =
+            kk_producer_callback_partition(p, msg->topic, msg->key, msg->key_len, &partition, err);
+        if (rc != KK_OK)
+            return rc;
+    }
+    pmsg_t *m = new_pmsg(msg, partition, err);
+    if (!m)
+        return err->code;
+    int64_t now = m->enqueue_ms;
 
     int rc = KK_OK;
     bool wake = false;
@@ -1693,4 +1859,171 @@ int kk_producer_close(kk_producer_t *p, int timeout_ms, kk_error_t *err) {
     if (rc == KK_ERR_INTERRUPTED)
         return kk_error_set(err, rc, "close interrupted: %zu message(s) purged", left);
     return kk_error_set(err, KK_ERR_TIMED_OUT, "%zu message(s) purged at close", left);
+}
+
+/* ---- kk_producer_send: enqueue, then wait for every result -------------------------------- */
+
+/* A result the engine has not written yet (a value no code takes). */
+#define NO_RESULT_YET INT32_MIN
+
+int kk_producer_send(kk_producer_t *p, kk_message_t *msgs, size_t count, kk_error_t *err) {
+    kk_error_clear(err);
+    if (!p || (count && !msgs))
+        return kk_error_set(err, KK_ERR_INVALID_ARG, "kk_producer_send: NULL argument");
+    if (count == 0)
+        return KK_OK;
+    /* Brokers that need MessageSet v0/v1 (Produce v0-v2) keep the direct path. */
+    kk_error_t ignored;
+    if (kk_client_connect(p->client, &ignored) == KK_OK &&
+        kk_client_api_version(p->client, KK_API_PRODUCE) < 3)
+        return kk_producer_send_direct(p, msgs, count, err);
+    kk_engine_t *e = get_engine(p, err);
+    if (!e)
+        return err->code;
+    kk_sync_t *w = calloc(1, sizeof(*w));
+    if (!w)
+        return kk_error_set(err, KK_ERR_NO_MEMORY, "out of memory");
+    w->msgs = msgs;
+    w->refs = 1;
+    msgq_t q = {0};
+    int64_t buffered = 0;
+    const char *last_valid_topic = NULL;
+    for (size_t i = 0; i < count; i++) {
+        kk_message_t *m = &msgs[i];
+        m->result_partition = -1;
+        m->offset = -1;
+        m->error = 0;
+        bool topic_ok = m->topic && last_valid_topic &&
+                        (m->topic == last_valid_topic || strcmp(m->topic, last_valid_topic) == 0);
+        if (!topic_ok && kk_producer_valid_topic(m->topic)) {
+            topic_ok = true;
+            last_valid_topic = m->topic;
+        }
+        if (!topic_ok) {
+            m->error = 17; /* INVALID_TOPIC_EXCEPTION */
+            continue;
+        }
+        if (m->partition < -1) {
+            m->error = KK_ERR_INVALID_PARTITION;
+            continue;
+        }
+        if ((m->header_count && !m->headers) || (m->key_len && !m->key) ||
+            (m->value_len && !m->value)) {
+            m->error = KK_ERR_INVALID_ARG;
+            continue;
+        }
+        int32_t partition = m->partition;
+        if (partition < 0 && m->key && p->cfg.partitioner == KK_PARTITIONER_CALLBACK) {
+            kk_error_t perr;
+            int rc =
+                kk_producer_callback_partition(p, m->topic, m->key, m->key_len, &partition, &perr);
+            if (rc != KK_OK) {
+                m->error = rc;
+                if (w->detail.code == 0 && rc < 0)
+                    w->detail = perr;
+                continue;
+            }
+        }
+        kk_produce_message_t pm = {.topic = m->topic,
+                                   .partition = partition,
+                                   .key = m->key,
+                                   .key_len = m->key_len,
+                                   .value = m->value,
+                                   .value_len = m->value_len,
+                                   .headers = m->headers,
+                                   .header_count = m->header_count,
+                                   .timestamp_ms = m->timestamp_ms};
+        pmsg_t *pmsg = new_pmsg(&pm, partition, err);
+        if (!pmsg) {
+            m->error = KK_ERR_NO_MEMORY;
+            continue;
+        }
+        pmsg->sync = w;
+        pmsg->sync_index = (uint32_t)i;
+        m->error = NO_RESULT_YET;
+        buffered += pmsg->mem;
+        q_push(&q, pmsg, record_bytes(pmsg));
+    }
+    pthread_mutex_lock(&e->mu);
+    int rc = e->stop ? KK_ERR_STATE : KK_OK;
+    for (pmsg_t *m = q.head; rc == KK_OK && m; m = m->next) {
+        m->topic = intern_topic(e, msgs[m->sync_index].topic);
+        if (!m->topic)
+            rc = KK_ERR_NO_MEMORY;
+    }
+    if (rc == KK_OK && q.head) {
+        /* no lingering: the caller waits */
+        e->flushers++;
+        e->buffered += buffered;
+        e->outstanding += q.count;
+        w->remaining = q.count;
+        w->refs += q.count;
+        if (e->incoming.tail)
+            e->incoming.tail->next = q.head;
+        else
+            e->incoming.head = q.head;
+        e->incoming.tail = q.tail;
+        e->incoming.count += q.count;
+        e->incoming.bytes += q.bytes;
+        q = (msgq_t){0};
+        pthread_mutex_unlock(&e->mu);
+        wake_engine(e);
+        pthread_mutex_lock(&e->mu);
+        while (w->remaining > 0 && !e->stopped && (rc = wait_slice(e, p, -1)) == KK_OK) {
+        }
+        if (rc == KK_ERR_TIMED_OUT)
+            rc = KK_OK;
+        e->flushers--;
+    }
+    kk_error_t detail = w->detail;
+    if (w->remaining > 0) {
+        /* interrupted: what is not sent yet is dropped, so a retry of the call cannot
+         * duplicate it; results that come later are not written */
+        atomic_store(&w->detached, true);
+        e->drop_detached = true;
+    }
+    w->msgs = NULL;
+    if (--w->refs == 0)
+        free(w);
+    pthread_mutex_unlock(&e->mu);
+    if (rc == KK_ERR_INTERRUPTED)
+        wake_engine(e);
+    free_list(q.head, false); /* not enqueued (closed, or out of memory) */
+    if (rc == KK_ERR_STATE) {
+        for (size_t i = 0; i < count; i++)
+            if (msgs[i].error == NO_RESULT_YET)
+                msgs[i].error = KK_ERR_STATE;
+        return kk_error_set(err, KK_ERR_STATE, "the producer is closed");
+    }
+    int fatal = rc; /* KK_ERR_INTERRUPTED, or KK_ERR_NO_MEMORY */
+    size_t failed = 0, first_failed = count;
+    for (size_t i = 0; i < count; i++) {
+        if (msgs[i].error == NO_RESULT_YET)
+            msgs[i].error = fatal != KK_OK ? fatal : KK_ERR_INTERRUPTED;
+        if (msgs[i].error != KK_OK) {
+            failed++;
+            if (first_failed == count)
+                first_failed = i;
+        }
+    }
+    if (failed == 0)
+        return KK_OK;
+    const kk_message_t *m = &msgs[first_failed];
+    int code = failed == count ? m->error : KK_ERR_PARTIAL_FAILURE;
+    char where[300];
+    if (m->result_partition >= 0)
+        snprintf(where, sizeof(where), "%s[%d]", m->topic ? m->topic : "(null)",
+                 (int)m->result_partition);
+    else
+        snprintf(where, sizeof(where), "%s", m->topic ? m->topic : "(null topic)");
+    if (fatal == KK_ERR_INTERRUPTED)
+        return kk_error_set(err, code, "%zu of %zu messages not delivered: send interrupted",
+                            failed, count);
+    if (detail.code != KK_OK && detail.code == m->error)
+        return kk_error_set(
+            err, code, "%zu of %zu messages not delivered; first: message %zu to %s: %s (%s)",
+            failed, count, first_failed, where, kk_err_name(m->error), detail.message);
+    return kk_error_set(
+        err, code, "%zu of %zu messages not delivered; first: message %zu to %s: %s (%s)", failed,
+        count, first_failed, where, kk_err_name(m->error), kk_err_description(m->error));
 }

@@ -12,6 +12,8 @@
 
 typedef struct kk_engine kk_engine_t;
 
+#define KK_PRODUCER_CLIENT_STRINGS 9
+
 struct kk_producer {
     kk_client_t *client;
     kk_producer_config_t cfg;
@@ -31,6 +33,9 @@ struct kk_producer {
     pthread_mutex_t engine_lock;
     kk_engine_t *engine;
     bool closed; /* kk_producer_close was called */
+    /* Copies of cfg.client's strings (the caller's are valid only during kk_producer_new):
+     * the engine makes its own client from cfg.client later. */
+    char *client_strings[KK_PRODUCER_CLIENT_STRINGS];
 };
 
 /* The codec for a topic (compression_codec, limited to compressed_topics). */
@@ -41,6 +46,10 @@ bool kk_producer_valid_topic(const char *topic);
  * caller-side metadata (fetched when the topic is not in it). */
 int kk_producer_callback_partition(kk_producer_t *p, const char *topic, const void *key,
                                    size_t key_len, int32_t *partition, kk_error_t *err);
+
+/* kk_producer_send without the engine, on the calling thread: kept for brokers whose Produce
+ * is v0-v2 (producer.c). */
+int kk_producer_send_direct(kk_producer_t *p, kk_message_t *msgs, size_t count, kk_error_t *err);
 
 /* The engine's side (producer_engine.c). */
 void kk_engine_free(kk_engine_t *engine, bool release_reports);
