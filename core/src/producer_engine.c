@@ -1313,6 +1313,8 @@ static void *engine_main(void *arg) {
         }
         fds[0] = (struct pollfd){e->wake_r, POLLIN, 0};
         int timeout = poll_timeout(e, kk_monotonic_ms());
+        if (e->incoming_due < 0 && total_in_flight(e) == 0 && !anything_queued(e) && !e->done.head)
+            timeout = -1; /* idle: only a producer, flush, purge or close wakes us */
         for (size_t i = 0; i < e->broker_count; i++) {
             broker_t *b = e->brokers[i];
             if (b->n == 0 || !b->conn || !kk_conn_is_open(b->conn))
