@@ -67,6 +67,8 @@ typedef enum kk_err {
                                          spoke TLS and the other did not */
     KK_ERR_CERTIFICATE = -123,        /* the broker's certificate failed verification (unknown
                                          CA, expired, host name mismatch) */
+    KK_ERR_QUEUE_FULL = -124,         /* the producer's buffer_memory stayed full for max_block_ms */
+    KK_ERR_PURGED = -125,             /* a message dropped unsent by kk_producer_close/purge */
 } kk_err_t;
 
 /* Room for the message is part of the struct, so filling it never allocates. */
@@ -189,6 +191,7 @@ typedef enum kk_api_key {
     KK_API_CREATE_TOPICS = 19,
     KK_API_DELETE_TOPICS = 20,
     KK_API_DELETE_RECORDS = 21,
+    KK_API_INIT_PRODUCER_ID = 22,
     KK_API_DESCRIBE_CONFIGS = 32,
     KK_API_SASL_AUTHENTICATE = 36,
     KK_API_CREATE_PARTITIONS = 37,
@@ -380,7 +383,8 @@ typedef int32_t (*kk_partitioner_cb)(void *opaque, const void *key, size_t key_l
                                      int32_t partition_count);
 
 /* ------------------------------------------------------------------------------------------
- * Producer: synchronous sends of message batches.
+ * Producer: synchronous sends of message batches (kk_producer_send), and asynchronous
+ * per-message produce with delivery reports (kk_producer_produce, below).
  * ---------------------------------------------------------------------------------------- */
 typedef struct kk_producer kk_producer_t;
 
@@ -401,6 +405,16 @@ typedef struct kk_producer_config {
     int32_t max_request_bytes;        /* a larger request is split; default 1048576 */
     /* Wait this long for an auto-created topic's leader before failing its messages. */
     int topic_wait_ms;                /* default 10000 */
+    /* The asynchronous engine (kk_producer_produce and below). */
+    int linger_ms;                    /* how long a partition's batch waits to fill; default 5 */
+    int32_t batch_size;               /* a partition's batch is sent once this full; 262144 */
+    int max_in_flight;                /* unanswered requests per broker; default 5 (max 5 with
+                                         idempotence) */
+    int32_t buffer_memory;            /* bytes of queued messages at most; default 64 MiB */
+    int max_block_ms;                 /* kk_producer_produce waits this long for room; 60000 */
+    bool enable_idempotence;          /* default true; in effect with required_acks -1 (all) on
+                                         brokers with InitProducerId and Produce v3+ */
+    int delivery_timeout_ms;          /* a message not acknowledged within this fails; 120000 */
 } kk_producer_config_t;
 
 KK_API void kk_producer_config_init(kk_producer_config_t *cfg);
@@ -436,17 +450,126 @@ typedef struct kk_message {
 KK_API kk_producer_t *kk_producer_new(const kk_producer_config_t *cfg, kk_error_t *err);
 KK_API void kk_producer_free(kk_producer_t *producer);
 
-/* Sends messages[0..count): groups them by leader into one Produce request per broker,
- * retries retriable errors (refreshing metadata first) up to max_send_retries times, and
- * fills every message's out fields. Returns 0 when every message was delivered; the error
- * of the first message when none was; KK_ERR_PARTIAL_FAILURE when some were. err says how
- * many failed and why; each message's .error says its own fate (a partial failure is never
- * all-or-nothing). */
+/* Sends messages[0..count) and waits for all of them: they are copied into the producer's
+ * I/O thread (the one kk_producer_produce uses; started by the first call), sent at once
+ * without linger_ms, grouped by leader, and retried (refreshing metadata first) up to
+ * max_send_retries times; a partition whose leader cannot be reached counts each failed
+ * connection or leaderless metadata as a try. Keyless messages go round-robin over the
+ * partitions with a leader. Fills every message's out fields. Returns 0 when every message
+ * was delivered; the error of the first message when none was; KK_ERR_PARTIAL_FAILURE when
+ * some were. err says how many failed and why; each message's .error says its own fate (a
+ * partial failure is never all-or-nothing). Interrupted (kk_client_interrupt, the
+ * interrupt_check): returns within about 20 ms; messages not sent yet are dropped, the others
+ * (.error KK_ERR_INTERRUPTED) may still be written. KK_ERR_STATE after kk_producer_close.
+ * Brokers that need Produce v0-v2 (MessageSet v0/v1, Kafka before 0.11) are served on the
+ * calling thread instead, as before the engine. */
 KK_API int kk_producer_send(kk_producer_t *producer, kk_message_t *messages, size_t count,
                             kk_error_t *err);
 
 /* The producer's client, for kk_client_interrupt() and metadata. Owned by the producer. */
 KK_API kk_client_t *kk_producer_client(kk_producer_t *producer);
+
+/* ------------------------------------------------------------------------------------------
+ * Producing asynchronously: kk_producer_produce() queues one message and returns; a background
+ * I/O thread (started by the first call) batches messages per partition (linger_ms,
+ * batch_size), compresses, keeps up to max_in_flight requests unanswered per broker, serves
+ * all brokers at once and retries, with idempotence (producer id, per-partition sequences)
+ * when the broker supports it. Every message produced gets exactly one delivery report:
+ * delivered, failed, or purged by close.
+ *
+ * Threads: the I/O thread never calls the application (no callback, no log line, no
+ * partitioner: a callback partitioner runs on the thread calling kk_producer_produce). Reports
+ * wait in a queue until the application drains them with kk_producer_poll() on its own thread;
+ * kk_producer_event_fd() is readable while reports wait, for event loops (asyncio add_reader,
+ * IO#wait_readable, epoll). The functions below may be called from several threads at once,
+ * except kk_producer_free(); kk_client_interrupt(kk_producer_client(p)) wakes a waiting
+ * kk_producer_produce(), kk_producer_poll() or kk_producer_flush() (within about 20 ms), which
+ * then return KK_ERR_INTERRUPTED (poll: no reports).
+ *
+ * fork(): a producer used in a child process starts its own I/O thread and connections with an
+ * empty queue; what the parent had queued stays the parent's (the child gets no reports for
+ * it, and its release callbacks are not called in the child). The event fd changes: ask again.
+ * ---------------------------------------------------------------------------------------- */
+
+/* Called once per message produced with it, when the producer no longer needs key and value:
+ * on the thread that drains the message's report (kk_producer_poll), or in kk_producer_free
+ * for reports never drained. Never on the I/O thread. */
+typedef void (*kk_release_cb)(void *opaque, void *key, void *value);
+
+typedef struct kk_produce_message {
+    const char *topic;     /* copied */
+    int32_t partition;     /* -1: the partitioner (keyed) or a sticky partition (no key) */
+    const void *key;       /* NULL = no key */
+    size_t key_len;
+    const void *value;     /* NULL = null value */
+    size_t value_len;
+    const kk_header_t *headers; /* copied */
+    size_t header_count;
+    int64_t timestamp_ms;  /* 0 = now */
+    void *opaque;          /* handed back in the report (and to release) */
+    /* NULL: key and value are copied during the call. Otherwise the producer keeps the
+     * pointers (the caller must not change or free them) and calls release(opaque, key,
+     * value) once it no longer needs them. */
+    kk_release_cb release;
+} kk_produce_message_t;
+
+typedef struct kk_delivery_report {
+    void *opaque;          /* the message's */
+    const char *topic;     /* valid until the next kk_producer_poll() or kk_producer_free() */
+    int32_t partition;     /* -1 when it never got that far */
+    int64_t offset;        /* -1 on failure, with required_acks 0, or for a retry the broker
+                              recognised as a duplicate (idempotence: it was written once) */
+    int64_t timestamp_ms;  /* the timestamp the record carries */
+    int error;             /* 0; KK_ERR_PURGED (dropped by close or purge: a purged message
+                              that was already sent may have been written); KK_ERR_TIMED_OUT
+                              (not acknowledged within delivery_timeout_ms); or the broker's
+                              or client's error after retries */
+} kk_delivery_report_t;
+
+/* Queues one message. KK_OK; KK_ERR_INVALID_ARG (bad topic name, partition < -1, NULL with a
+ * length); KK_ERR_QUEUE_FULL when buffer_memory stayed full for max_block_ms (at once with
+ * max_block_ms 0); KK_ERR_INTERRUPTED; KK_ERR_STATE after kk_producer_close(); a partitioner
+ * callback's KK_ERR_INVALID_PARTITION or a metadata error (callback partitioner only: it needs
+ * the partition count on the calling thread). On any error the message was not queued, no
+ * report will come and release is not called. A partition that does not exist, an unknown
+ * topic and broker errors come in the report. */
+KK_API int kk_producer_produce(kk_producer_t *producer, const kk_produce_message_t *message,
+                               kk_error_t *err);
+
+/* Moves up to cap waiting reports into reports[] (oldest first), calling each message's
+ * release first, and returns how many. Waits up to timeout_ms (0: not at all, -1: without
+ * limit) for the first one; returns 0 at once when interrupted. The reports' topics stay
+ * valid until the next kk_producer_poll() on this producer. */
+KK_API size_t kk_producer_poll(kk_producer_t *producer, kk_delivery_report_t *reports, size_t cap,
+                               int timeout_ms);
+
+/* A file descriptor that is readable while reports wait for kk_producer_poll() (read
+ * nothing from it: kk_producer_poll() empties it). Owned by the producer; -1 when the I/O
+ * thread could not be started (err says why). Starts the I/O thread. */
+KK_API int kk_producer_event_fd(kk_producer_t *producer, kk_error_t *err);
+
+/* Sends everything queued without waiting for linger_ms and waits up to timeout_ms (-1:
+ * without limit) until every message produced so far has its report queued (drain them with
+ * kk_producer_poll). *remaining (may be NULL) gets the number of messages still without a
+ * report. KK_OK when none is left; KK_ERR_TIMED_OUT; KK_ERR_INTERRUPTED. */
+KK_API int kk_producer_flush(kk_producer_t *producer, int timeout_ms, size_t *remaining,
+                             kk_error_t *err);
+
+/* Messages produced whose reports are not yet queued (queued, in a batch, or unanswered). */
+KK_API size_t kk_producer_in_flight(kk_producer_t *producer);
+
+/* Fails every message not yet sent with KK_ERR_PURGED (reports follow through
+ * kk_producer_poll); messages already sent keep waiting for their answers. */
+KK_API void kk_producer_purge(kk_producer_t *producer);
+
+/* Flushes for up to timeout_ms (0: not at all), then purges everything left, including
+ * messages sent and not yet answered (KK_ERR_PURGED), and stops the I/O thread and its
+ * connections. Every message has its report queued when it returns: drain them with
+ * kk_producer_poll(). Later kk_producer_produce() and kk_producer_send() calls fail with
+ * KK_ERR_STATE. Returns KK_OK when nothing had to be purged,
+ * else KK_ERR_TIMED_OUT (or KK_ERR_INTERRUPTED) with err saying how many were purged.
+ * kk_producer_free() closes with timeout 0 and releases reports never drained. */
+KK_API int kk_producer_close(kk_producer_t *producer, int timeout_ms, kk_error_t *err);
 
 /* ------------------------------------------------------------------------------------------
  * Topic administration

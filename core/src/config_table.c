@@ -175,6 +175,34 @@ static const option_t options[] = {
     OPT("topic_wait_ms", NULL, INT, KK_CONFIG_PRODUCER, 0, I32_MAX, NULL, "10000", MS,
         "how long to wait for an auto-created topic's leader before failing its messages", INT,
         PRODUCER_FIELD(topic_wait_ms), 0, NULL),
+    OPT("linger_ms", NULL, INT, KK_CONFIG_PRODUCER, 0, I32_MAX, NULL, "5", MS,
+        "kk_producer_produce: how long a partition's batch may wait to fill before it is sent", INT,
+        PRODUCER_FIELD(linger_ms), 0, NULL),
+    OPT("batch_size", NULL, INT, KK_CONFIG_PRODUCER, 1, I32_MAX, NULL, "262144", BYTES,
+        "kk_producer_produce: a partition's batch is sent once its records take this many bytes "
+        "(a larger record makes a batch of its own)",
+        I32, PRODUCER_FIELD(batch_size), 0, NULL),
+    OPT("max_in_flight_requests_per_connection", NULL, INT, KK_CONFIG_PRODUCER, 1, 1000, NULL, "5",
+        NULL,
+        "Produce requests sent to one broker and not yet answered (at most 5 are used with "
+        "idempotence, which keeps order through retries)",
+        INT, PRODUCER_FIELD(max_in_flight), 0, NULL),
+    OPT("buffer_memory", NULL, INT, KK_CONFIG_PRODUCER, 1024, I32_MAX, NULL, "67108864", BYTES,
+        "kk_producer_produce: bytes of messages (with their bookkeeping) waiting for their "
+        "reports at most; more waits max_block_ms",
+        I32, PRODUCER_FIELD(buffer_memory), 0, NULL),
+    OPT("max_block_ms", NULL, INT, KK_CONFIG_PRODUCER, 0, I32_MAX, NULL, "60000", MS,
+        "how long kk_producer_produce waits for room in buffer_memory before failing with "
+        "QUEUE_FULL (0: fail at once)",
+        INT, PRODUCER_FIELD(max_block_ms), 0, NULL),
+    OPT("enable_idempotence", NULL, BOOL, KK_CONFIG_PRODUCER, 0, 1, NULL, "true", NULL,
+        "producer id and per-partition sequence numbers, so retries never duplicate or reorder; "
+        "in effect with required_acks all on brokers that support InitProducerId",
+        BOOL, PRODUCER_FIELD(enable_idempotence), 0, NULL),
+    OPT("delivery_timeout_ms", NULL, INT, KK_CONFIG_PRODUCER, 1, I32_MAX, NULL, "120000", MS,
+        "a message not acknowledged this long after kk_producer_produce fails (retries "
+        "included)",
+        INT, PRODUCER_FIELD(delivery_timeout_ms), 0, NULL),
 
     /* partition consumer */
     OPT("max_bytes", NULL, INT, KK_CONFIG_CONSUMER, 1, I32_MAX, NULL, "1048576", BYTES,

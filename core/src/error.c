@@ -226,7 +226,9 @@
     X(AUTHENTICATION, false, AUTHENTICATION, \
       "the broker did not accept the client's credentials, or could not prove its own") \
     X(SSL, false, SSL, "the TLS handshake or a TLS record failed") \
-    X(CERTIFICATE, false, CERTIFICATE, "the broker's certificate failed verification")
+    X(CERTIFICATE, false, CERTIFICATE, "the broker's certificate failed verification") \
+    X(QUEUE_FULL, true, TIMEOUT, "the producer's buffer stayed full for max_block_ms") \
+    X(PURGED, false, CLOSED, "the message was dropped unsent when the producer closed or purged")
 
 typedef struct kk_err_info {
     const char *name;

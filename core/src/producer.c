@@ -1,7 +1,9 @@
 /*
- * The synchronous producer: partition every message, group by leader, one Produce request
- * per broker (split under max_request_bytes), retry what is retriable after refreshing
- * metadata, and report per message.
+ * The direct synchronous producer, for brokers that need Produce v0-v2 (MessageSet v0/v1):
+ * partition every message, group by leader, one Produce request per broker (split under
+ * max_request_bytes), retry what is retriable after refreshing metadata, and report per
+ * message. kk_producer_send uses the asynchronous engine (producer_engine.c) for every newer
+ * broker.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,7 @@
 #include "error.h"
 #include "partitioner.h"
 #include "protocol.h"
+#include "producer_internal.h"
 #include "protocol_produce.h"
 #include "record_batch.h"
 
@@ -23,19 +26,6 @@ enum {
     MSG_DONE = 1,    /* delivered, or failed for good: see kk_message_t.error */
 };
 
-struct kk_producer {
-    kk_client_t *client;
-    kk_producer_config_t cfg;
-    char **compressed_topics; /* owned copies */
-    kk_metadata_t *metadata;
-    int64_t metadata_time_ms;
-    bool metadata_stale;
-    kk_round_robin_t round_robin;
-    int32_t *available;      /* scratch: partitions with a leader (see topic_cache_t) */
-    size_t available_cap;
-    kk_writer_t *chunk_writers; /* scratch: one per batch of a request, kept between sends */
-    size_t chunk_writer_count;
-};
 
 /* One message's place in the send order: grouped by leader, topic, partition. */
 typedef struct routed {
@@ -73,9 +63,29 @@ kk_producer_t *kk_producer_new(const kk_producer_config_t *cfg, kk_error_t *err)
         kk_error_set(err, KK_ERR_NO_MEMORY, "out of memory");
         return NULL;
     }
+    pthread_mutex_init(&p->engine_lock, NULL);
     p->cfg = *cfg;
+    const char **strings[KK_PRODUCER_CLIENT_STRINGS] = {
+        &p->cfg.client.bootstrap_servers, &p->cfg.client.client_id,     &p->cfg.client.ssl_cafile,
+        &p->cfg.client.ssl_certfile,      &p->cfg.client.ssl_keyfile,   &p->cfg.client.ssl_password,
+        &p->cfg.client.sasl_username,     &p->cfg.client.sasl_password, &p->cfg.client.sasl_oauth_token};
+    for (size_t i = 0; i < KK_PRODUCER_CLIENT_STRINGS; i++) {
+        if (!*strings[i])
+            continue;
+        p->client_strings[i] = strdup(*strings[i]);
+        if (!p->client_strings[i]) {
+            for (size_t j = 0; j < i; j++)
+                free(p->client_strings[j]);
+            free(p);
+            kk_error_set(err, KK_ERR_NO_MEMORY, "out of memory");
+            return NULL;
+        }
+        *strings[i] = p->client_strings[i];
+    }
     p->client = kk_client_new(&cfg->client, err);
     if (!p->client) {
+        for (size_t i = 0; i < KK_PRODUCER_CLIENT_STRINGS; i++)
+            free(p->client_strings[i]);
         free(p);
         return NULL;
     }
@@ -99,6 +109,13 @@ kk_producer_t *kk_producer_new(const kk_producer_config_t *cfg, kk_error_t *err)
 void kk_producer_free(kk_producer_t *p) {
     if (!p)
         return;
+    kk_engine_release(p);
+    pthread_mutex_destroy(&p->engine_lock);
+    for (size_t i = 0; i < KK_PRODUCER_CLIENT_STRINGS; i++) {
+        if (p->client_strings[i] && (i == 5 || i == 7 || i == 8)) /* secrets: wipe */
+            memset(p->client_strings[i], 0, strlen(p->client_strings[i]));
+        free(p->client_strings[i]);
+    }
     for (size_t i = 0; p->compressed_topics && i < p->cfg.compressed_topic_count; i++)
         free(p->compressed_topics[i]);
     free(p->compressed_topics);
@@ -113,7 +130,7 @@ void kk_producer_free(kk_producer_t *p) {
 
 kk_client_t *kk_producer_client(kk_producer_t *p) { return p ? p->client : NULL; }
 
-static kk_codec_t codec_for_topic(const kk_producer_t *p, const char *topic) {
+kk_codec_t kk_producer_codec_for_topic(const kk_producer_t *p, const char *topic) {
     if (p->cfg.compression == KK_CODEC_NONE || !p->compressed_topics)
         return p->cfg.compression;
     for (size_t i = 0; i < p->cfg.compressed_topic_count; i++)
@@ -123,7 +140,7 @@ static kk_codec_t codec_for_topic(const kk_producer_t *p, const char *topic) {
 }
 
 /* Kafka's rule for topic names: 1..249 of [a-zA-Z0-9._-], and not "." or "..". */
-static bool valid_topic_name(const char *topic) {
+bool kk_producer_valid_topic(const char *topic) {
     if (!topic)
         return false;
     size_t n = strlen(topic);
@@ -280,6 +297,39 @@ static int route(kk_producer_t *p, topic_cache_t *cache, kk_message_t *m, int32_
     return KK_OK;
 }
 
+int kk_producer_callback_partition(kk_producer_t *p, const char *topic, const void *key,
+                                   size_t key_len, int32_t *partition, kk_error_t *err) {
+    pthread_mutex_lock(&p->engine_lock);
+    const kk_topic_info_t *t = p->metadata ? kk_metadata_topic(p->metadata, topic) : NULL;
+    int rc = KK_OK;
+    if (!t || t->error_code != 0 || t->partition_count == 0 ||
+        kk_monotonic_ms() - p->metadata_time_ms > p->cfg.metadata_refresh_interval_ms) {
+        kk_metadata_t *md = NULL;
+        const char *topics[1] = {topic};
+        rc = kk_client_metadata(p->client, topics, 1, &md, err);
+        if (rc == KK_OK) {
+            kk_metadata_free(p->metadata);
+            p->metadata = md;
+            p->metadata_time_ms = kk_monotonic_ms();
+            p->metadata_stale = false;
+            t = kk_metadata_topic(p->metadata, topic);
+        }
+    }
+    int32_t count = rc == KK_OK && t && t->error_code == 0 ? (int32_t)t->partition_count : 0;
+    pthread_mutex_unlock(&p->engine_lock);
+    if (rc != KK_OK)
+        return rc;
+    if (count == 0)
+        return kk_error_set(err, t && t->error_code ? t->error_code : 3,
+                            "topic %s has no partitions the partitioner could choose", topic);
+    int32_t chosen = p->cfg.partitioner_cb(p->cfg.partitioner_opaque, key, key_len, count);
+    if (chosen < 0 || chosen >= count)
+        return kk_error_set(err, KK_ERR_INVALID_PARTITION,
+                            "the partitioner chose partition %d of %d", (int)chosen, (int)count);
+    *partition = chosen;
+    return KK_OK;
+}
+
 static int compare_routed(const void *a, const void *b) {
     const routed_t *x = a, *y = b;
     if (x->leader != y->leader)
@@ -366,7 +416,7 @@ static int encode_chunk(send_ctx_t *ctx, chunk_t *chunk, size_t slot, int8_t mag
     }
     const char *topic = ctx->msgs[ctx->routed[chunk->first].message].topic;
     kk_writer_reset(out);
-    int rc = kk_records_encode(out, magic, codec_for_topic(ctx->p, topic), records, chunk->count, err);
+    int rc = kk_records_encode(out, magic, kk_producer_codec_for_topic(ctx->p, topic), records, chunk->count, err);
     if (records != stack_records)
         free(records);
     free(headers);
@@ -675,7 +725,7 @@ static void send_to_broker(send_ctx_t *ctx, int32_t leader, size_t first, size_t
     free(chunks);
 }
 
-int kk_producer_send(kk_producer_t *p, kk_message_t *msgs, size_t count, kk_error_t *err) {
+int kk_producer_send_direct(kk_producer_t *p, kk_message_t *msgs, size_t count, kk_error_t *err) {
     kk_error_clear(err);
     if (!p || (count && !msgs))
         return kk_error_set(err, KK_ERR_INVALID_ARG, "kk_producer_send: NULL argument");
@@ -698,7 +748,7 @@ int kk_producer_send(kk_producer_t *p, kk_message_t *msgs, size_t count, kk_erro
         m->error = 0;
         bool topic_ok = m->topic && last_valid_topic &&
                         (m->topic == last_valid_topic || strcmp(m->topic, last_valid_topic) == 0);
-        if (!topic_ok && valid_topic_name(m->topic)) {
+        if (!topic_ok && kk_producer_valid_topic(m->topic)) {
             topic_ok = true;
             last_valid_topic = m->topic;
         }

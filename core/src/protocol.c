@@ -32,6 +32,7 @@ static const api_spec_t *api_spec(int api_key) {
         [KK_API_CREATE_TOPICS] = {0, 7, 5},
         [KK_API_DELETE_TOPICS] = {0, 6, 4},
         [KK_API_DELETE_RECORDS] = {0, 2, 2},
+        [KK_API_INIT_PRODUCER_ID] = {0, 4, 2},
         [KK_API_DESCRIBE_CONFIGS] = {1, 4, 4}, /* Kafka 4 refuses v0 */
         [KK_API_CREATE_PARTITIONS] = {0, 3, 2},
         [KK_API_INCREMENTAL_ALTER_CONFIGS] = {0, 1, 1},

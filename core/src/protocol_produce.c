@@ -158,3 +158,30 @@ const kk_produce_partition_result_t *kk_produce_response_find(const kk_produce_r
     }
     return NULL;
 }
+
+void kk_encode_init_producer_id_request(kk_writer_t *w, int16_t version, int64_t producer_id,
+                                        int16_t producer_epoch) {
+    bool flexible = kk_protocol_is_flexible(KK_API_INIT_PRODUCER_ID, version);
+    kk_write_str_v(w, NULL, flexible); /* transactional_id */
+    kk_write_i32(w, -1);               /* transaction_timeout_ms: not transactional */
+    if (version >= 3) {
+        kk_write_i64(w, producer_id);
+        kk_write_i16(w, producer_epoch);
+    }
+    if (flexible)
+        kk_write_empty_tags(w);
+}
+
+int kk_decode_init_producer_id_response(kk_reader_t *r, int16_t version,
+                                        kk_init_producer_id_response_t *out, kk_error_t *err) {
+    bool flexible = kk_protocol_is_flexible(KK_API_INIT_PRODUCER_ID, version);
+    out->throttle_time_ms = kk_read_i32(r);
+    out->error_code = kk_read_error_code(r);
+    out->producer_id = kk_read_i64(r);
+    out->producer_epoch = kk_read_i16(r);
+    if (flexible)
+        kk_read_skip_tags(r);
+    if (r->failed)
+        return kk_decode_failed(err, false, "InitProducerId", version);
+    return KK_OK;
+}

@@ -49,4 +49,21 @@ void kk_produce_response_free(kk_produce_response_t *resp);
 const kk_produce_partition_result_t *kk_produce_response_find(const kk_produce_response_t *resp,
                                                               const char *topic, int32_t partition);
 
+/* ---- InitProducerId (v0..v4): an idempotent producer's id and epoch --------------------- */
+
+/* Not transactional (null transactional id). producer_id / producer_epoch (v3+) ask the broker
+ * to bump that producer's epoch (KIP-360); -1 / -1 for a new producer id. */
+void kk_encode_init_producer_id_request(kk_writer_t *w, int16_t version, int64_t producer_id,
+                                        int16_t producer_epoch);
+
+typedef struct kk_init_producer_id_response {
+    int32_t throttle_time_ms;
+    int16_t error_code;
+    int64_t producer_id;
+    int16_t producer_epoch;
+} kk_init_producer_id_response_t;
+
+int kk_decode_init_producer_id_response(kk_reader_t *r, int16_t version,
+                                        kk_init_producer_id_response_t *out, kk_error_t *err);
+
 #endif

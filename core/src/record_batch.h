@@ -42,6 +42,12 @@ typedef struct kk_record_in {
 int kk_records_encode(kk_writer_t *w, int8_t magic, kk_codec_t codec, const kk_record_in_t *records,
                       size_t count, kk_error_t *err);
 
+/* Sets the idempotent producer's fields of one magic-2 batch that kk_records_encode wrote
+ * (producer id, epoch, base sequence) and recomputes its CRC-32C. False when batch[0..len)
+ * is not a v2 batch. */
+bool kk_record_batch_set_producer(uint8_t *batch, size_t len, int64_t producer_id,
+                                  int16_t producer_epoch, int32_t base_sequence);
+
 /* The number of bytes kk_records_encode would write for one record without compression;
  * the producer uses it to split requests under the broker's size limit. */
 size_t kk_record_encoded_size_bound(int8_t magic, const kk_record_in_t *record);

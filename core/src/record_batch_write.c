@@ -297,3 +297,21 @@ size_t kk_record_encoded_size_bound(int8_t magic, const kk_record_in_t *r) {
     }
     return uvarint_size(zigzag32((int32_t)body)) + body;
 }
+
+bool kk_record_batch_set_producer(uint8_t *batch, size_t len, int64_t producer_id,
+                                  int16_t producer_epoch, int32_t base_sequence) {
+    /* baseOffset 0, batchLength 8, partitionLeaderEpoch 12, magic 16, crc 17, attributes 21,
+     * ..., producerId 43, producerEpoch 51, baseSequence 53, records from 61 */
+    if (!batch || len < 61 || batch[16] != 2)
+        return false;
+    for (int i = 0; i < 8; i++)
+        batch[43 + i] = (uint8_t)((uint64_t)producer_id >> (56 - 8 * i));
+    batch[51] = (uint8_t)((uint16_t)producer_epoch >> 8);
+    batch[52] = (uint8_t)producer_epoch;
+    for (int i = 0; i < 4; i++)
+        batch[53 + i] = (uint8_t)((uint32_t)base_sequence >> (24 - 8 * i));
+    uint32_t crc = kk_crc32c(0, batch + 21, len - 21);
+    for (int i = 0; i < 4; i++)
+        batch[17 + i] = (uint8_t)(crc >> (24 - 8 * i));
+    return true;
+}

@@ -416,6 +416,8 @@ int kk_tls_write(kk_tls_t *tls, const void *buf, size_t len, size_t *done, short
     return failure(tls, ret, SSL_get_error(tls->ssl, ret), events, err);
 }
 
+bool kk_tls_pending(const kk_tls_t *tls) { return tls && tls->ssl && SSL_pending(tls->ssl) > 0; }
+
 const char *kk_tls_version(const kk_tls_t *tls) { return SSL_get_version(tls->ssl); }
 
 const char *kk_tls_cipher(const kk_tls_t *tls) {

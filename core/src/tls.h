@@ -44,6 +44,9 @@ int kk_tls_read(kk_tls_t *tls, void *buf, size_t len, size_t *done, short *event
 int kk_tls_write(kk_tls_t *tls, const void *buf, size_t len, size_t *done, short *events,
                  kk_error_t *err);
 
+/* True when decrypted bytes wait in the session, which poll() on the socket cannot see. */
+bool kk_tls_pending(const kk_tls_t *tls);
+
 /* "TLSv1.3 TLS_AES_256_GCM_SHA384", for log lines. Static or session-owned string. */
 const char *kk_tls_version(const kk_tls_t *tls);
 const char *kk_tls_cipher(const kk_tls_t *tls);

@@ -193,13 +193,15 @@ static const struct {
     {KK_ERR_AUTHENTICATION, "_AUTHENTICATION", false},
     {KK_ERR_SSL, "_SSL", false},
     {KK_ERR_CERTIFICATE, "_CERTIFICATE", false},
+    {KK_ERR_QUEUE_FULL, "_QUEUE_FULL", true},
+    {KK_ERR_PURGED, "_PURGED", false},
 };
 
 static void test_client_codes(void **state)
 {
     (void)state;
-    /* The header numbers client codes -100 down to -123 with no gap. */
-    assert_int_equal(COUNT(client_cases), 24);
+    /* The header numbers client codes -100 down to -125 with no gap. */
+    assert_int_equal(COUNT(client_cases), 26);
     for (size_t i = 0; i < COUNT(client_cases); i++) {
         int code = client_cases[i].code;
         print_message("code %d\n", code);
@@ -224,7 +226,7 @@ static void test_unknown_codes(void **state)
 {
     (void)state;
     static const int unknown[] = {137, 200, 1000, INT16_MAX, INT16_MIN, -2, -50, -99,
-                                  -124, -200, INT_MAX, INT_MIN};
+                                  -126, -200, INT_MAX, INT_MIN};
     for (size_t i = 0; i < COUNT(unknown); i++) {
         print_message("code %d\n", unknown[i]);
         assert_string_equal(kk_err_name(unknown[i]), "UNKNOWN_CODE");
@@ -531,7 +533,7 @@ static void test_every_code_has_a_category_and_class(void **state)
     }
     const int *client;
     size_t nc = kk_err_client_code_list(&client);
-    assert_int_equal(nc, 24);
+    assert_int_equal(nc, 26);
     for (size_t i = 0; i < nc; i++) {
         assert_int_equal(client[i], -100 - (int)i);
         kk_err_category_t cat = kk_err_category(client[i]);
