@@ -33,6 +33,8 @@
 #include "protocol.h"
 #include "protocol_produce.h"
 #include "record_batch.h"
+#include "sasl.h"
+#include "stats.h"
 
 /* Broker codes the engine treats specially. */
 enum {
@@ -125,9 +127,10 @@ struct batch {
     part_t *part;
     msgq_t msgs;
     int32_t base_seq;
-    int attempts; /* sends so far */
-    bool sent;    /* sent at least once (the broker may hold its sequence) */
-    int8_t magic; /* of enc; -1 when not encoded */
+    int attempts;   /* sends so far */
+    bool sent;      /* sent at least once (the broker may hold its sequence) */
+    int last_error; /* why the last try failed */
+    int8_t magic;   /* of enc; -1 when not encoded */
     int64_t enc_pid;
     int16_t enc_epoch;
     int32_t enc_seq;
@@ -274,6 +277,16 @@ static void wake_engine(kk_engine_t *e) {
 /* ---- completing messages ---------------------------------------------------------------- */
 
 static void complete(kk_engine_t *e, pmsg_t *m, int error, int64_t offset, int32_t partition) {
+    kk_metrics_t *metrics = e->p->client ? e->p->client->metrics : NULL;
+    if (metrics && error) {
+        kk_metrics_error(metrics, error);
+    } else if (metrics) {
+        size_t bytes = m->key_len + m->value_len;
+        for (uint32_t h = 0; h < m->header_count; h++)
+            bytes += m->headers[h].key_len + m->headers[h].value_len;
+        kk_metrics_add(&metrics->messages_sent, 1);
+        kk_metrics_add(&metrics->bytes_sent, bytes);
+    }
     m->error = error;
     m->offset = error ? -1 : offset;
     if (partition >= 0) {
@@ -666,6 +679,13 @@ static int init_producer_id(kk_engine_t *e, bool bump, kk_error_t *err) {
     return KK_OK;
 }
 
+/* Whether a try that failed with code may still have been appended: no answer (a connection
+ * lost, a timeout on either side), or an answer that says it was (20). */
+static bool maybe_written(int code) {
+    return code < 0 || code == 7 /* REQUEST_TIMED_OUT */ || code == 13 /* NETWORK_EXCEPTION */ ||
+           code == 20 /* NOT_ENOUGH_REPLICAS_AFTER_APPEND */;
+}
+
 /* Decides once whether this producer is idempotent, and gets (or bumps) its producer id.
  * Returns true when batches may be made and sent. */
 static bool idempotence_ready(kk_engine_t *e, int64_t now) {
@@ -705,14 +725,26 @@ static bool idempotence_ready(kk_engine_t *e, int64_t now) {
         return false;
     }
     if (e->bump_needed) {
-        /* the new epoch starts every partition at sequence 0: renumber what waits to be sent
-         * again, in order */
+        /* The new epoch starts every partition at sequence 0. A batch whose last try ended
+         * without the broker's word that it was not written (a lost connection or answer, a
+         * timeout) may be in the log already, where the broker cannot recognise it under the
+         * new epoch: sending it again could write it twice, so it fails with that error (as
+         * the Java client fails such batches). The others are renumbered, in order. */
         for (size_t i = 0; i < e->part_count; i++) {
             part_t *pt = e->parts[i];
             int32_t seq = 0;
-            for (batch_t *b = pt->retry; b; b = b->next) {
+            for (batch_t **at = &pt->retry; *at;) {
+                batch_t *b = *at;
+                if (b->sent && maybe_written(b->last_error)) {
+                    *at = b->next;
+                    complete_queue(e, &b->msgs, b->last_error ? b->last_error : KK_ERR_TIMED_OUT,
+                                   -1);
+                    free_batch(b);
+                    continue;
+                }
                 b->base_seq = seq;
                 seq += (int32_t)b->msgs.count;
+                at = &b->next;
             }
             pt->next_seq = seq;
         }
@@ -840,6 +872,9 @@ static void retry_batch(kk_engine_t *e, batch_t *b, int error, int64_t now) {
         return;
     }
     part_t *pt = b->part;
+    if (e->p->client && e->p->client->metrics)
+        kk_metrics_add(&e->p->client->metrics->retries, 1);
+    b->last_error = error;
     insert_retry(pt, b);
     pt->backoff_until = now + cfg->retry_backoff_ms;
     e->md_stale = true;
@@ -1390,6 +1425,12 @@ static kk_engine_t *engine_new(kk_producer_t *p, kk_error_t *err) {
     cc.log_cb = NULL; /* the I/O thread never calls the application */
     cc.interrupt_check = NULL;
     e->client = kk_client_new(&cc, err);
+    if (e->client && p->client) {
+        kk_client_use_metrics(e->client, p->client->metrics); /* the producer's stats() */
+        /* the I/O thread never calls an OAUTHBEARER token provider: it authenticates with
+         * the token the caller's thread last obtained (kk_producer_produce/send/flush) */
+        kk_sasl_share_oauth(&e->client->sasl, &p->client->sasl);
+    }
     e->max_in_flight = p->cfg.max_in_flight > 0 ? p->cfg.max_in_flight : 1;
     kk_round_robin_init(&e->rr, (uint32_t)(kk_monotonic_ms() ^ (uint64_t)getpid() * 2654435761u));
     /* The I/O thread blocks every signal, so that a signal meant for the application (Ctrl-C
@@ -1637,6 +1678,10 @@ int kk_producer_produce(kk_producer_t *p, const kk_produce_message_t *msg, kk_er
         return kk_error_set(err, KK_ERR_INVALID_ARG, "a NULL pointer with a length");
     if (msg->key_len > INT32_MAX || msg->value_len > INT32_MAX || msg->header_count > INT32_MAX)
         return kk_error_set(err, KK_ERR_INVALID_ARG, "a key, value or header list too large");
+    /* the I/O thread authenticates with the token this thread obtains */
+    int token_rc = kk_sasl_oauth_refresh(&p->client->sasl, false, err);
+    if (token_rc != KK_OK)
+        return token_rc;
     for (size_t i = 0; i < msg->header_count; i++)
         if ((msg->headers[i].key_len && !msg->headers[i].key) ||
             (msg->headers[i].value_len && !msg->headers[i].value))
@@ -1793,6 +1838,10 @@ int kk_producer_flush(kk_producer_t *p, int timeout_ms, size_t *remaining, kk_er
         *remaining = 0;
     if (!p)
         return kk_error_set(err, KK_ERR_INVALID_ARG, "producer is NULL");
+    /* the I/O thread authenticates with the token this thread obtains */
+    int token_rc = kk_sasl_oauth_refresh(&p->client->sasl, false, err);
+    if (token_rc != KK_OK)
+        return token_rc;
     pthread_mutex_lock(&p->engine_lock);
     kk_engine_t *e = p->engine && p->engine->pid == current_pid() ? p->engine : NULL;
     pthread_mutex_unlock(&p->engine_lock);
@@ -1874,6 +1923,10 @@ int kk_producer_send(kk_producer_t *p, kk_message_t *msgs, size_t count, kk_erro
         return kk_error_set(err, KK_ERR_INVALID_ARG, "kk_producer_send: NULL argument");
     if (count == 0)
         return KK_OK;
+    /* the I/O thread authenticates with the token this thread obtains */
+    int token_rc = kk_sasl_oauth_refresh(&p->client->sasl, false, err);
+    if (token_rc != KK_OK)
+        return token_rc;
     /* Brokers that need MessageSet v0/v1 (Produce v0-v2) keep the direct path. */
     kk_error_t ignored;
     if (kk_client_connect(p->client, &ignored) == KK_OK &&
