@@ -2,8 +2,9 @@
  * kafkette-chaos: a producer with acks=all sends numbered records to a replicated topic while
  * partition leaders are killed (-9) and restarted, and a consumer group of three members
  * processes the records with a commit after each batch. Afterwards every acknowledged record
- * must be readable (none lost), and the group must have processed every acknowledged record
- * (no gap). Prints the counts; exits 1 when anything acknowledged was lost or skipped.
+ * must be readable (none lost) and none written twice (the producer is idempotent), and the
+ * group must have processed every acknowledged record (no gap). Prints the counts; exits 1 when
+ * anything acknowledged was lost, duplicated or skipped.
  *
  *   kafkette-chaos --bootstrap H:P,... --kafka-script PATH [--kills N] [--pause-ms MS]
  *
@@ -371,7 +372,8 @@ int main(int argc, char **argv) {
            "of %d; group: gap %d, processed twice %ld, rebalances %d, poll errors %d\n",
            last_seq, acknowledged, read_total, lost, duplicated, survived, kills, gap,
            group_duplicates, atomic_load(&r->rebalances), atomic_load(&r->group_errors));
-    bool ok = lost == 0 && gap == 0 && survived == kills && acknowledged > 0;
+    /* the producer is idempotent (acks=all): a retry is never written twice */
+    bool ok = lost == 0 && duplicated == 0 && gap == 0 && survived == kills && acknowledged > 0;
     free(read);
     free(r->acked);
     free(r->processed);
