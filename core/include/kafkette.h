@@ -710,6 +710,26 @@ KK_API int kk_group_commit_consumed(kk_group_t *group, kk_error_t *err);
 KK_API int kk_group_committed(kk_group_t *group, const char *topic, int32_t partition,
                               int64_t *offset, kk_error_t *err);
 
+/* Pausing: kk_group_poll() does not fetch a paused partition until it is resumed; the member
+ * keeps it (and its heartbeats go on). Seeking: the next fetch of the partition starts at
+ * `offset` (a commit is not made; kk_group_commit_consumed() commits only what kk_group_poll()
+ * returned). Both concern a claimed partition (else KK_ERR_NOT_ASSIGNED) and may be called
+ * from the rebalance callbacks (on_assign: before anything is fetched). Both survive a
+ * rebalance in which the member keeps the partition: KIP-848 keeps it outright; a classic
+ * rebalance gives every partition up, and those that come back to the member in the next
+ * generation are paused again and, when no batch was returned since the seek, start at the
+ * sought offset instead of the committed one. A partition that goes to another member starts
+ * there afresh (not paused, at the committed offset). */
+KK_API int kk_group_pause(kk_group_t *group, const char *topic, int32_t partition,
+                          kk_error_t *err);
+KK_API int kk_group_resume(kk_group_t *group, const char *topic, int32_t partition,
+                           kk_error_t *err);
+KK_API int kk_group_seek(kk_group_t *group, const char *topic, int32_t partition, int64_t offset,
+                         kk_error_t *err);
+/* Copies up to cap paused partitions into out (sorted as kk_group_claimed's; topics point into
+ * the group, valid until kk_group_free) and returns how many are paused in total. */
+KK_API size_t kk_group_paused(const kk_group_t *group, kk_topic_partition_t *out, size_t cap);
+
 /* Copies up to cap claimed partitions into out (sorted by topic, then partition; topics point
  * into the group, valid until kk_group_free) and returns how many are claimed in total. */
 KK_API size_t kk_group_claimed(const kk_group_t *group, kk_topic_partition_t *out, size_t cap);
