@@ -12,6 +12,8 @@
  *     pauses and seeks every partition, a second member joins and leaves; the partitions the
  *     first kept are still paused (not fetched while new records arrive), and once resumed
  *     each starts at the sought offset rather than the committed one;
+ *   - OffsetFetch v9 names the member: the coordinator answers the member's id and epoch,
+ *     refuses a stale epoch (STALE_MEMBER_EPOCH) and an unknown id (UNKNOWN_MEMBER_ID);
  *   - a mixed group with a confluent-kafka member (group.protocol=consumer), when installed. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -31,7 +33,10 @@
 #include <unistd.h>
 
 #include "broker_env.h"
+#include "client.h"
+#include "connection.h"
 #include "kafkette.h"
+#include "protocol_group.h"
 
 enum { SESSION_MS = 10000, PARTS = 6, MAX_RECORDS = 20000, MAX_MEMBERS = 4 };
 
@@ -672,6 +677,92 @@ static void test_classic_pause_seek_survive_rebalance(void **state) {
     pause_seek_through_rebalances(KK_GROUP_PROTOCOL_CLASSIC, "classic-pause-seek");
 }
 
+/* ---- OffsetFetch v9 ------------------------------------------------------------------------ */
+
+/* One OffsetFetch on conn; the group-level error, and the offset of (topic, 0) in *offset. */
+static int offset_fetch_as(kk_conn_t *conn, int16_t version, const char *group, const char *member,
+                           int32_t epoch, const char *topic, int64_t *offset) {
+    kk_topic_partition_t tp = {topic, 0};
+    kk_writer_t *w = kk_conn_begin(conn, KK_API_OFFSET_FETCH, version);
+    kk_encode_offset_fetch_member_request(w, version, group, member, epoch, &tp, 1, false);
+    kk_reader_t r;
+    kk_error_t err;
+    if (kk_conn_roundtrip(conn, &r, &err) != KK_OK)
+        fail_msg("OffsetFetch v%d: %s", (int)version, err.message);
+    kk_partition_offsets_t res;
+    if (kk_decode_offset_fetch_response(&r, version, &res, &err) != KK_OK)
+        fail_msg("OffsetFetch v%d: %s", (int)version, err.message);
+    *offset = res.count == 1 && res.partitions[0].error_code == 0 ? res.partitions[0].offset : -2;
+    int code = res.error_code;
+    kk_partition_offsets_free(&res);
+    return code;
+}
+
+static void test_kip848_offset_fetch_names_the_member(void **state) {
+    (void)state;
+    char topic[128], group[160];
+    snprintf(topic, sizeof(topic), "%s", kk_test_unique_topic("kip848-offset-fetch"));
+    snprintf(group, sizeof(group), "%s-group", topic);
+    create_topic(topic, 1);
+    kk_group_t *g = new_member(group, topic, KK_GROUP_PROTOCOL_CONSUMER, NULL, NULL);
+    kk_error_t err;
+    int64_t deadline = now_ms() + 30000;
+    while (kk_group_claimed(g, NULL, 0) == 0 && now_ms() < deadline) {
+        kk_fetch_batch_t *b = NULL;
+        if (kk_group_poll(g, 100, &b, NULL, &err) != KK_OK)
+            fail_msg("poll: %s", err.message);
+        kk_fetch_batch_free(b);
+    }
+    assert_int_equal(kk_group_claimed(g, NULL, 0), 1);
+    assert_int_equal(kk_group_commit(g, topic, 0, 5, &err), KK_OK);
+    int64_t offset = -1;
+    assert_int_equal(kk_group_committed(g, topic, 0, &offset, &err), KK_OK); /* v9, as a member */
+    assert_int_equal(offset, 5);
+
+    /* the same request by hand, on a connection of its own to the (only) broker */
+    kk_client_config_t cfg;
+    kk_client_config_init(&cfg);
+    cfg.bootstrap_servers = kk_test_bootstrap();
+    kk_client_t *client = kk_client_new(&cfg, &err);
+    assert_non_null(client);
+    const char *topics[] = {topic};
+    kk_metadata_t *md = NULL;
+    if (kk_client_metadata(client, topics, 1, &md, &err) != KK_OK)
+        fail_msg("metadata: %s", err.message);
+    if (md->broker_count != 1) {
+        kk_metadata_free(md);
+        kk_client_free(client);
+        kk_group_close(g, &err);
+        kk_group_free(g);
+        skip(); /* which broker coordinates is only certain with one */
+    }
+    kk_conn_t *conn = NULL;
+    if (kk_client_broker_conn(client, md, md->brokers[0].node_id, &conn, &err) != KK_OK)
+        fail_msg("connect: %s", err.message);
+    kk_metadata_free(md);
+    int16_t version = kk_conn_version(conn, KK_API_OFFSET_FETCH);
+    assert_int_equal(version, 9);
+    const char *member = kk_group_member_id(g);
+    int32_t epoch = kk_group_generation(g);
+    assert_true(epoch > 0);
+    assert_int_equal(offset_fetch_as(conn, 9, group, member, epoch, topic, &offset), 0);
+    assert_int_equal(offset, 5);
+    assert_int_equal(offset_fetch_as(conn, 9, group, member, epoch + 7, topic, &offset), 113);
+    assert_int_equal(offset_fetch_as(conn, 9, group, "nobody", epoch, topic, &offset), 25);
+    /* v7 (and v9 without a member) check nothing */
+    assert_int_equal(offset_fetch_as(conn, 7, group, NULL, -1, topic, &offset), 0);
+    assert_int_equal(offset, 5);
+    assert_int_equal(offset_fetch_as(conn, 9, group, NULL, -1, topic, &offset), 0);
+    assert_int_equal(offset, 5);
+    fprintf(stderr,
+            "  OffsetFetch v9 as member epoch %d: offset 5; stale epoch: STALE_MEMBER_EPOCH; "
+            "unknown id: UNKNOWN_MEMBER_ID\n",
+            (int)epoch);
+    kk_client_free(client);
+    assert_int_equal(kk_group_close(g, &err), KK_OK);
+    kk_group_free(g);
+}
+
 int main(void) {
     kk_test_bootstrap();
     const struct CMUnitTest tests[] = {
@@ -681,6 +772,7 @@ int main(void) {
         cmocka_unit_test(test_classic_static_crash_and_return),
         cmocka_unit_test(test_kip848_pause_seek_survive_rebalance),
         cmocka_unit_test(test_classic_pause_seek_survive_rebalance),
+        cmocka_unit_test(test_kip848_offset_fetch_names_the_member),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
