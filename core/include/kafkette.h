@@ -637,9 +637,14 @@ typedef struct kk_group_config {
     const char *const *topics;       /* the subscription (1 or more existing topics); copied */
     size_t topic_count;
     const char *assignor;            /* "range" (NULL = the default) or "roundrobin" */
-    int session_timeout_ms;          /* no heartbeat for this long: the member is dead; 10000 */
+    /* no heartbeat for this long: the member is dead; 10000. Classic only: with
+     * KK_GROUP_PROTOCOL_CONSUMER the broker's group.consumer.session.timeout.ms decides, and
+     * this only bounds how long the member's own calls wait for the coordinator. */
+    int session_timeout_ms;
     int rebalance_timeout_ms;        /* how long a rebalance waits for members; 30000 */
-    int heartbeat_interval_ms;       /* 0: a third of session_timeout_ms, at most 3000 */
+    /* 0: a third of session_timeout_ms, at most 3000. Classic only: with
+     * KK_GROUP_PROTOCOL_CONSUMER the coordinator says (group.consumer.heartbeat.interval.ms). */
+    int heartbeat_interval_ms;
     /* Default 5000. 0: no automatic commits. Otherwise, every interval (checked in
      * kk_group_poll) and before giving partitions up, commit what kk_group_poll() has returned
      * so far. */
