@@ -760,9 +760,14 @@ typedef struct kk_group_config {
     const char *const *topics;       /* the subscription (1 or more existing topics); copied */
     size_t topic_count;
     const char *assignor;            /* "range" (NULL = the default) or "roundrobin" */
-    int session_timeout_ms;          /* no heartbeat for this long: the member is dead; 10000 */
+    /* no heartbeat for this long: the member is dead; 10000. Classic only: with
+     * KK_GROUP_PROTOCOL_CONSUMER the broker's group.consumer.session.timeout.ms decides, and
+     * this only bounds how long the member's own calls wait for the coordinator. */
+    int session_timeout_ms;
     int rebalance_timeout_ms;        /* how long a rebalance waits for members; 30000 */
-    int heartbeat_interval_ms;       /* 0: a third of session_timeout_ms, at most 3000 */
+    /* 0: a third of session_timeout_ms, at most 3000. Classic only: with
+     * KK_GROUP_PROTOCOL_CONSUMER the coordinator says (group.consumer.heartbeat.interval.ms). */
+    int heartbeat_interval_ms;
     /* Default 5000. 0: no automatic commits. Otherwise, every interval (checked in
      * kk_group_poll) and before giving partitions up, commit what kk_group_poll() has returned
      * so far. */
@@ -832,6 +837,26 @@ KK_API int kk_group_commit_consumed(kk_group_t *group, kk_error_t *err);
  * *offset is -1 when none is committed. */
 KK_API int kk_group_committed(kk_group_t *group, const char *topic, int32_t partition,
                               int64_t *offset, kk_error_t *err);
+
+/* Pausing: kk_group_poll() does not fetch a paused partition until it is resumed; the member
+ * keeps it (and its heartbeats go on). Seeking: the next fetch of the partition starts at
+ * `offset` (a commit is not made; kk_group_commit_consumed() commits only what kk_group_poll()
+ * returned). Both concern a claimed partition (else KK_ERR_NOT_ASSIGNED) and may be called
+ * from the rebalance callbacks (on_assign: before anything is fetched). Both survive a
+ * rebalance in which the member keeps the partition: KIP-848 keeps it outright; a classic
+ * rebalance gives every partition up, and those that come back to the member in the next
+ * generation are paused again and, when no batch was returned since the seek, start at the
+ * sought offset instead of the committed one. A partition that goes to another member starts
+ * there afresh (not paused, at the committed offset). */
+KK_API int kk_group_pause(kk_group_t *group, const char *topic, int32_t partition,
+                          kk_error_t *err);
+KK_API int kk_group_resume(kk_group_t *group, const char *topic, int32_t partition,
+                           kk_error_t *err);
+KK_API int kk_group_seek(kk_group_t *group, const char *topic, int32_t partition, int64_t offset,
+                         kk_error_t *err);
+/* Copies up to cap paused partitions into out (sorted as kk_group_claimed's; topics point into
+ * the group, valid until kk_group_free) and returns how many are paused in total. */
+KK_API size_t kk_group_paused(const kk_group_t *group, kk_topic_partition_t *out, size_t cap);
 
 /* Copies up to cap claimed partitions into out (sorted by topic, then partition; topics point
  * into the group, valid until kk_group_free) and returns how many are claimed in total. */

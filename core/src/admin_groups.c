@@ -235,6 +235,8 @@ static int offset_fetch_call(kk_conn_t *conn, const char *group_id, void *arg, k
             err, KK_ERR_UNSUPPORTED_VERSION,
             "%s: the broker supports no OffsetFetch version that lists a group's commits",
             conn->label);
+    if (version > KK_OFFSET_FETCH_SINGLE_GROUP_MAX) /* one group, no member: v7 says it all */
+        version = KK_OFFSET_FETCH_SINGLE_GROUP_MAX;
     kk_writer_t *w = kk_conn_begin(conn, KK_API_OFFSET_FETCH, version);
     kk_encode_offset_fetch_request(w, version, group_id, NULL, 0, false);
     kk_reader_t r;

@@ -231,14 +231,16 @@ static const option_t options[] = {
         "how the group leader shares partitions out: range or roundrobin", ENUM_NAME,
         GROUP_FIELD(assignor), 0, NULL),
     OPT("session_timeout_ms", NULL, INT, KK_CONFIG_GROUP, 1, I32_MAX, NULL, "10000", MS,
-        "a member silent for this long is dropped from the group", INT,
-        GROUP_FIELD(session_timeout_ms), 0, NULL),
+        "a member silent for this long is dropped from the group (classic; with group_protocol "
+        "consumer the broker's group.consumer.session.timeout.ms decides)",
+        INT, GROUP_FIELD(session_timeout_ms), 0, NULL),
     OPT("rebalance_timeout_ms", NULL, INT, KK_CONFIG_GROUP, 1, I32_MAX, NULL, "30000", MS,
         "how long a rebalance waits for every member to rejoin", INT,
         GROUP_FIELD(rebalance_timeout_ms), 0, NULL),
     OPT("heartbeat_interval_ms", NULL, INT, KK_CONFIG_GROUP, 0, I32_MAX, NULL, "0", MS,
-        "between heartbeats; 0: a third of session_timeout_ms, at most 3000", INT,
-        GROUP_FIELD(heartbeat_interval_ms), 0, NULL),
+        "between heartbeats; 0: a third of session_timeout_ms, at most 3000 (classic; with "
+        "group_protocol consumer the broker's group.consumer.heartbeat.interval.ms decides)",
+        INT, GROUP_FIELD(heartbeat_interval_ms), 0, NULL),
     OPT("auto_commit_interval_ms", NULL, INT, KK_CONFIG_GROUP, 0, I32_MAX, NULL, "5000", MS,
         "commit what was consumed this often and before giving partitions up; 0: never "
         "automatically",
@@ -268,7 +270,7 @@ static const option_t options[] = {
         CALLBACK, GROUP_FIELD(on_revoke), 0, NULL),
     OPT("group_protocol", NULL, ENUM, KK_CONFIG_GROUP, 0, 0, group_protocol_names, "classic", NULL,
         "classic (JoinGroup/SyncGroup) or consumer (KIP-848, Kafka 4.0+: the broker assigns and "
-        "rebalances never stop the group)",
+        "rebalances never stop the group; README.md says when to choose which)",
         ENUM, GROUP_FIELD(group_protocol), 0, group_protocol_values),
     OPT("group_remote_assignor", NULL, STRING, KK_CONFIG_GROUP, 0, 249, NULL, "", NULL,
         "group_protocol consumer: the broker's assignor, uniform or range; empty: the broker's "

@@ -7,6 +7,7 @@
 
 #include "client.h"
 #include "config.h"
+#include "consumer_internal.h"
 #include "error.h"
 #include "protocol_fetch.h"
 #include "record_batch.h"
@@ -91,6 +92,7 @@ void kk_consumer_free(kk_consumer_t *c) {
 }
 
 int64_t kk_consumer_next_offset(const kk_consumer_t *c) { return c ? c->next_offset : -1; }
+void kk_consumer_set_position(kk_consumer_t *c, int64_t offset) { c->next_offset = offset; }
 int64_t kk_consumer_highwater_mark(const kk_consumer_t *c) { return c ? c->high_watermark : -1; }
 int64_t kk_consumer_last_stable_offset(const kk_consumer_t *c) { return c ? c->last_stable_offset : -1; }
 int64_t kk_consumer_log_start_offset(const kk_consumer_t *c) { return c ? c->log_start_offset : -1; }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "consumer_internal.h"
 #include "group_internal.h"
 
 /* Answers that only mean "the group is still forming": never returned from kk_group_poll. */
@@ -148,6 +149,7 @@ void kk_group_free(kk_group_t *g) {
     kk_grp_heartbeat_stop(g);
     kk_grp_free_claims(g);
     kk_grp_free_watched(g);
+    free(g->carried);
     kk_conn_destroy(&g->coord);
     kk_conn_destroy(&g->hb.conn);
     kk_client_free(g->hb.client);
@@ -181,6 +183,70 @@ size_t kk_group_claimed(const kk_group_t *g, kk_topic_partition_t *out, size_t c
     if (!g || g->state != GROUP_MEMBER)
         return 0;
     return kk_grp_copy_claims(g, out, cap);
+}
+
+/* ---- pause, resume, seek ---------------------------------------------------------------- */
+
+/* The claim of (topic, partition), or NULL with err filled. Allowed inside the callbacks. */
+static claim_t *claim_for(kk_group_t *g, const char *what, const char *topic, int32_t partition,
+                          kk_error_t *err) {
+    kk_error_clear(err);
+    if (!g || !topic) {
+        kk_error_set(err, KK_ERR_INVALID_ARG, "%s: NULL argument", what);
+        return NULL;
+    }
+    kk_grp_forked(g);
+    if (g->state == GROUP_CLOSED) {
+        kk_error_set(err, KK_ERR_STATE, "%s: group %s is closed", what, g->group_id);
+        return NULL;
+    }
+    claim_t *c = kk_grp_find_claim(g, topic, partition);
+    if (!c)
+        kk_error_set(err, KK_ERR_NOT_ASSIGNED, "%s: group %s: this member does not own %s[%d]",
+                     what, g->group_id, topic, (int)partition);
+    return c;
+}
+
+int kk_group_pause(kk_group_t *g, const char *topic, int32_t partition, kk_error_t *err) {
+    claim_t *c = claim_for(g, "kk_group_pause", topic, partition, err);
+    if (!c)
+        return err ? err->code : KK_ERR_NOT_ASSIGNED;
+    c->paused = true;
+    return KK_OK;
+}
+
+int kk_group_resume(kk_group_t *g, const char *topic, int32_t partition, kk_error_t *err) {
+    claim_t *c = claim_for(g, "kk_group_resume", topic, partition, err);
+    if (!c)
+        return err ? err->code : KK_ERR_NOT_ASSIGNED;
+    c->paused = false;
+    return KK_OK;
+}
+
+int kk_group_seek(kk_group_t *g, const char *topic, int32_t partition, int64_t offset,
+                  kk_error_t *err) {
+    if (offset < 0)
+        return kk_error_set(err, KK_ERR_INVALID_ARG, "kk_group_seek: offset %lld is negative",
+                            (long long)offset);
+    claim_t *c = claim_for(g, "kk_group_seek", topic, partition, err);
+    if (!c)
+        return err ? err->code : KK_ERR_NOT_ASSIGNED;
+    c->seek_to = offset; /* until a batch from there is returned, or the claim's start */
+    if (c->consumer)
+        kk_consumer_set_position(c->consumer, offset);
+    return KK_OK;
+}
+
+size_t kk_group_paused(const kk_group_t *g, kk_topic_partition_t *out, size_t cap) {
+    size_t n = 0;
+    for (size_t i = 0; g && i < g->claim_count; i++) {
+        if (!g->claims[i].paused)
+            continue;
+        if (out && n < cap)
+            out[n] = (kk_topic_partition_t){g->claims[i].topic, g->claims[i].partition};
+        n++;
+    }
+    return n;
 }
 
 static int check_usable(kk_group_t *g, const char *what, kk_error_t *err) {
@@ -246,8 +312,15 @@ int kk_group_poll(kk_group_t *g, int timeout_ms, kk_fetch_batch_t **out,
         if (rc != KK_OK)
             return rc;
         int left = remaining_ms(deadline);
-        if (g->claim_count == 0) {
-            /* nothing claimed (more members than partitions): wait for a rebalance */
+        claim_t *c = NULL;
+        for (size_t tried = 0; tried < g->claim_count && !c; tried++) {
+            claim_t *next = &g->claims[g->next_claim++ % g->claim_count];
+            if (!next->paused)
+                c = next;
+        }
+        if (!c) {
+            /* nothing claimed (more members than partitions) or everything paused: wait for a
+             * rebalance or the deadline */
             int nap = left < 100 ? left : 100;
             if (kk_conn_sleep(&g->client->conn_opts, nap) != KK_OK)
                 return kk_error_set(err, KK_ERR_INTERRUPTED, "group %s: interrupted", g->group_id);
@@ -255,7 +328,6 @@ int kk_group_poll(kk_group_t *g, int timeout_ms, kk_fetch_batch_t **out,
                 return KK_OK;
             continue;
         }
-        claim_t *c = &g->claims[g->next_claim++ % g->claim_count];
         kk_fetch_options_t opts = KK_FETCH_OPTIONS_DEFAULT;
         opts.max_wait_ms = g->cfg.max_wait_ms < left ? g->cfg.max_wait_ms : left;
         kk_fetch_batch_t *batch = NULL;
@@ -281,6 +353,7 @@ int kk_group_poll(kk_group_t *g, int timeout_ms, kk_fetch_batch_t **out,
                 continue;
             }
             if (batch->count > 0) {
+                c->seek_to = -1; /* the position has moved on from the sought offset */
                 *out = batch;
                 if (partition)
                     *partition = (kk_topic_partition_t){c->topic, c->partition};

@@ -49,6 +49,48 @@ bool kk_grp_forked(kk_group_t *g) {
     return true;
 }
 
+claim_t kk_grp_new_claim(const char *topic, int32_t partition) {
+    return (claim_t){
+        .topic = topic, .partition = partition, .committed = -1, .consumed = -1, .seek_to = -1};
+}
+
+void kk_grp_carry_claims(kk_group_t *g) {
+    size_t n = 0;
+    for (size_t i = 0; i < g->claim_count; i++)
+        n += g->claims[i].paused || g->claims[i].seek_to >= 0;
+    if (n == 0)
+        return;
+    carried_t *grown = realloc(g->carried, (g->carried_count + n) * sizeof(*grown));
+    if (!grown) {
+        kk_log(g->client, KK_LOG_WARNING,
+               "group %s: out of memory: %zu paused or sought partition(s) will start afresh if "
+               "they come back",
+               g->group_id, n);
+        return;
+    }
+    g->carried = grown;
+    for (size_t i = 0; i < g->claim_count; i++) {
+        const claim_t *c = &g->claims[i];
+        if (c->paused || c->seek_to >= 0)
+            g->carried[g->carried_count++] =
+                (carried_t){c->topic, c->partition, c->paused, c->seek_to};
+    }
+}
+
+void kk_grp_apply_carried(kk_group_t *g) {
+    for (size_t i = 0; i < g->carried_count; i++) {
+        const carried_t *k = &g->carried[i];
+        claim_t *c = kk_grp_find_claim(g, k->topic, k->partition);
+        if (c && !c->consumer) {
+            c->paused = k->paused;
+            c->seek_to = k->seek_to;
+        }
+    }
+    free(g->carried);
+    g->carried = NULL;
+    g->carried_count = 0;
+}
+
 void kk_grp_free_watched(kk_group_t *g) {
     for (size_t i = 0; i < g->watched_count; i++)
         free(g->watched[i].topic);
@@ -353,7 +395,7 @@ int kk_grp_take_assignment(kk_group_t *g, const uint8_t *data, size_t len, kk_er
                    g->group_id, tp->topic, (int)tp->partition);
             continue;
         }
-        g->claims[g->claim_count++] = (claim_t){found->name, tp->partition, NULL, -1, -1, false};
+        g->claims[g->claim_count++] = kk_grp_new_claim(found->name, tp->partition);
     }
     free(ours);
     /* sorted (kk_grp_find_claim relies on it), each partition once */
@@ -364,6 +406,7 @@ int kk_grp_take_assignment(kk_group_t *g, const uint8_t *data, size_t len, kk_er
             g->claims[unique++] = g->claims[i];
     g->claim_count = unique;
     kk_consumer_assignment_free(&a);
+    kk_grp_apply_carried(g);
     return KK_OK;
 }
 

@@ -409,9 +409,10 @@ static int reconcile(kk_group_t *g, kk_cg_topic_partitions_t *assigned, size_t c
                         strcmp(g->claims[j].topic, target[i].topic) == 0;
             if (!known)
                 g->claims[g->claim_count++] =
-                    (claim_t){target[i].topic, target[i].partition, NULL, -1, -1, false};
+                    kk_grp_new_claim(target[i].topic, target[i].partition);
         }
         qsort(g->claims, g->claim_count, sizeof(*g->claims), compare_claims);
+        kk_grp_apply_carried(g); /* after a fence: what the claims had before */
         g->claims_started = false;
         g->next_claim = 0;
     }

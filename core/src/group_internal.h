@@ -40,7 +40,18 @@ typedef struct claim {
     int64_t committed;       /* the highest commit this member knows of; -1 none */
     int64_t consumed;        /* the position after what poll returned; -1 nothing yet */
     bool announced;          /* on_assign has seen it */
+    bool paused;             /* kk_group_pause: not fetched until kk_group_resume */
+    int64_t seek_to;         /* kk_group_seek's offset until a batch from there arrives; -1 */
 } claim_t;
+
+/* A partition's pause and seek, kept across a classic rebalance (which gives every claim up)
+ * for the claims of the next assignment that name the same partition. */
+typedef struct carried {
+    const char *topic; /* points into kk_group.topics */
+    int32_t partition;
+    bool paused;
+    int64_t seek_to;
+} carried_t;
 
 /* A topic whose partition count a rebalance depends on. */
 typedef struct watched {
@@ -113,6 +124,8 @@ struct kk_group {
     size_t claim_count;
     bool claims_started; /* committed offsets fetched and consumers created */
     size_t next_claim;
+    carried_t *carried; /* from the claims of the last generation; see carried_t */
+    size_t carried_count;
     watched_t *watched;
     size_t watched_count;
     int64_t next_metadata_check_ms;
@@ -201,6 +214,13 @@ void kk_grp_free_watched(kk_group_t *g);
 /* Copies up to cap claims to out (which may be NULL); returns how many claims there are. */
 size_t kk_grp_copy_claims(const kk_group_t *g, kk_topic_partition_t *out, size_t cap);
 claim_t *kk_grp_find_claim(kk_group_t *g, const char *topic, int32_t partition);
+/* A new claim of (topic, partition): not started, not paused, no seek. */
+claim_t kk_grp_new_claim(const char *topic, int32_t partition);
+/* Remembers the pause and seek of the claims that have any (before they are freed). */
+void kk_grp_carry_claims(kk_group_t *g);
+/* Gives the claims of a new assignment the pause and seek their partitions had, then forgets
+ * what was carried. */
+void kk_grp_apply_carried(kk_group_t *g);
 
 /* Before every join: the subscription's partition counts (what a change is measured against);
  * the first join also fails clearly on topics that do not exist. */

@@ -55,6 +55,7 @@ void kk_grp_revoke_claims(kk_group_t *g, bool lost) {
         }
     }
     kk_grp_heartbeat_stop(g);
+    kk_grp_carry_claims(g); /* for the partitions that come back in the next generation */
     kk_grp_free_claims(g);
     g->state = GROUP_UNJOINED;
 }
@@ -266,7 +267,9 @@ int kk_grp_start_claims(kk_group_t *g, int64_t deadline, kk_error_t *err) {
         cc.client.interrupt_opaque = g;
         cc.topic = c->topic;
         cc.partition = c->partition;
-        if (c->committed >= 0)
+        if (c->seek_to >= 0) /* kk_group_seek wins over the commit */
+            cc.offset = (kk_offset_spec_t){KK_OFFSET_AT, c->seek_to};
+        else if (c->committed >= 0)
             cc.offset = (kk_offset_spec_t){KK_OFFSET_AT, c->committed};
         else
             cc.offset = (kk_offset_spec_t){g->cfg.start_when_no_commit == KK_RESET_LATEST

@@ -20,17 +20,32 @@ static int fetch_offsets_op(kk_group_t *g, kk_conn_t *conn, void *arg_ptr, kk_er
         return kk_error_set(err, KK_ERR_UNSUPPORTED_VERSION,
                             "%s: the coordinator supports no OffsetFetch version we speak",
                             conn->label);
-    kk_writer_t *w = kk_conn_begin(conn, KK_API_OFFSET_FETCH, version);
-    kk_encode_offset_fetch_request(w, version, g->group_id, arg->partitions, arg->count, false);
-    kk_reader_t r;
-    int rc = kk_conn_roundtrip(conn, &r, err);
-    if (rc != KK_OK)
-        return rc;
-    kk_partition_offsets_free(&arg->result);
-    rc = kk_decode_offset_fetch_response(&r, version, &arg->result, err);
-    if (rc != KK_OK) {
-        kk_conn_close(conn);
-        return rc;
+    /* KIP-848: v9 names the member, so the coordinator answers only a current member (v8 adds
+     * nothing for us); a classic member stays on the single-group versions */
+    bool kip848 = g->cfg.group_protocol == KK_GROUP_PROTOCOL_CONSUMER && version >= 9;
+    if (!kip848 && version > KK_OFFSET_FETCH_SINGLE_GROUP_MAX)
+        version = KK_OFFSET_FETCH_SINGLE_GROUP_MAX;
+    for (int attempt = 0;; attempt++) {
+        int32_t epoch = kip848 ? kk_grp_commit_generation(g) : -1;
+        kk_writer_t *w = kk_conn_begin(conn, KK_API_OFFSET_FETCH, version);
+        /* not a member yet (kk_group_committed before joining): no member to check */
+        kk_encode_offset_fetch_member_request(w, version, g->group_id,
+                                              kip848 && epoch >= 0 ? g->member_id : NULL, epoch,
+                                              arg->partitions, arg->count, false);
+        kk_reader_t r;
+        int rc = kk_conn_roundtrip(conn, &r, err);
+        if (rc != KK_OK)
+            return rc;
+        kk_partition_offsets_free(&arg->result);
+        rc = kk_decode_offset_fetch_response(&r, version, &arg->result, err);
+        if (rc != KK_OK) {
+            kk_conn_close(conn);
+            return rc;
+        }
+        /* as for commits: the heartbeat thread may have moved the member epoch on meanwhile */
+        if (arg->result.error_code != 113 /* STALE_MEMBER_EPOCH */ || attempt >= 2 ||
+            kk_grp_commit_generation(g) == epoch)
+            break;
     }
     if (arg->result.error_code != 0)
         return kk_error_set_broker(err, arg->result.error_code, "OffsetFetch");

@@ -20,7 +20,7 @@ static const api_spec_t *api_spec(int api_key) {
         [KK_API_LIST_OFFSETS] = {0, 7, 6},
         [KK_API_METADATA] = {0, 12, 9},
         [KK_API_OFFSET_COMMIT] = {2, 9, 8},
-        [KK_API_OFFSET_FETCH] = {1, 7, 6},
+        [KK_API_OFFSET_FETCH] = {1, 9, 6},
         [KK_API_FIND_COORDINATOR] = {0, 3, 3},
         [KK_API_JOIN_GROUP] = {0, 9, 6},
         [KK_API_HEARTBEAT] = {0, 4, 4},

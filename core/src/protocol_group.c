@@ -440,37 +440,62 @@ static bool partition_topic_seen_before(const kk_topic_partition_t *p, size_t i)
     return false;
 }
 
-void kk_encode_offset_fetch_request(kk_writer_t *w, int16_t version, const char *group_id,
-                                    const kk_topic_partition_t *partitions, size_t count,
-                                    bool require_stable) {
-    bool flexible = kk_protocol_is_flexible(KK_API_OFFSET_FETCH, version);
-    kk_write_str_v(w, group_id, flexible);
+/* The topics -> partition indexes list of an OffsetFetch request (null for count 0 at v2+). */
+static void encode_fetch_topics(kk_writer_t *w, int16_t version, bool flexible,
+                                const kk_topic_partition_t *partitions, size_t count) {
     if (count == 0 && version >= 2) {
         kk_write_array_len_v(w, -1, flexible); /* null: everything the group committed */
-    } else {
-        int32_t topics = 0;
-        for (size_t i = 0; i < count; i++)
-            topics += !partition_topic_seen_before(partitions, i);
-        kk_write_array_len_v(w, topics, flexible);
-        for (size_t i = 0; i < count; i++) {
-            if (partition_topic_seen_before(partitions, i))
-                continue;
-            int32_t n = 0;
-            for (size_t j = i; j < count; j++)
-                n += strcmp(partitions[j].topic, partitions[i].topic) == 0;
-            kk_write_str_v(w, partitions[i].topic, flexible);
-            kk_write_array_len_v(w, n, flexible);
-            for (size_t j = i; j < count; j++)
-                if (strcmp(partitions[j].topic, partitions[i].topic) == 0)
-                    kk_write_i32(w, partitions[j].partition);
-            if (flexible)
-                kk_write_empty_tags(w);
+        return;
+    }
+    int32_t topics = 0;
+    for (size_t i = 0; i < count; i++)
+        topics += !partition_topic_seen_before(partitions, i);
+    kk_write_array_len_v(w, topics, flexible);
+    for (size_t i = 0; i < count; i++) {
+        if (partition_topic_seen_before(partitions, i))
+            continue;
+        int32_t n = 0;
+        for (size_t j = i; j < count; j++)
+            n += strcmp(partitions[j].topic, partitions[i].topic) == 0;
+        kk_write_str_v(w, partitions[i].topic, flexible);
+        kk_write_array_len_v(w, n, flexible);
+        for (size_t j = i; j < count; j++)
+            if (strcmp(partitions[j].topic, partitions[i].topic) == 0)
+                kk_write_i32(w, partitions[j].partition);
+        if (flexible)
+            kk_write_empty_tags(w);
+    }
+}
+
+void kk_encode_offset_fetch_member_request(kk_writer_t *w, int16_t version, const char *group_id,
+                                           const char *member_id, int32_t member_epoch,
+                                           const kk_topic_partition_t *partitions, size_t count,
+                                           bool require_stable) {
+    bool flexible = kk_protocol_is_flexible(KK_API_OFFSET_FETCH, version);
+    if (version >= 8) { /* a list of groups (flexible from v6, so always compact here) */
+        kk_write_array_len_v(w, 1, true);
+        kk_write_str_v(w, group_id, true);
+        if (version >= 9) {
+            kk_write_str_v(w, member_id, true); /* NULL: null */
+            kk_write_i32(w, member_epoch);
         }
+        encode_fetch_topics(w, version, true, partitions, count);
+        kk_write_empty_tags(w);
+    } else {
+        kk_write_str_v(w, group_id, flexible);
+        encode_fetch_topics(w, version, flexible, partitions, count);
     }
     if (version >= 7)
         kk_write_bool(w, require_stable);
     if (flexible)
         kk_write_empty_tags(w);
+}
+
+void kk_encode_offset_fetch_request(kk_writer_t *w, int16_t version, const char *group_id,
+                                    const kk_topic_partition_t *partitions, size_t count,
+                                    bool require_stable) {
+    kk_encode_offset_fetch_member_request(w, version, group_id, NULL, -1, partitions, count,
+                                          require_stable);
 }
 
 int kk_decode_offset_fetch_response(kk_reader_t *r, int16_t version, kk_partition_offsets_t *out,
@@ -480,9 +505,22 @@ int kk_decode_offset_fetch_response(kk_reader_t *r, int16_t version, kk_partitio
     memset(out, 0, sizeof(*out));
     if (version >= 3)
         out->throttle_time_ms = kk_read_i32(r);
-    decode_partition_offsets(r, version, flexible, true, out, &oom);
-    if (version >= 2)
+    if (version >= 8) {
+        /* group id, topics, error code, tags: the least a group takes */
+        int32_t groups = kk_read_array_len_v(r, true, 1 + 1 + 2 + 1);
+        if (groups != 1) /* we ask for one group; an answer for none would read as no commits */
+            kk_reader_fail(r);
+        if (!r->failed && kk_read_str_v(r, true).len < 0)
+            kk_reader_fail(r);
+        if (!r->failed)
+            decode_partition_offsets(r, version, true, true, out, &oom);
         out->error_code = kk_read_error_code(r);
+        kk_read_skip_tags(r);
+    } else {
+        decode_partition_offsets(r, version, flexible, true, out, &oom);
+        if (version >= 2)
+            out->error_code = kk_read_error_code(r);
+    }
     if (flexible)
         kk_read_skip_tags(r);
     if (oom || r->failed) {

@@ -1,6 +1,6 @@
 /* Group coordination, pure encode/decode: FindCoordinator (v0..v3), JoinGroup (v0..v9),
  * SyncGroup (v0..v5), Heartbeat (v0..v4), LeaveGroup (v0..v5), OffsetCommit (v2..v9) and
- * OffsetFetch (v1..v7). Decoded results own copies of everything (the response buffer is
+ * OffsetFetch (v1..v9). Decoded results own copies of everything (the response buffer is
  * reused by the next request); on a decode failure a result holds nothing to free. */
 #ifndef KK_PROTOCOL_GROUP_H
 #define KK_PROTOCOL_GROUP_H
@@ -180,10 +180,23 @@ void kk_partition_offsets_free(kk_partition_offsets_t *res);
 
 /* ---- OffsetFetch ------------------------------------------------------------------------ */
 
-/* count 0 asks for every partition the group has committed (v2+; v1 sends an empty list). */
+/* Versions above this one carry a list of groups (v8) and the member's id and epoch (v9,
+ * KIP-848: the coordinator checks them); a classic member and the admin calls use at most this. */
+#define KK_OFFSET_FETCH_SINGLE_GROUP_MAX 7
+
+/* count 0 asks for every partition the group has committed (v2+; v1 sends an empty list).
+ * v8+: one group, without a member (v9: a null member id and epoch -1). */
 void kk_encode_offset_fetch_request(kk_writer_t *w, int16_t version, const char *group_id,
                                     const kk_topic_partition_t *partitions, size_t count,
                                     bool require_stable);
+/* As kk_encode_offset_fetch_request, and at v9+ for a KIP-848 member: its id (NULL: null)
+ * and epoch (-1: none). */
+void kk_encode_offset_fetch_member_request(kk_writer_t *w, int16_t version, const char *group_id,
+                                           const char *member_id, int32_t member_epoch,
+                                           const kk_topic_partition_t *partitions, size_t count,
+                                           bool require_stable);
+/* v8+: the answer for exactly one group (else KK_ERR_MALFORMED); its group-level error goes
+ * into out->error_code. */
 int kk_decode_offset_fetch_response(kk_reader_t *r, int16_t version, kk_partition_offsets_t *out,
                                     kk_error_t *err);
 

@@ -26,6 +26,7 @@ typedef struct {
     /* copies taken after each core call (and before each callback), so reading them never
      * races a poll in another thread */
     PyObject *claimed;       /* tuple of TopicPartition */
+    PyObject *paused;        /* tuple of TopicPartition */
     PyObject *member_id;     /* str */
     int32_t generation;
     bool is_leader;
@@ -83,19 +84,26 @@ static PyObject *topic_partition_tuple(kkpy_group *self, const kk_topic_partitio
 }
 
 /* Refreshes the copies above from the core. Needs the GIL and the lock (or the callback). */
+typedef size_t (*partition_list_fn)(const kk_group_t *, kk_topic_partition_t *, size_t);
+
+/* A tuple of TopicPartition from kk_group_claimed or kk_group_paused. */
+static PyObject *partition_list(kkpy_group *self, partition_list_fn list) {
+    size_t n = list(self->group, NULL, 0);
+    kk_topic_partition_t *parts = n ? malloc(n * sizeof(*parts)) : NULL;
+    if (n && !parts)
+        return PyErr_NoMemory();
+    n = list(self->group, parts, n);
+    PyObject *tuple = topic_partition_tuple(self, parts, n);
+    free(parts);
+    return tuple;
+}
+
 static void take_snapshot(kkpy_group *self) {
     PyObject *pending = kkpy_exc_take(); /* an error the caller is about to raise */
-    PyObject *claimed = NULL;
+    PyObject *claimed = NULL, *paused = NULL;
     if (self->group) {
-        size_t n = kk_group_claimed(self->group, NULL, 0);
-        kk_topic_partition_t *parts = n ? malloc(n * sizeof(*parts)) : NULL;
-        if (n && !parts) {
-            PyErr_NoMemory();
-        } else {
-            n = kk_group_claimed(self->group, parts, n);
-            claimed = topic_partition_tuple(self, parts, n);
-        }
-        free(parts);
+        claimed = partition_list(self, kk_group_claimed);
+        paused = claimed ? partition_list(self, kk_group_paused) : NULL;
         self->generation = kk_group_generation(self->group);
         self->is_leader = kk_group_is_leader(self->group);
         const char *id = kk_group_member_id(self->group);
@@ -107,11 +115,14 @@ static void take_snapshot(kkpy_group *self) {
         }
     } else {
         claimed = PyTuple_New(0);
+        paused = PyTuple_New(0);
         self->generation = -1;
         self->is_leader = false;
     }
     if (claimed)
         Py_XSETREF(self->claimed, claimed);
+    if (paused)
+        Py_XSETREF(self->paused, paused);
     if (PyErr_Occurred())
         PyErr_WriteUnraisable((PyObject *)self); /* keeps the old copy; only MemoryError gets here */
     if (pending)
@@ -197,8 +208,9 @@ static PyObject *group_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
         return NULL;
     self->generation = -1;
     self->claimed = PyTuple_New(0);
+    self->paused = PyTuple_New(0);
     self->member_id = PyUnicode_FromString("");
-    if (!self->claimed || !self->member_id ||
+    if (!self->claimed || !self->paused || !self->member_id ||
         kkpy_head_init(&self->h, st, st->ConsumerClosedError, "group", group_shutdown) < 0)
         Py_CLEAR(self);
     return (PyObject *)self;
@@ -232,6 +244,7 @@ static void group_dealloc(kkpy_group *self) {
     Py_CLEAR(self->client_id);
     Py_CLEAR(self->brokers);
     Py_CLEAR(self->claimed);
+    Py_CLEAR(self->paused);
     Py_CLEAR(self->member_id);
     type->tp_free((PyObject *)self);
     Py_DECREF(type);
@@ -495,6 +508,66 @@ static PyObject *group_committed(kkpy_group *self, PyObject *args, PyObject *kwa
     return PyLong_FromLongLong(offset);
 }
 
+/* ---- pause, resume, seek ------------------------------------------------------------------ */
+
+typedef enum { OP_PAUSE, OP_RESUME, OP_SEEK } partition_op_t;
+
+static int partition_op_call(kk_group_t *g, partition_op_t op, const char *topic, int32_t partition,
+                             int64_t offset, kk_error_t *err) {
+    switch (op) {
+    case OP_PAUSE:
+        return kk_group_pause(g, topic, partition, err);
+    case OP_RESUME:
+        return kk_group_resume(g, topic, partition, err);
+    default:
+        return kk_group_seek(g, topic, partition, offset, err);
+    }
+}
+
+static PyObject *partition_op(kkpy_group *self, PyObject *args, PyObject *kwargs, partition_op_t op) {
+    static char *seek_kwlist[] = {"topic", "partition", "offset", NULL};
+    static char *kwlist[] = {"topic", "partition", NULL};
+    const char *name = op == OP_PAUSE ? "pause" : op == OP_RESUME ? "resume" : "seek";
+    PyObject *topic_obj, *partition_obj, *offset_obj = NULL;
+    if (op == OP_SEEK ? !PyArg_ParseTupleAndKeywords(args, kwargs, "OOO:seek", seek_kwlist, &topic_obj,
+                                                     &partition_obj, &offset_obj)
+        : op == OP_PAUSE ? !PyArg_ParseTupleAndKeywords(args, kwargs, "OO:pause", kwlist, &topic_obj, &partition_obj)
+                         : !PyArg_ParseTupleAndKeywords(args, kwargs, "OO:resume", kwlist, &topic_obj, &partition_obj))
+        return NULL;
+    long long partition, offset = 0;
+    const char *topic = kkpy_str_arg(topic_obj, name, "topic", false);
+    if (!topic || kkpy_int_arg(partition_obj, name, "partition", 0, INT32_MAX, &partition) < 0 ||
+        (offset_obj && kkpy_int_arg(offset_obj, name, "offset", 0, INT64_MAX, &offset) < 0))
+        return NULL;
+    kk_error_t err;
+    int rc;
+    if (in_own_callback(self)) { /* as commit(): the outer call holds the lock */
+        rc = partition_op_call(self->group, op, topic, (int32_t)partition, offset, &err);
+        take_snapshot(self);
+        if (rc != KK_OK) {
+            kkpy_raise(self->h.call.st, &err);
+            return NULL;
+        }
+        Py_RETURN_NONE;
+    }
+    if (kkpy_enter(&self->h, name) < 0)
+        return NULL;
+    KKPY_CALL(&self->h, rc, partition_op_call(self->group, op, topic, (int32_t)partition, offset, &err));
+    if (finish_call(self, rc, &err) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *group_pause(kkpy_group *self, PyObject *args, PyObject *kwargs) {
+    return partition_op(self, args, kwargs, OP_PAUSE);
+}
+static PyObject *group_resume(kkpy_group *self, PyObject *args, PyObject *kwargs) {
+    return partition_op(self, args, kwargs, OP_RESUME);
+}
+static PyObject *group_seek(kkpy_group *self, PyObject *args, PyObject *kwargs) {
+    return partition_op(self, args, kwargs, OP_SEEK);
+}
+
 /* ---- closing -------------------------------------------------------------------------------- */
 
 static PyObject *group_close(kkpy_group *self, PyObject *unused) {
@@ -512,6 +585,10 @@ static PyObject *group_enter(kkpy_group *self, PyObject *unused) {
 static PyObject *get_claimed(kkpy_group *self, void *c) {
     (void)c;
     return PySequence_List(self->claimed);
+}
+static PyObject *get_paused(kkpy_group *self, void *c) {
+    (void)c;
+    return PySequence_List(self->paused);
 }
 static PyObject *get_generation(kkpy_group *self, void *c) {
     (void)c;
@@ -564,6 +641,18 @@ static PyMethodDef group_methods[] = {
      "committed($self, /, topic, partition)\n--\n\n"
      "The group's committed offset for any partition (claimed or not), asked from the coordinator; None "
      "when nothing is committed."},
+    {"pause", (PyCFunction)(void (*)(void))group_pause, METH_VARARGS | METH_KEYWORDS,
+     "pause($self, /, topic, partition)\n--\n\n"
+     "Stop fetching a claimed partition (the member keeps it) until resume(). Raises NotAssignedError for a "
+     "partition this member does not own. A partition the member keeps through a rebalance stays paused "
+     "(see docs/BINDINGS.md). May be called from on_assign/on_revoke."},
+    {"resume", (PyCFunction)(void (*)(void))group_resume, METH_VARARGS | METH_KEYWORDS,
+     "resume($self, /, topic, partition)\n--\n\n"
+     "Fetch a paused partition again."},
+    {"seek", (PyCFunction)(void (*)(void))group_seek, METH_VARARGS | METH_KEYWORDS,
+     "seek($self, /, topic, partition, offset)\n--\n\n"
+     "Make the next fetch of a claimed partition start at `offset` (nothing is committed). Kept through a "
+     "rebalance that leaves the partition with this member, until a batch from there was returned."},
     {"stats", (PyCFunction)group_stats, METH_NOARGS, KKPY_STATS_DOC},
     {"close", (PyCFunction)group_close, METH_NOARGS,
      "close($self, /)\n--\n\n"
@@ -588,6 +677,9 @@ static PyGetSetDef group_getset[] = {
     {"claimed", (getter)get_claimed, NULL,
      "The partitions this member owns, as a sorted list of TopicPartition (topic, partition) tuples; as of "
      "the last call (poll, commit, the constructor's join) or inside a rebalance callback.",
+     NULL},
+    {"paused", (getter)get_paused, NULL,
+     "The claimed partitions that pause() stopped, as a sorted list of TopicPartition; as of the last call.",
      NULL},
     {"generation", (getter)get_generation, NULL, "The group generation the claims belong to; None when not a member.",
      NULL},

@@ -170,7 +170,7 @@ typedef struct group_call {
     kk_error_t err;
 } group_call_t;
 
-enum { OP_JOIN, OP_POLL, OP_COMMIT, OP_COMMIT_CONSUMED, OP_COMMITTED, OP_CLOSE };
+enum { OP_JOIN, OP_POLL, OP_COMMIT, OP_COMMIT_CONSUMED, OP_COMMITTED, OP_PAUSE, OP_RESUME, OP_SEEK, OP_CLOSE };
 
 static void *group_nogvl(void *arg) {
     group_call_t *c = arg;
@@ -180,6 +180,9 @@ static void *group_nogvl(void *arg) {
     case OP_COMMIT: c->rc = kk_group_commit(c->group, c->topic, c->partition, c->offset, &c->err); break;
     case OP_COMMIT_CONSUMED: c->rc = kk_group_commit_consumed(c->group, &c->err); break;
     case OP_COMMITTED: c->rc = kk_group_committed(c->group, c->topic, c->partition, &c->offset, &c->err); break;
+    case OP_PAUSE: c->rc = kk_group_pause(c->group, c->topic, c->partition, &c->err); break;
+    case OP_RESUME: c->rc = kk_group_resume(c->group, c->topic, c->partition, &c->err); break;
+    case OP_SEEK: c->rc = kk_group_seek(c->group, c->topic, c->partition, c->offset, &c->err); break;
     default: c->rc = kk_group_close(c->group, &c->err); break;
     }
     return NULL;
@@ -218,7 +221,8 @@ static int group_run(kke_group_t *g, group_call_t *call) {
 
 static void call_init(kke_group_t *g, group_call_t *call, int op) {
     memset(call, 0, sizeof(*call));
-    call->nested = (op == OP_COMMIT || op == OP_COMMIT_CONSUMED) && g->head.in_callback && kke_reentered(&g->head);
+    bool nestable = op == OP_COMMIT || op == OP_COMMIT_CONSUMED || op == OP_PAUSE || op == OP_RESUME || op == OP_SEEK;
+    call->nested = nestable && g->head.in_callback && kke_reentered(&g->head);
     if (!call->nested)
         kke_enter(&g->head);
     call->group = g->group;
@@ -332,28 +336,51 @@ static VALUE group_committed(VALUE self, VALUE topic, VALUE partition) {
     return call.offset >= 0 ? LL2NUM(call.offset) : Qnil;
 }
 
+/* _partition_op(op, topic, partition, offset): pause (0), resume (1) or seek (2) */
+static VALUE group_partition_op(VALUE self, VALUE which, VALUE topic, VALUE partition, VALUE offset) {
+    kke_group_t *g = get_group(self);
+    int op = (int)kke_int_in_range(which, 0, 2, "op");
+    const char *name = kke_cstr_arg(topic, "topic");
+    int32_t part = (int32_t)kke_int_in_range(partition, 0, INT32_MAX, "partition");
+    int64_t off = op == 2 ? (int64_t)kke_int_in_range(offset, 0, INT64_MAX, "offset") : 0;
+    group_call_t call;
+    call_init(g, &call, op == 0 ? OP_PAUSE : op == 1 ? OP_RESUME : OP_SEEK);
+    call.topic = name;
+    call.partition = part;
+    call.offset = off;
+    group_run(g, &call);
+    RB_GC_GUARD(topic);
+    finish(g, &call);
+    return Qnil;
+}
+
 /* The member's state may be read when no call runs, or from the call's own callbacks. */
 static bool readable(const kke_group_t *g) {
     return g->group && (!g->head.busy || (g->head.in_callback && kke_reentered(&g->head)));
 }
 
-/* [[topic, partition], ...] sorted; [] once closed */
-static VALUE group_claimed(VALUE self) {
+typedef size_t (*partition_list_fn)(const kk_group_t *, kk_topic_partition_t *, size_t);
+
+/* [[topic, partition], ...] sorted from kk_group_claimed or kk_group_paused; [] once closed */
+static VALUE partition_list(VALUE self, partition_list_fn list_fn) {
     kke_group_t *g = get_group(self);
     if (!readable(g))
         return rb_ary_new();
-    size_t n = kk_group_claimed(g->group, NULL, 0);
+    size_t n = list_fn(g->group, NULL, 0);
     VALUE list = rb_ary_new_capa((long)n);
     if (n == 0)
         return list;
     VALUE buf;
     kk_topic_partition_t *parts = ALLOCV_N(kk_topic_partition_t, buf, n); /* GC-owned: may raise */
-    n = kk_group_claimed(g->group, parts, n);
+    n = list_fn(g->group, parts, n);
     for (size_t i = 0; i < n; i++)
         rb_ary_push(list, rb_assoc_new(topic_string(g, parts[i].topic), INT2NUM(parts[i].partition)));
     ALLOCV_END(buf);
     return list;
 }
+
+static VALUE group_claimed(VALUE self) { return partition_list(self, kk_group_claimed); }
+static VALUE group_paused(VALUE self) { return partition_list(self, kk_group_paused); }
 
 static VALUE group_generation(VALUE self) {
     kke_group_t *g = get_group(self);
@@ -417,6 +444,8 @@ void kke_init_group(void) {
     rb_define_private_method(c, "_commit_consumed", group_commit_consumed, 0);
     rb_define_private_method(c, "_committed", group_committed, 2);
     rb_define_private_method(c, "_claimed", group_claimed, 0);
+    rb_define_private_method(c, "_paused", group_paused, 0);
+    rb_define_private_method(c, "_partition_op", group_partition_op, 4);
     rb_define_private_method(c, "_partition_counts", group_partition_counts, 1);
     rb_define_private_method(c, "_close", group_close, 0);
     rb_define_method(c, "generation", group_generation, 0);

@@ -8,6 +8,12 @@
  *     processes nothing another member processed;
  *   - static membership: a member that closes and comes back under the same instance id gets
  *     the same partitions and the other member's partitions never move (both protocols);
+ *   - pause and seek survive rebalances that keep the partition (both protocols): a member
+ *     pauses and seeks every partition, a second member joins and leaves; the partitions the
+ *     first kept are still paused (not fetched while new records arrive), and once resumed
+ *     each starts at the sought offset rather than the committed one;
+ *   - OffsetFetch v9 names the member: the coordinator answers the member's id and epoch,
+ *     refuses a stale epoch (STALE_MEMBER_EPOCH) and an unknown id (UNKNOWN_MEMBER_ID);
  *   - a mixed group with a confluent-kafka member (group.protocol=consumer), when installed. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -27,7 +33,10 @@
 #include <unistd.h>
 
 #include "broker_env.h"
+#include "client.h"
+#include "connection.h"
 #include "kafkette.h"
+#include "protocol_group.h"
 
 enum { SESSION_MS = 10000, PARTS = 6, MAX_RECORDS = 20000, MAX_MEMBERS = 4 };
 
@@ -502,6 +511,258 @@ static void test_classic_static_crash_and_return(void **state) {
     static_restart(KK_GROUP_PROTOCOL_CLASSIC, true, "classic-static");
 }
 
+/* ---- pause and seek through rebalances ------------------------------------------------------
+ */
+
+/* Polls a until cond(a, arg) holds, failing on any batch (everything is paused or consumed). */
+static void drive_idle(kk_group_t *a, bool (*cond)(kk_group_t *, void *), void *arg, int timeout_ms,
+                       const char *what) {
+    int64_t deadline = now_ms() + timeout_ms;
+    while (!cond(a, arg)) {
+        if (now_ms() > deadline)
+            fail_msg("%s: not within %d ms", what, timeout_ms);
+        kk_fetch_batch_t *b = NULL;
+        kk_topic_partition_t tp;
+        kk_error_t err;
+        if (kk_group_poll(a, 100, &b, &tp, &err) != KK_OK)
+            fail_msg("poll: %s", err.message);
+        if (b)
+            fail_msg("%s: a batch of %s[%d] at offset %lld arrived", what, tp.topic,
+                     (int)tp.partition, (long long)b->messages[0].offset);
+    }
+}
+
+static bool shared_with(kk_group_t *a, void *arg) {
+    member_t *b = arg;
+    int mine = (int)kk_group_claimed(a, NULL, 0);
+    return mine > 0 && mine < PARTS && mine + atomic_load(&b->claimed) == PARTS;
+}
+
+static bool owns_all(kk_group_t *a, void *arg) {
+    (void)arg;
+    return kk_group_claimed(a, NULL, 0) == PARTS;
+}
+
+static bool until_time(kk_group_t *a, void *arg) {
+    (void)a;
+    return now_ms() >= *(int64_t *)arg;
+}
+
+/* Which partitions are paused, as a bit set. */
+static unsigned paused_set(kk_group_t *a) {
+    kk_topic_partition_t parts[PARTS];
+    size_t n = kk_group_paused(a, parts, PARTS);
+    assert_true(n <= PARTS);
+    unsigned set = 0;
+    for (size_t i = 0; i < n; i++)
+        set |= 1u << parts[i].partition;
+    return set;
+}
+
+static void pause_seek_through_rebalances(kk_group_protocol_t protocol, const char *name) {
+    enum { PER_PARTITION = 10, SOUGHT = 3 };
+    char topic[128], group[160];
+    snprintf(topic, sizeof(topic), "%s", kk_test_unique_topic(name));
+    snprintf(group, sizeof(group), "%s-group", topic);
+    create_topic(topic, PARTS);
+    producer_run_t run = {.topic = topic, .total = PARTS * PER_PARTITION, .pace_ms = 0};
+    produce_numbered(&run);
+    kk_group_t *a = new_member(group, topic, protocol, NULL, NULL);
+    kk_error_t err;
+    /* consume and commit everything: the committed offset of every partition is 10 */
+    int got = 0;
+    int64_t deadline = now_ms() + 30000;
+    while (got < run.total && now_ms() < deadline) {
+        kk_fetch_batch_t *b = NULL;
+        kk_topic_partition_t tp;
+        if (kk_group_poll(a, 200, &b, &tp, &err) != KK_OK)
+            fail_msg("poll: %s", err.message);
+        if (!b)
+            continue;
+        got += (int)b->count;
+        int64_t next = b->messages[b->count - 1].offset + 1;
+        kk_fetch_batch_free(b);
+        if (kk_group_commit(a, tp.topic, tp.partition, next, &err) != KK_OK)
+            fail_msg("commit: %s", err.message);
+    }
+    assert_int_equal(got, run.total);
+    assert_int_equal(kk_group_claimed(a, NULL, 0), PARTS);
+    /* pause and seek every partition */
+    assert_int_equal(kk_group_pause(a, topic, PARTS, &err), KK_ERR_NOT_ASSIGNED);
+    assert_int_equal(kk_group_seek(a, topic, PARTS, SOUGHT, &err), KK_ERR_NOT_ASSIGNED);
+    for (int p = 0; p < PARTS; p++) {
+        assert_int_equal(kk_group_pause(a, topic, p, &err), KK_OK);
+        assert_int_equal(kk_group_seek(a, topic, p, SOUGHT, &err), KK_OK);
+    }
+    assert_int_equal(paused_set(a), (1u << PARTS) - 1);
+
+    /* a second member joins: a keeps some partitions, still paused */
+    static shared_t shared;
+    memset(&shared, 0, sizeof(shared));
+    pthread_mutex_init(&shared.lock, NULL);
+    member_t b = {.group = group, .topic = topic, .protocol = protocol, .shared = &shared};
+    start_member(&b);
+    drive_idle(a, shared_with, &b, 30000, "sharing with a second member");
+    kk_topic_partition_t claimed[PARTS];
+    size_t kept_count = kk_group_claimed(a, claimed, PARTS);
+    unsigned kept = 0;
+    for (size_t i = 0; i < kept_count; i++)
+        kept |= 1u << claimed[i].partition;
+    assert_int_equal(paused_set(a), kept);
+    /* ... and leaves: a owns everything again; what it kept is still paused */
+    stop_member(&b);
+    drive_idle(a, owns_all, NULL, 30000, "owning everything again");
+    assert_int_equal(paused_set(a), kept);
+
+    /* new records everywhere: the paused partitions are not fetched */
+    produce_numbered(&run);
+    int64_t first[PARTS];
+    for (int p = 0; p < PARTS; p++)
+        first[p] = -1;
+    int64_t until = now_ms() + 2000;
+    while (!until_time(a, &until)) {
+        kk_fetch_batch_t *batch = NULL;
+        kk_topic_partition_t tp;
+        if (kk_group_poll(a, 100, &batch, &tp, &err) != KK_OK)
+            fail_msg("poll: %s", err.message);
+        if (!batch)
+            continue;
+        if (kept & (1u << tp.partition))
+            fail_msg("paused partition %d was fetched", (int)tp.partition);
+        if (first[tp.partition] < 0)
+            first[tp.partition] = batch->messages[0].offset;
+        kk_fetch_batch_free(batch);
+    }
+    /* resumed, each kept partition starts at the sought offset, not the committed 10 */
+    for (int p = 0; p < PARTS; p++)
+        if (kept & (1u << p))
+            assert_int_equal(kk_group_resume(a, topic, p, &err), KK_OK);
+    assert_int_equal(paused_set(a), 0);
+    deadline = now_ms() + 20000;
+    for (;;) {
+        bool all = true;
+        for (int p = 0; p < PARTS; p++)
+            all &= first[p] >= 0;
+        if (all || now_ms() > deadline)
+            break;
+        kk_fetch_batch_t *batch = NULL;
+        kk_topic_partition_t tp;
+        if (kk_group_poll(a, 100, &batch, &tp, &err) != KK_OK)
+            fail_msg("poll: %s", err.message);
+        if (!batch)
+            continue;
+        if (first[tp.partition] < 0)
+            first[tp.partition] = batch->messages[0].offset;
+        kk_fetch_batch_free(batch);
+    }
+    fprintf(stderr,
+            "  %s: kept %zu of %d partitions through the join and the leave; first offsets:", name,
+            kept_count, PARTS);
+    for (int p = 0; p < PARTS; p++)
+        fprintf(stderr, " %d:%lld%s", p, (long long)first[p], kept & (1u << p) ? "*" : "");
+    fprintf(stderr, " (* kept)\n");
+    for (int p = 0; p < PARTS; p++)
+        assert_int_equal(first[p], kept & (1u << p) ? SOUGHT : PER_PARTITION);
+    assert_int_equal(kk_group_close(a, &err), KK_OK);
+    kk_group_free(a);
+}
+
+static void test_kip848_pause_seek_survive_rebalance(void **state) {
+    (void)state;
+    pause_seek_through_rebalances(KK_GROUP_PROTOCOL_CONSUMER, "kip848-pause-seek");
+}
+
+static void test_classic_pause_seek_survive_rebalance(void **state) {
+    (void)state;
+    pause_seek_through_rebalances(KK_GROUP_PROTOCOL_CLASSIC, "classic-pause-seek");
+}
+
+/* ---- OffsetFetch v9 ------------------------------------------------------------------------ */
+
+/* One OffsetFetch on conn; the group-level error, and the offset of (topic, 0) in *offset. */
+static int offset_fetch_as(kk_conn_t *conn, int16_t version, const char *group, const char *member,
+                           int32_t epoch, const char *topic, int64_t *offset) {
+    kk_topic_partition_t tp = {topic, 0};
+    kk_writer_t *w = kk_conn_begin(conn, KK_API_OFFSET_FETCH, version);
+    kk_encode_offset_fetch_member_request(w, version, group, member, epoch, &tp, 1, false);
+    kk_reader_t r;
+    kk_error_t err;
+    if (kk_conn_roundtrip(conn, &r, &err) != KK_OK)
+        fail_msg("OffsetFetch v%d: %s", (int)version, err.message);
+    kk_partition_offsets_t res;
+    if (kk_decode_offset_fetch_response(&r, version, &res, &err) != KK_OK)
+        fail_msg("OffsetFetch v%d: %s", (int)version, err.message);
+    *offset = res.count == 1 && res.partitions[0].error_code == 0 ? res.partitions[0].offset : -2;
+    int code = res.error_code;
+    kk_partition_offsets_free(&res);
+    return code;
+}
+
+static void test_kip848_offset_fetch_names_the_member(void **state) {
+    (void)state;
+    char topic[128], group[160];
+    snprintf(topic, sizeof(topic), "%s", kk_test_unique_topic("kip848-offset-fetch"));
+    snprintf(group, sizeof(group), "%s-group", topic);
+    create_topic(topic, 1);
+    kk_group_t *g = new_member(group, topic, KK_GROUP_PROTOCOL_CONSUMER, NULL, NULL);
+    kk_error_t err;
+    int64_t deadline = now_ms() + 30000;
+    while (kk_group_claimed(g, NULL, 0) == 0 && now_ms() < deadline) {
+        kk_fetch_batch_t *b = NULL;
+        if (kk_group_poll(g, 100, &b, NULL, &err) != KK_OK)
+            fail_msg("poll: %s", err.message);
+        kk_fetch_batch_free(b);
+    }
+    assert_int_equal(kk_group_claimed(g, NULL, 0), 1);
+    assert_int_equal(kk_group_commit(g, topic, 0, 5, &err), KK_OK);
+    int64_t offset = -1;
+    assert_int_equal(kk_group_committed(g, topic, 0, &offset, &err), KK_OK); /* v9, as a member */
+    assert_int_equal(offset, 5);
+
+    /* the same request by hand, on a connection of its own to the (only) broker */
+    kk_client_config_t cfg;
+    kk_client_config_init(&cfg);
+    cfg.bootstrap_servers = kk_test_bootstrap();
+    kk_client_t *client = kk_client_new(&cfg, &err);
+    assert_non_null(client);
+    const char *topics[] = {topic};
+    kk_metadata_t *md = NULL;
+    if (kk_client_metadata(client, topics, 1, &md, &err) != KK_OK)
+        fail_msg("metadata: %s", err.message);
+    if (md->broker_count != 1) {
+        kk_metadata_free(md);
+        kk_client_free(client);
+        kk_group_close(g, &err);
+        kk_group_free(g);
+        skip(); /* which broker coordinates is only certain with one */
+    }
+    kk_conn_t *conn = NULL;
+    if (kk_client_broker_conn(client, md, md->brokers[0].node_id, &conn, &err) != KK_OK)
+        fail_msg("connect: %s", err.message);
+    kk_metadata_free(md);
+    int16_t version = kk_conn_version(conn, KK_API_OFFSET_FETCH);
+    assert_int_equal(version, 9);
+    const char *member = kk_group_member_id(g);
+    int32_t epoch = kk_group_generation(g);
+    assert_true(epoch > 0);
+    assert_int_equal(offset_fetch_as(conn, 9, group, member, epoch, topic, &offset), 0);
+    assert_int_equal(offset, 5);
+    assert_int_equal(offset_fetch_as(conn, 9, group, member, epoch + 7, topic, &offset), 113);
+    assert_int_equal(offset_fetch_as(conn, 9, group, "nobody", epoch, topic, &offset), 25);
+    /* v7 (and v9 without a member) check nothing */
+    assert_int_equal(offset_fetch_as(conn, 7, group, NULL, -1, topic, &offset), 0);
+    assert_int_equal(offset, 5);
+    assert_int_equal(offset_fetch_as(conn, 9, group, NULL, -1, topic, &offset), 0);
+    assert_int_equal(offset, 5);
+    fprintf(stderr,
+            "  OffsetFetch v9 as member epoch %d: offset 5; stale epoch: STALE_MEMBER_EPOCH; "
+            "unknown id: UNKNOWN_MEMBER_ID\n",
+            (int)epoch);
+    kk_client_free(client);
+    assert_int_equal(kk_group_close(g, &err), KK_OK);
+    kk_group_free(g);
+}
+
 int main(void) {
     kk_test_bootstrap();
     const struct CMUnitTest tests[] = {
@@ -509,6 +770,9 @@ int main(void) {
         cmocka_unit_test(test_kip848_fenced_member),
         cmocka_unit_test(test_kip848_static_close_and_return),
         cmocka_unit_test(test_classic_static_crash_and_return),
+        cmocka_unit_test(test_kip848_pause_seek_survive_rebalance),
+        cmocka_unit_test(test_classic_pause_seek_survive_rebalance),
+        cmocka_unit_test(test_kip848_offset_fetch_names_the_member),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

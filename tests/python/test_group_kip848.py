@@ -100,3 +100,42 @@ def test_mixed_group_with_confluent_kafka(brokers, new_topic):
     records = [(p, o) for _, p, o in seen]
     assert sorted(records) == [(p, o) for p in range(4) for o in range(60)]  # each exactly once
     assert {who for who, _, _ in seen} == {"kafkette", "confluent"}
+
+
+@pytest.mark.parametrize("protocol", ["classic", "consumer"])
+def test_pause_resume_seek(brokers, new_topic, protocol):
+    topic = new_topic(2)
+    produce(brokers, topic, 10, 2)
+    with kafkette.ConsumerGroup(group_name(), brokers, [topic], group_protocol=protocol,
+                                auto_commit_interval_ms=0) as g:
+        deadline = time.monotonic() + 30
+        seen = 0
+        while seen < 20 and time.monotonic() < deadline:
+            got = g.poll(timeout_ms=200)
+            if got:
+                seen += len(got[1])
+                g.commit()
+        assert seen == 20 and g.paused == []
+        g.pause(topic, 0)
+        g.seek(topic, 1, offset=3)
+        assert g.paused == [(topic, 0)]
+        with pytest.raises(kafkette.NotAssignedError):
+            g.pause(topic, 5)
+        with pytest.raises(ValueError):
+            g.seek(topic, 1, -1)
+        produce(brokers, topic, 1, 2)  # offset 10 in both partitions
+        first = {}
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            got = g.poll(timeout_ms=200)
+            if got:
+                first.setdefault(got[0].partition, got[1][0].offset)
+        assert first == {1: 3}  # the paused partition was not fetched
+        g.resume(topic, 0)
+        assert g.paused == []
+        deadline = time.monotonic() + 10
+        while 0 not in first and time.monotonic() < deadline:
+            got = g.poll(timeout_ms=200)
+            if got:
+                first.setdefault(got[0].partition, got[1][0].offset)
+        assert first == {0: 10, 1: 3}

@@ -1,5 +1,6 @@
 /* Group coordination codecs: golden request bytes assembled by hand from Kafka's JSON schemas
- * (FindCoordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch) at
+ * (FindCoordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch up to
+ * v9's batched groups with KIP-848's member id and epoch) at
  * non-flexible and flexible versions, hand-built responses, every truncation, lying counts. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -47,7 +48,7 @@ static void test_version_table(void **state) {
         int api;
         int16_t min, max, flexible;
     } rows[] = {
-        {KK_API_OFFSET_COMMIT, 2, 9, 8}, {KK_API_OFFSET_FETCH, 1, 7, 6},
+        {KK_API_OFFSET_COMMIT, 2, 9, 8}, {KK_API_OFFSET_FETCH, 1, 9, 6},
         {KK_API_FIND_COORDINATOR, 0, 3, 3}, {KK_API_JOIN_GROUP, 0, 9, 6},
         {KK_API_HEARTBEAT, 0, 4, 4},     {KK_API_LEAVE_GROUP, 0, 5, 4},
         {KK_API_SYNC_GROUP, 0, 5, 4},
@@ -190,6 +191,20 @@ static void test_offset_fetch_requests(void **state) {
     CHECK_ENCODED(kk_encode_offset_fetch_request(w, 7, "g", fetch_parts, 1, true),
                   2, 'g', 2, 2, 'a', 2, I32(0), 0, 1 /* require stable (v7+) */, 0);
     CHECK_ENCODED(kk_encode_offset_fetch_request(w, 7, "g", NULL, 0, false), 2, 'g', 0, 0, 0);
+    /* v8: a list of groups, each with its topics and tags */
+    CHECK_ENCODED(kk_encode_offset_fetch_request(w, 8, "g", fetch_parts, 3, true),
+                  2, 2, 'g', 3, 2, 'a', 3, I32(0), I32(2), 0, 2, 'b', 2, I32(1), 0, 0 /* group tags */,
+                  1, 0);
+    /* v9: the member id and epoch after the group id */
+    CHECK_ENCODED(kk_encode_offset_fetch_member_request(w, 9, "g", "m", 5, fetch_parts, 1, false),
+                  2, 2, 'g', 2, 'm', I32(5), 2, 2, 'a', 2, I32(0), 0, 0, 0, 0);
+    CHECK_ENCODED(kk_encode_offset_fetch_request(w, 9, "g", NULL, 0, false),
+                  2, 2, 'g', 0 /* null member id */, I32(-1), 0 /* null topics */, 0, 0, 0);
+    /* below v9 the member is not sent */
+    CHECK_ENCODED(kk_encode_offset_fetch_member_request(w, 8, "g", "m", 5, NULL, 0, false),
+                  2, 2, 'g', 0, 0, 0, 0);
+    CHECK_ENCODED(kk_encode_offset_fetch_member_request(w, 7, "g", "m", 5, NULL, 0, false),
+                  2, 'g', 0, 0, 0);
 }
 
 /* ---- responses -------------------------------------------------------------------------- */
@@ -418,6 +433,16 @@ static const uint8_t fetch_v6[] = {
     I32(0), 2, 2, 'a', 2, I32(3), I64(7), I32(-1), 0, I16(88), 0, 0, I16(0), 0,
 };
 
+static const uint8_t fetch_v8[] = {
+    I32(0), 2 /* one group */, 2, 'g',
+    3, 2, 'a', 3, I32(3), I64(7), I32(-1), 0, I16(0), 0, I32(4), I64(-1), I32(2), 2, 'x', I16(0), 0, 0,
+    2, 'b', 2, I32(0), I64(1), I32(-1), 1, I16(0), 0, 0,
+    I16(0) /* group error */, 0, 0,
+};
+static const uint8_t fetch_v9_stale[] = {
+    I32(0), 2, 2, 'g', 1 /* no topics */, I16(113) /* STALE_MEMBER_EPOCH */, 0, 0,
+};
+
 static void test_offset_fetch_responses(void **state) {
     (void)state;
     kk_reader_t r;
@@ -450,6 +475,37 @@ static void test_offset_fetch_responses(void **state) {
     assert_int_equal(res.partitions[0].error_code, 88);
     assert_int_equal(kk_reader_remaining(&r), 0);
     kk_partition_offsets_free(&res);
+    for (int16_t v = 8; v <= 9; v++) {
+        kk_reader_init(&r, fetch_v8, sizeof(fetch_v8));
+        assert_int_equal(kk_decode_offset_fetch_response(&r, v, &res, &err), KK_OK);
+        assert_int_equal(res.error_code, 0);
+        assert_int_equal(res.count, 3);
+        assert_string_equal(res.partitions[0].topic, "a");
+        assert_int_equal(res.partitions[0].partition, 3);
+        assert_int_equal(res.partitions[0].offset, 7);
+        assert_null(res.partitions[0].metadata);
+        assert_int_equal(res.partitions[1].offset, -1);
+        assert_int_equal(res.partitions[1].leader_epoch, 2);
+        assert_string_equal(res.partitions[1].metadata, "x");
+        assert_string_equal(res.partitions[2].topic, "b");
+        assert_int_equal(res.partitions[2].offset, 1);
+        assert_string_equal(res.partitions[2].metadata, "");
+        assert_int_equal(kk_reader_remaining(&r), 0);
+        kk_partition_offsets_free(&res);
+    }
+    kk_reader_init(&r, fetch_v9_stale, sizeof(fetch_v9_stale));
+    assert_int_equal(kk_decode_offset_fetch_response(&r, 9, &res, &err), KK_OK);
+    assert_int_equal(res.error_code, 113);
+    assert_int_equal(res.count, 0);
+    kk_partition_offsets_free(&res);
+    /* an answer for no group, or for two, is not an answer for ours */
+    const uint8_t no_group[] = {I32(0), 1, 0};
+    const uint8_t two_groups[] = {I32(0), 3, 2, 'g', 1, I16(0), 0, 2, 'h', 1, I16(0), 0, 0};
+    kk_reader_init(&r, no_group, sizeof(no_group));
+    assert_int_equal(kk_decode_offset_fetch_response(&r, 9, &res, &err), KK_ERR_MALFORMED);
+    kk_reader_init(&r, two_groups, sizeof(two_groups));
+    assert_int_equal(kk_decode_offset_fetch_response(&r, 8, &res, &err), KK_ERR_MALFORMED);
+    assert_null(res.partitions);
 }
 
 /* ---- truncation and corruption ---------------------------------------------------------- */
@@ -528,6 +584,7 @@ static const decode_case_t valid[] = {
     CASE(LEAVE, leave_v3, 3),    CASE(LEAVE, leave_v4, 4),    CASE(COMMIT, commit_v2, 2),
     CASE(COMMIT, commit_v3, 3),  CASE(COMMIT, commit_v8, 8),  CASE(FETCH, fetch_v1, 1),
     CASE(FETCH, fetch_v2, 2),    CASE(FETCH, fetch_v5, 5),    CASE(FETCH, fetch_v6, 6),
+    CASE(FETCH, fetch_v8, 8),    CASE(FETCH, fetch_v8, 9),    CASE(FETCH, fetch_v9_stale, 9),
 #undef CASE
 };
 
@@ -555,6 +612,8 @@ static void test_corrupt_counts_and_lengths(void **state) {
     expect_corrupt(FETCH, fetch_v1, sizeof(fetch_v1), 1, 4, 0xff);    /* negative name length */
     expect_corrupt(FETCH, fetch_v6, sizeof(fetch_v6), 6, 4, 0x7f);    /* compact topic count */
     expect_corrupt(FETCH, fetch_v6, sizeof(fetch_v6), 6, 7, 0x7f);    /* compact partition count */
+    expect_corrupt(FETCH, fetch_v8, sizeof(fetch_v8), 8, 4, 0x7f);    /* compact group count */
+    expect_corrupt(FETCH, fetch_v8, sizeof(fetch_v8), 8, 7, 0x7f);    /* compact topic count */
     expect_corrupt(LEAVE, leave_v3, sizeof(leave_v3), 3, 6, 0x7f);    /* member count */
     expect_corrupt(FIND, find_v3, sizeof(find_v3), 3, 11, 0x7f);      /* host length */
 

@@ -140,6 +140,37 @@ module Kafkette
       @topics.size == 1 ? list.map(&:last) : list
     end
 
+    # Stops fetching a claimed partition (the member keeps it) until #resume: pause(partition),
+    # or pause(topic, partition) in a multi-topic group. Raises Errors::NotAssignedError for a
+    # partition this member does not own. A partition the member keeps through a rebalance stays
+    # paused. May be called from on_assign/on_revoke.
+    def pause(*args)
+      _partition_op(0, *partition_args("pause", args), 0)
+    end
+
+    # Fetches a paused partition again: resume(partition) or resume(topic, partition).
+    def resume(*args)
+      _partition_op(1, *partition_args("resume", args), 0)
+    end
+
+    # The next fetch of a claimed partition starts at `offset` (nothing is committed):
+    # seek(partition, offset) or seek(topic, partition, offset). Kept through a rebalance that
+    # leaves the partition with this member, until a batch from there was fetched.
+    def seek(*args)
+      case args.size
+      when 2 then _partition_op(2, single_topic("seek(partition, offset)"), *args)
+      when 3 then _partition_op(2, *args)
+      else raise ArgumentError, "wrong number of arguments (given #{args.size}, expected 2 or 3)"
+      end
+      nil
+    end
+
+    # The paused partitions, listed as #claimed lists them.
+    def paused
+      list = _paused
+      @topics.size == 1 ? list.map(&:last) : list
+    end
+
     # Every partition of the subscribed topic (single topic: numbers; several: pairs).
     def partitions
       counts = _partition_counts(@topics)
@@ -183,6 +214,14 @@ module Kafkette
       return @topics.first if @topics.size == 1
 
       raise ArgumentError, "#{what} is for a single-topic group; name the topic: #{what.sub('(', '(topic, ')}"
+    end
+
+    def partition_args(what, args)
+      case args.size
+      when 1 then [single_topic("#{what}(partition)"), args[0]]
+      when 2 then args
+      else raise ArgumentError, "wrong number of arguments (given #{args.size}, expected 1 or 2)"
+      end
     end
 
     def commit_batch(topic, partition, messages)
