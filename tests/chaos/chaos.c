@@ -7,6 +7,7 @@
  * anything acknowledged was lost, duplicated or skipped.
  *
  *   kafkette-chaos --bootstrap H:P,... --kafka-script PATH [--kills N] [--pause-ms MS]
+ *                  [--group-protocol classic|consumer]
  *
  * The cluster is the one `script/kafka start --brokers 3` started (KAFKETTE_KAFKA_DIR names
  * its state dir); nodes are killed with `script/kafka stop-node ID --kill` and started again
@@ -41,6 +42,7 @@ typedef struct run {
     atomic_uchar *acked;     /* [MAX_RECORDS]: 1 when the broker acknowledged seq */
     atomic_uchar *processed; /* [MAX_RECORDS]: how often the group processed seq (capped) */
     atomic_int group_errors;
+    kk_group_protocol_t group_protocol;
     atomic_int rebalances;
 } run_t;
 
@@ -148,6 +150,7 @@ static void *consume(void *arg) {
     cfg.topic_count = 1;
     cfg.session_timeout_ms = 10000;
     cfg.auto_commit_interval_ms = 0; /* a commit after each batch, below */
+    cfg.group_protocol = r->group_protocol;
     cfg.on_assign = on_assign;
     cfg.rebalance_opaque = r;
     kk_error_t err;
@@ -189,6 +192,19 @@ static void *consume(void *arg) {
 }
 
 /* ---- killing leaders -------------------------------------------------------------------- */
+
+/* The node of the group's coordinator, or -1. */
+static int32_t coordinator_of(const run_t *r) {
+    kk_client_t *c = new_client(r);
+    kk_group_description_t *d = NULL;
+    kk_error_t err;
+    int32_t node = -1;
+    if (kk_client_describe_group(c, r->group_id, &d, &err) == KK_OK)
+        node = d->coordinator;
+    kk_group_description_free(d);
+    kk_client_free(c);
+    return node;
+}
 
 static int32_t leader_of(const run_t *r, int32_t partition) {
     kk_client_t *c = new_client(r);
@@ -248,10 +264,13 @@ int main(int argc, char **argv) {
             kills = atoi(argv[++i]);
         else if (strcmp(argv[i], "--pause-ms") == 0 && i + 1 < argc)
             pause_ms = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--group-protocol") == 0 && i + 1 < argc)
+            r->group_protocol = strcmp(argv[++i], "consumer") == 0 ? KK_GROUP_PROTOCOL_CONSUMER
+                                                                   : KK_GROUP_PROTOCOL_CLASSIC;
         else {
             fprintf(stderr,
                     "usage: %s --bootstrap H:P,... --kafka-script PATH [--kills N] "
-                    "[--pause-ms MS]\n",
+                    "[--pause-ms MS] [--group-protocol classic|consumer]\n",
                     argv[0]);
             return 2;
         }
@@ -286,14 +305,20 @@ int main(int argc, char **argv) {
 
     int survived = 0;
     for (int k = 0; k < kills; k++) {
-        int32_t victim = leader_of(r, k % PARTITIONS);
+        /* the first kill takes the group's coordinator, the others partition leaders */
+        int32_t victim = k == 0 ? coordinator_of(r) : -1;
+        const char *role = "the group's coordinator";
+        if (victim < 0) {
+            victim = leader_of(r, k % PARTITIONS);
+            role = "a partition leader";
+        }
         if (victim < 0) {
             say("no leader for partition %d; skipping kill %d", k % PARTITIONS, k + 1);
             sleep_ms(pause_ms);
             continue;
         }
-        say("kill %d: node %d (leader of partition %d), at %d acknowledged", k + 1, (int)victim,
-            k % PARTITIONS, atomic_load(&r->acknowledged));
+        say("kill %d: node %d (%s), at %d acknowledged", k + 1, (int)victim, role,
+            atomic_load(&r->acknowledged));
         if (run_script(r, "stop-node", victim, "--kill") != 0)
             say("stop-node %d failed", (int)victim);
         sleep_ms(pause_ms);
@@ -368,6 +393,7 @@ int main(int argc, char **argv) {
         lost += atomic_load(&r->acked[s]) && !read[s];
         group_duplicates += atomic_load(&r->processed[s]) > 1;
     }
+    printf("%s group: ", r->group_protocol == KK_GROUP_PROTOCOL_CONSUMER ? "consumer" : "classic");
     printf("sent %d, acknowledged %d, read %ld, lost %ld, duplicated %ld, restarts survived %d "
            "of %d; group: gap %d, processed twice %ld, rebalances %d, poll errors %d\n",
            last_seq, acknowledged, read_total, lost, duplicated, survived, kills, gap,
