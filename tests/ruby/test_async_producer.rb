@@ -284,7 +284,7 @@ class TestAsyncProducer < Minitest::Test
     growth = rss_kb - start
     puts format("\n  async produce/poll %d cycles: RSS +%d kB", CYCLES, growth)
     assert_equal CYCLES, served
-    assert_operator growth, :<, 8 * 1024
+    assert_operator growth, :<, 8 * 1024 unless VALGRIND # valgrind's own memory: its leak check counts there
   end
 
   def test_waits_go_through_the_fiber_scheduler_without_blocking_the_reactor
@@ -340,7 +340,9 @@ class TestAsyncProducer < Minitest::Test
         before = p.in_flight
         h = p.produce(topic, "child")
         left = p.flush(timeout: 20)
-        [:ok, before, left, h.report&.delivered?, parents.first.done?]
+        state = [:ok, before, left, h.report&.delivered?, parents.first.done?]
+        p.close(timeout: 0) # exit! runs no finalizer: free the child's engine here
+        state
       rescue Exception => e # rubocop:disable Lint/RescueException
         [:error, "#{e.class}: #{e.message}"]
       end
