@@ -497,6 +497,17 @@ static void *produce_nogvl(void *arg) {
     return NULL;
 }
 
+typedef struct produce_run {
+    kke_producer_t *p;
+    produce_call_t *call;
+} produce_run_t;
+
+static VALUE produce_run(VALUE arg) {
+    produce_run_t *r = (produce_run_t *)arg;
+    kke_run(&r->p->head, produce_nogvl, r->call, &r->call->rc);
+    return Qnil;
+}
+
 static const char *bytes_or_null(VALUE s, size_t *len) {
     if (NIL_P(s)) {
         *len = 0;
@@ -567,9 +578,18 @@ static VALUE producer_produce(VALUE self, VALUE topic, VALUE value, VALUE key, V
     /* linked before the call: the producer marks it while the core may already hold it */
     link_handle(p, hd);
     call.rc = KK_ERR_INTERRUPTED;
-    int rc = kke_run(&p->head, produce_nogvl, &call, &call.rc);
+    /* kke_run raises for an interrupt (Thread#raise during max_block_ms) or a close: the
+     * message was not queued then, so no report will come for the handle */
+    produce_run_t run = {p, &call};
+    int state = 0;
+    rb_protect(produce_run, (VALUE)&run, &state);
+    int rc = state ? KK_ERR_INTERRUPTED : call.rc;
     if (rc != KK_OK)
         unlink_handle(p, hd); /* not queued: no report will come */
+    if (state) {
+        ALLOCV_END(hbuf);
+        rb_jump_tag(state);
+    }
     ALLOCV_END(hbuf);
     RB_GC_GUARD(pairs);
     RB_GC_GUARD(handle);

@@ -219,6 +219,26 @@ class TestAsyncProducer < Minitest::Test
     end
   end
 
+  def test_thread_raise_interrupts_a_produce_waiting_for_room
+    p = silent_producer(buffer_memory: 1024, max_block_ms: 60_000, linger_ms: 0)
+    p.produce("nowhere", "x" * 600)
+    t = Thread.new do
+      p.produce("nowhere", "y" * 600)
+      :returned
+    rescue RuntimeError => e
+      e.message
+    end
+    sleep 0.3
+    assert_predicate t, :alive?
+    started = now
+    t.raise(RuntimeError, "stop")
+    assert_equal "stop", t.value
+    assert_operator now - started, :<, 1
+    assert_equal 1, p.in_flight # the interrupted message was not queued: no report to wait for
+    p.close(timeout: 0)
+    assert_equal 0, p.in_flight
+  end
+
   def test_thread_raise_interrupts_a_flush_and_the_producer_stays_usable
     p = silent_producer(linger_ms: 0)
     p.produce("nowhere", "v")

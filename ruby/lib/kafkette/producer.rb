@@ -160,12 +160,10 @@ module Kafkette
         error = e
       end
       _close_engine(0) # purges what is left; every report is queued now
-      until in_flight.zero?
-        begin
-          serve(0)
-        rescue Exception => e # rubocop:disable Lint/RescueException -- raised below
-          error ||= e
-        end
+      loop do
+        break if serve(0).zero?
+      rescue Exception => e # rubocop:disable Lint/RescueException -- raised below
+        error ||= e
       end
       raise error if error
     end
