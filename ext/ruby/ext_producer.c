@@ -6,12 +6,23 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+
+struct kke_handle;
 
 typedef struct kke_producer {
     kke_head_t head; /* first: the shared helpers see a kke_head_t */
     kk_producer_t *producer;
     VALUE partitioner; /* a Ruby callable, or nil */
+    /* asynchronous produce (below): handles whose reports are not served yet */
+    struct kke_handle *pending;
+    size_t pending_count;
+    pid_t pid;      /* the process the list belongs to */
+    VALUE event_io; /* an IO on the event fd for the Fiber scheduler, or nil */
 } kke_producer_t;
+
+static void mark_pending(const kke_producer_t *p);
+static void producer_leaving(kke_head_t *h);
 
 static void producer_release(kke_head_t *h) {
     kke_producer_t *p = (kke_producer_t *)h;
@@ -30,6 +41,8 @@ static void producer_mark(void *ptr) {
     kke_producer_t *p = ptr;
     kke_head_mark(&p->head);
     rb_gc_mark(p->partitioner);
+    rb_gc_mark(p->event_io);
+    mark_pending(p);
 }
 
 static size_t producer_memsize(const void *ptr) {
@@ -47,7 +60,9 @@ static VALUE producer_alloc(VALUE klass) {
     kke_producer_t *p;
     VALUE self = TypedData_Make_Struct(klass, kke_producer_t, &producer_type, p);
     p->partitioner = Qnil;
+    p->event_io = Qnil;
     kke_head_init(&p->head, producer_release, "Kafkette::Errors::ProducerShutdownError", "producer");
+    p->head.leaving = producer_leaving;
     return self;
 }
 
@@ -350,6 +365,417 @@ static VALUE producer_send(VALUE self, VALUE messages) {
     return Qnil; /* not reached */
 }
 
+/* ---- asynchronous produce: DeliveryHandle, poll, flush, close -------------------------------
+ * A produced message's opaque is its handle's C struct. The handle keeps topic, key and value
+ * (frozen Strings the core points into: no copy) and the block alive; the producer marks every
+ * handle whose report is not served yet (pinned: the core holds their addresses), so nothing
+ * is collected or moved under the core. The core's release callback does nothing: it may run
+ * without the GVL (poll) or in dfree (kk_producer_free), where Ruby must not be touched; the
+ * handle lets go of its objects when its report is served, holding the GVL. */
+typedef struct kke_handle {
+    VALUE self, producer, topic, key, value, block;
+    VALUE report; /* Kafkette::DeliveryReport once served, else nil */
+    struct kke_handle *prev, *next; /* in the producer's list of unserved handles */
+    bool linked;
+} kke_handle_t;
+
+static VALUE cDeliveryHandle, cDeliveryReport;
+
+static void handle_mark(void *ptr) {
+    kke_handle_t *hd = ptr;
+    rb_gc_mark(hd->producer);
+    rb_gc_mark(hd->topic);
+    rb_gc_mark(hd->key); /* pinned: the core reads their bytes until the report */
+    rb_gc_mark(hd->value);
+    rb_gc_mark(hd->block);
+    rb_gc_mark(hd->report);
+}
+
+static size_t handle_memsize(const void *ptr) {
+    (void)ptr;
+    return sizeof(kke_handle_t);
+}
+
+static const rb_data_type_t handle_type = {
+    .wrap_struct_name = "Kafkette::DeliveryHandle",
+    .function = {.dmark = handle_mark, .dfree = RUBY_TYPED_DEFAULT_FREE, .dsize = handle_memsize},
+    .flags = RUBY_TYPED_FREE_IMMEDIATELY,
+};
+
+static VALUE handle_alloc(VALUE klass) {
+    kke_handle_t *hd;
+    VALUE self = TypedData_Make_Struct(klass, kke_handle_t, &handle_type, hd);
+    hd->self = self;
+    hd->producer = hd->topic = hd->key = hd->value = hd->block = hd->report = Qnil;
+    return self;
+}
+
+static kke_handle_t *get_handle(VALUE self) {
+    kke_handle_t *hd;
+    TypedData_Get_Struct(self, kke_handle_t, &handle_type, hd);
+    return hd;
+}
+
+static VALUE handle_done_p(VALUE self) { return NIL_P(get_handle(self)->report) ? Qfalse : Qtrue; }
+static VALUE handle_report(VALUE self) { return get_handle(self)->report; }
+static VALUE handle_producer(VALUE self) { return get_handle(self)->producer; }
+static VALUE handle_topic(VALUE self) { return get_handle(self)->topic; }
+
+static void link_handle(kke_producer_t *p, kke_handle_t *hd) {
+    hd->prev = NULL;
+    hd->next = p->pending;
+    if (p->pending)
+        p->pending->prev = hd;
+    p->pending = hd;
+    hd->linked = true;
+    p->pending_count++;
+}
+
+static void unlink_handle(kke_producer_t *p, kke_handle_t *hd) {
+    if (!hd->linked)
+        return;
+    if (hd->prev)
+        hd->prev->next = hd->next;
+    else
+        p->pending = hd->next;
+    if (hd->next)
+        hd->next->prev = hd->prev;
+    hd->prev = hd->next = NULL;
+    hd->linked = false;
+    p->pending_count--;
+}
+
+static void release_noop(void *opaque, void *key, void *value) {
+    (void)opaque;
+    (void)key;
+    (void)value;
+}
+
+/* Settles a handle: its report, and its block queued in `served` (called later by the caller). */
+static void settle(kke_producer_t *p, kke_handle_t *hd, int32_t partition, int64_t offset, int64_t timestamp_ms,
+                   int error, VALUE served) {
+    unlink_handle(p, hd);
+    VALUE err = Qnil;
+    if (error) {
+        char message[KK_ERROR_MESSAGE_SIZE];
+        snprintf(message, sizeof(message), "message to %s not delivered: %s (%s)", StringValueCStr(hd->topic),
+                 kk_err_name(error), kk_err_description(error));
+        err = kke_error_new(error, message);
+    }
+    VALUE args[5] = {hd->topic, partition >= 0 ? INT2NUM(partition) : Qnil, offset >= 0 ? LL2NUM(offset) : Qnil,
+                     timestamp_ms >= 0 ? LL2NUM(timestamp_ms) : Qnil, err};
+    hd->report = rb_class_new_instance(5, args, cDeliveryReport);
+    hd->key = hd->value = Qnil; /* the core is done with them */
+    if (!NIL_P(hd->block))
+        rb_ary_push(served, rb_assoc_new(hd->block, hd->report));
+    hd->block = Qnil;
+}
+
+/* After fork() the parent's messages never get a report here: settle them as not produced in
+ * this process (no block is called for them), so the child starts with an empty list. */
+static void check_fork(kke_producer_t *p) {
+    pid_t pid = getpid();
+    if (p->pid == pid)
+        return;
+    p->pid = pid;
+    VALUE ignored = rb_ary_new();
+    while (p->pending)
+        settle(p, p->pending, -1, -1, -1, KK_ERR_STATE, ignored);
+    p->event_io = Qnil;
+}
+
+typedef struct produce_call {
+    kk_producer_t *producer;
+    kk_produce_message_t msg;
+    int rc;
+    kk_error_t err;
+} produce_call_t;
+
+static void *produce_nogvl(void *arg) {
+    produce_call_t *call = arg;
+    call->rc = kk_producer_produce(call->producer, &call->msg, &call->err);
+    return NULL;
+}
+
+typedef struct produce_run {
+    kke_producer_t *p;
+    produce_call_t *call;
+} produce_run_t;
+
+static VALUE produce_run(VALUE arg) {
+    produce_run_t *r = (produce_run_t *)arg;
+    kke_run(&r->p->head, produce_nogvl, r->call, &r->call->rc);
+    return Qnil;
+}
+
+static const char *bytes_or_null(VALUE s, size_t *len) {
+    if (NIL_P(s)) {
+        *len = 0;
+        return NULL;
+    }
+    *len = (size_t)RSTRING_LEN(s);
+    return *len ? RSTRING_PTR(s) : "";
+}
+
+static int count_header(VALUE key, VALUE value, VALUE arg) {
+    if (!RB_TYPE_P(key, T_STRING))
+        rb_raise(rb_eTypeError, "header names must be Strings, not %s", rb_obj_classname(key));
+    if (!NIL_P(value) && !RB_TYPE_P(value, T_STRING))
+        rb_raise(rb_eTypeError, "header values must be Strings or nil, not %s", rb_obj_classname(value));
+    rb_ary_push(arg, rb_str_new_frozen(key));
+    rb_ary_push(arg, NIL_P(value) ? Qnil : rb_str_new_frozen(value));
+    return ST_CONTINUE;
+}
+
+static VALUE string_or_nil(VALUE v, const char *what) {
+    if (NIL_P(v))
+        return Qnil;
+    if (!RB_TYPE_P(v, T_STRING))
+        rb_raise(rb_eTypeError, "%s must be a String or nil, not %s", what, rb_obj_classname(v));
+    return rb_str_new_frozen(v);
+}
+
+/* _produce(topic, value, key, partition, headers, timestamp_ms, block) -> DeliveryHandle */
+static VALUE producer_produce(VALUE self, VALUE topic, VALUE value, VALUE key, VALUE partition, VALUE headers,
+                              VALUE timestamp, VALUE block) {
+    kke_producer_t *p = get_producer(self);
+    kke_cstr_arg(topic, "topic");
+    int32_t part = (int32_t)kke_int_in_range(partition, -1, INT32_MAX, "partition");
+    int64_t ts = (int64_t)kke_int_in_range(timestamp, 0, INT64_MAX >> 1, "timestamp_ms");
+    VALUE pairs = rb_ary_new();
+    if (!NIL_P(headers)) {
+        Check_Type(headers, T_HASH);
+        rb_hash_foreach(headers, count_header, pairs);
+    }
+    VALUE handle = handle_alloc(cDeliveryHandle);
+    kke_handle_t *hd = get_handle(handle);
+    hd->producer = self;
+    hd->topic = rb_str_new_frozen(topic);
+    hd->value = string_or_nil(value, "value");
+    hd->key = string_or_nil(key, "key");
+    hd->block = block;
+    long nh = RARRAY_LEN(pairs) / 2;
+    VALUE hbuf = 0;
+    kk_header_t *hs = ALLOCV_N(kk_header_t, hbuf, nh ? nh : 1);
+    for (long i = 0; i < nh; i++) {
+        hs[i].key = bytes_or_null(RARRAY_AREF(pairs, 2 * i), &hs[i].key_len);
+        hs[i].value = bytes_or_null(RARRAY_AREF(pairs, 2 * i + 1), &hs[i].value_len);
+    }
+    kke_enter(&p->head);
+    check_fork(p);
+    produce_call_t call;
+    memset(&call, 0, sizeof(call));
+    call.producer = p->producer;
+    call.msg.topic = StringValueCStr(hd->topic);
+    call.msg.partition = part;
+    call.msg.key = bytes_or_null(hd->key, &call.msg.key_len);
+    call.msg.value = bytes_or_null(hd->value, &call.msg.value_len);
+    call.msg.headers = nh ? hs : NULL;
+    call.msg.header_count = (size_t)nh;
+    call.msg.timestamp_ms = ts;
+    call.msg.opaque = hd;
+    call.msg.release = release_noop;
+    /* linked before the call: the producer marks it while the core may already hold it */
+    link_handle(p, hd);
+    call.rc = KK_ERR_INTERRUPTED;
+    /* kke_run raises for an interrupt (Thread#raise during max_block_ms) or a close: the
+     * message was not queued then, so no report will come for the handle */
+    produce_run_t run = {p, &call};
+    int state = 0;
+    rb_protect(produce_run, (VALUE)&run, &state);
+    int rc = state ? KK_ERR_INTERRUPTED : call.rc;
+    if (rc != KK_OK)
+        unlink_handle(p, hd); /* not queued: no report will come */
+    if (state) {
+        ALLOCV_END(hbuf);
+        rb_jump_tag(state);
+    }
+    ALLOCV_END(hbuf);
+    RB_GC_GUARD(pairs);
+    RB_GC_GUARD(handle);
+    kke_log_flush(&p->head.log);
+    kke_raise_callback_error(&p->head); /* a partitioner's */
+    if (rc != KK_OK)
+        kke_raise(call.err.code ? call.err.code : rc, call.err.message);
+    return handle;
+}
+
+#define KKE_POLL_CAP 256
+
+typedef struct poll_call {
+    kk_producer_t *producer;
+    kk_delivery_report_t *reports;
+    int timeout_ms;
+    size_t n;
+    int rc;
+} poll_call_t;
+
+static void *poll_nogvl(void *arg) {
+    poll_call_t *call = arg;
+    call->n = kk_producer_poll(call->producer, call->reports, KKE_POLL_CAP, call->timeout_ms);
+    call->rc = KK_OK;
+    return NULL;
+}
+
+/* _drain(timeout_ms, served) -> how many reports were served; waits (GVL released) up to
+ * timeout_ms for the first one, then takes what waits without waiting. Blocks of the served
+ * handles go into `served`, called by the Ruby side once the lock is left. */
+static VALUE producer_drain(VALUE self, VALUE timeout, VALUE served) {
+    kke_producer_t *p = get_producer(self);
+    int timeout_ms = (int)kke_int_in_range(timeout, -1, INT32_MAX, "timeout");
+    Check_Type(served, T_ARRAY);
+    VALUE rbuf = 0;
+    kk_delivery_report_t *reports = ALLOCV_N(kk_delivery_report_t, rbuf, KKE_POLL_CAP);
+    long total = 0;
+    for (;;) {
+        kke_enter(&p->head);
+        check_fork(p);
+        poll_call_t call = {p->producer, reports, timeout_ms, 0, KK_ERR_INTERRUPTED};
+        /* nothing to wait for: do not sleep on an empty producer */
+        if (p->pending_count == 0)
+            call.timeout_ms = 0;
+        kke_run(&p->head, poll_nogvl, &call, &call.rc);
+        /* the GVL is held from here on: no other thread polls, so nothing moves under us */
+        for (size_t i = 0; i < call.n; i++) {
+            const kk_delivery_report_t *r = &reports[i];
+            settle(p, r->opaque, r->partition, r->offset, r->timestamp_ms, r->error, served);
+        }
+        total += (long)call.n;
+        timeout_ms = 0;
+        if (call.n < KKE_POLL_CAP)
+            break;
+    }
+    ALLOCV_END(rbuf);
+    kke_log_flush(&p->head.log);
+    return LONG2NUM(total);
+}
+
+typedef struct flush_call {
+    kk_producer_t *producer;
+    int timeout_ms;
+    size_t remaining;
+    int rc;
+    kk_error_t err;
+} flush_call_t;
+
+static void *flush_nogvl(void *arg) {
+    flush_call_t *call = arg;
+    call->rc = kk_producer_flush(call->producer, call->timeout_ms, &call->remaining, &call->err);
+    return NULL;
+}
+
+static void *close_nogvl(void *arg) {
+    flush_call_t *call = arg;
+    call->rc = kk_producer_close(call->producer, call->timeout_ms, &call->err);
+    return NULL;
+}
+
+/* _flush_wait(timeout_ms): sends what lingers and waits (GVL released) until every report is
+ * queued or timeout_ms passed; the reports are then served by _drain. */
+static VALUE producer_flush_wait(VALUE self, VALUE timeout) {
+    kke_producer_t *p = get_producer(self);
+    flush_call_t call = {0};
+    call.timeout_ms = (int)kke_int_in_range(timeout, -1, INT32_MAX, "timeout");
+    kke_enter(&p->head);
+    check_fork(p);
+    call.producer = p->producer;
+    call.rc = KK_ERR_INTERRUPTED;
+    kke_run(&p->head, flush_nogvl, &call, &call.rc);
+    kke_log_flush(&p->head.log);
+    return SIZET2NUM(call.remaining);
+}
+
+/* _close_engine(timeout_ms): flushes up to timeout_ms, purges the rest (every report queued). */
+static VALUE producer_close_engine(VALUE self, VALUE timeout) {
+    kke_producer_t *p = get_producer(self);
+    flush_call_t call = {0};
+    call.timeout_ms = (int)kke_int_in_range(timeout, 0, INT32_MAX, "timeout");
+    kke_enter(&p->head);
+    check_fork(p);
+    call.producer = p->producer;
+    call.rc = KK_ERR_INTERRUPTED;
+    kke_run(&p->head, close_nogvl, &call, &call.rc);
+    kke_log_flush(&p->head.log);
+    return Qnil;
+}
+
+/* _event_fd: readable while reports wait (starts the I/O thread); changes after fork. */
+static VALUE producer_event_fd(VALUE self) {
+    kke_producer_t *p = get_producer(self);
+    kke_enter(&p->head);
+    check_fork(p);
+    kk_error_t err = {0};
+    int fd = kk_producer_event_fd(p->producer, &err);
+    kke_leave(&p->head);
+    if (fd < 0)
+        kke_raise(err.code ? err.code : KK_ERR_STATE, err.message);
+    return INT2NUM(fd);
+}
+
+/* in_flight: messages produced whose reports were not served yet. */
+static VALUE producer_in_flight(VALUE self) {
+    kke_producer_t *p = get_producer(self);
+    if (p->pid != getpid())
+        return INT2FIX(0);
+    return SIZET2NUM(p->pending_count);
+}
+
+static VALUE producer_event_io_get(VALUE self) {
+    kke_producer_t *p = get_producer(self);
+    return p->pid == getpid() ? p->event_io : Qnil;
+}
+
+static VALUE producer_event_io_set(VALUE self, VALUE io) {
+    get_producer(self)->event_io = io;
+    return io;
+}
+
+static void mark_pending(const kke_producer_t *p) {
+    for (const kke_handle_t *hd = p->pending; hd; hd = hd->next)
+        rb_gc_mark(hd->self); /* pinned: the core holds the handle's address */
+}
+
+/* close() from another thread came during a call: before the core object goes, purge what is
+ * left and settle every handle (their blocks are not called: no call of this producer will
+ * come to run them). */
+static void producer_leaving(kke_head_t *h) {
+    kke_producer_t *p = (kke_producer_t *)h;
+    if (!p->pending || p->pid != getpid())
+        return;
+    kk_error_t err;
+    kk_producer_close(p->producer, 0, &err);
+    kk_delivery_report_t reports[64];
+    VALUE ignored = rb_ary_new();
+    size_t n;
+    while ((n = kk_producer_poll(p->producer, reports, 64, 0)) > 0)
+        for (size_t i = 0; i < n; i++)
+            settle(p, reports[i].opaque, reports[i].partition, reports[i].offset, reports[i].timestamp_ms,
+                   reports[i].error, ignored);
+    while (p->pending)
+        settle(p, p->pending, -1, -1, -1, KK_ERR_PURGED, ignored);
+}
+
+static VALUE producer_busy_p(VALUE self) { return get_producer(self)->head.busy ? Qtrue : Qfalse; }
+
+static void init_async(VALUE c) {
+    cDeliveryReport = rb_struct_define_under(kke_mKafkette, "DeliveryReport", "topic", "partition", "offset",
+                                             "timestamp_ms", "error", NULL);
+    cDeliveryHandle = rb_define_class_under(kke_mKafkette, "DeliveryHandle", rb_cObject);
+    rb_undef_alloc_func(cDeliveryHandle);
+    rb_define_method(cDeliveryHandle, "done?", handle_done_p, 0);
+    rb_define_method(cDeliveryHandle, "report", handle_report, 0);
+    rb_define_method(cDeliveryHandle, "producer", handle_producer, 0);
+    rb_define_method(cDeliveryHandle, "topic", handle_topic, 0);
+    rb_define_private_method(c, "_produce", producer_produce, 7);
+    rb_define_private_method(c, "_drain", producer_drain, 2);
+    rb_define_private_method(c, "_flush_wait", producer_flush_wait, 1);
+    rb_define_private_method(c, "_close_engine", producer_close_engine, 1);
+    rb_define_private_method(c, "_event_fd", producer_event_fd, 0);
+    rb_define_private_method(c, "_event_io", producer_event_io_get, 0);
+    rb_define_private_method(c, "_event_io=", producer_event_io_set, 1);
+    rb_define_method(c, "in_flight", producer_in_flight, 0);
+}
+
 static VALUE producer_close(VALUE self) {
     kke_close(&get_producer(self)->head);
     return Qnil;
@@ -370,7 +796,9 @@ void kke_init_producer(void) {
     rb_define_alloc_func(c, producer_alloc);
     rb_define_private_method(c, "_setup", producer_setup, 3);
     rb_define_private_method(c, "_send", producer_send, 1);
-    rb_define_method(c, "close", producer_close, 0);
+    rb_define_private_method(c, "_close", producer_close, 0);
+    rb_define_private_method(c, "_busy?", producer_busy_p, 0);
     rb_define_method(c, "closed?", producer_closed_p, 0);
     rb_define_method(c, "stats", producer_stats, 0);
+    init_async(c);
 }

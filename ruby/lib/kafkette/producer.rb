@@ -1,7 +1,8 @@
 # frozen_string_literal: true
 
 module Kafkette
-  # Sends batches of MessageToSend synchronously.
+  # Sends batches of MessageToSend synchronously (#send_messages), or one message at a time
+  # asynchronously (#produce, with a DeliveryHandle and an optional block per message).
   #
   #     producer = Kafkette::Producer.new(["localhost:9092"], "my_producer", compression_codec: :zstd)
   #     producer.send_messages([Kafkette::MessageToSend.new("events", "hello", "key")])  # => true
@@ -41,14 +42,176 @@ module Kafkette
       _send(list)
     end
 
-    # Closes the connections; later sends raise ProducerShutdownError. Safe to call twice, and
-    # from another thread while a send waits (that send then raises ProducerShutdownError).
+    # Queues one message and returns at once with a DeliveryHandle (waiting up to max_block_ms,
+    # then raising the QUEUE_FULL error's class, while buffer_memory is full). Every message
+    # queued gets exactly one DeliveryReport: delivered, failed, or purged by #close. The block,
+    # if any, is called with it on the calling thread, during a later produce, #poll, #flush,
+    # #close or DeliveryHandle#wait of this producer; never from the core's thread. What a block
+    # raises is raised by that call once the other blocks have run.
+    def produce(topic, value, key: nil, partition: nil, headers: nil, timestamp_ms: nil, &block)
+      handle = _produce(topic, value, key, partition.nil? ? -1 : partition, headers, timestamp_ms || 0, block)
+      serve(0)
+      handle
+    end
+
+    # Serves the reports that wait, waiting up to timeout seconds (nil: without limit) for the
+    # first one when none does. Returns how many it served.
+    def poll(timeout: 0)
+      if timeout != 0 && (io = scheduler_io)
+        io.wait_readable(timeout) if in_flight.positive? && serve(0).zero?
+        return serve(0) # what the wait made ready (0 when nothing did)
+      end
+      serve(timeout)
+    end
+
+    # Sends what lingers and serves reports until every message has its report or timeout
+    # seconds passed (nil: without limit). Returns how many messages still have none.
+    def flush(timeout: nil)
+      deadline = timeout && (now + timeout)
+      loop do
+        serve(0)
+        break if in_flight.zero?
+
+        left = deadline && (deadline - now)
+        break if left && left <= 0
+
+        if (io = scheduler_io)
+          _flush_wait(0) # sends without linger_ms, returns at once
+          io.wait_readable(left ? [left, WAIT_SLICE].min : WAIT_SLICE)
+        else
+          _flush_wait(to_ms(left))
+        end
+      end
+      in_flight
+    end
+
+    # Flushes (up to timeout seconds; nil: until every report came), purges what is left (those
+    # reports carry Errors::ClosedError, the PURGED code's class), serves every report, then
+    # closes the connections; later calls raise ProducerShutdownError. Safe to call twice, and
+    # from another thread while a call waits (that call then raises ProducerShutdownError, and
+    # the handles of messages still queued are settled as purged without calling their blocks).
+    def close(timeout: nil)
+      close_engine(timeout) unless closed? || _busy?
+    ensure
+      _close
+    end
+
     def shutdown
       close
     end
 
+    private
+
+    WAIT_SLICE = 0.1
+
+    def now
+      Process.clock_gettime(Process::CLOCK_MONOTONIC)
+    end
+
+    def to_ms(seconds)
+      return -1 if seconds.nil?
+      raise ArgumentError, "timeout must not be negative" if seconds.negative?
+
+      [(seconds * 1000).ceil, (2**31) - 1].min
+    end
+
+    # Drains reports (waiting up to timeout seconds for the first one), then calls their blocks
+    # here, outside the producer's lock, so a block may produce again.
+    def serve(timeout)
+      served = []
+      count = _drain(timeout.zero? ? 0 : to_ms(timeout), served)
+      first_error = nil
+      served.each do |block, report|
+        block.call(report)
+      rescue Exception => e # rubocop:disable Lint/RescueException -- raised below, once every block ran
+        first_error ||= e
+      end
+      raise first_error if first_error
+
+      count
+    end
+
+    # Waits until the handle has its report or timeout seconds passed, serving reports meanwhile.
+    def await(handle, timeout)
+      deadline = timeout && (now + timeout)
+      until handle.done?
+        left = deadline && (deadline - now)
+        break if left && left <= 0
+
+        slice = left ? [left, WAIT_SLICE].min : WAIT_SLICE
+        if (io = scheduler_io)
+          serve(0)
+          io.wait_readable(slice) unless handle.done?
+        else
+          serve(slice) # another thread may take the report: wait in slices
+        end
+      end
+    end
+
+    # Whatever a block (or an interrupt) raises, every report is still served before it is
+    # raised again.
+    def close_engine(timeout)
+      error = nil
+      begin
+        flush(timeout: timeout)
+      rescue Errors::ProducerShutdownError
+        return # closed meanwhile from another thread
+      rescue Exception => e # rubocop:disable Lint/RescueException -- raised below
+        error = e
+      end
+      _close_engine(0) # purges what is left; every report is queued now
+      loop do
+        break if serve(0).zero?
+      rescue Exception => e # rubocop:disable Lint/RescueException -- raised below
+        error ||= e
+      end
+      raise error if error
+    end
+
+    # An IO on the core's event fd when a non-blocking Fiber scheduler runs this fiber: waits
+    # then go through the scheduler (IO#wait_readable) instead of blocking the thread in C.
+    def scheduler_io
+      return nil unless Fiber.scheduler && !Fiber.current.blocking?
+
+      _event_io || (self._event_io = IO.for_fd(_event_fd, autoclose: false))
+    end
+
+    public
+
     def inspect
       "#<#{self.class.name} brokers=#{Array(@brokers).join(',')} client_id=#{@client_id.inspect}#{closed? ? ' closed' : ''}>"
+    end
+  end
+end
+
+module Kafkette
+  # What became of a produced message: topic, partition and offset (nil when it never got that
+  # far, or with required_acks 0), the record's timestamp_ms, and error (nil, or the exception
+  # of the message's error code: Errors.build).
+  class DeliveryReport
+    def delivered?
+      error.nil?
+    end
+  end
+
+  # Returned by Producer#produce: #done? once its report was served, #wait for it.
+  class DeliveryHandle
+    # Serves reports of the producer until this one came (at most timeout seconds; nil: without
+    # limit) and returns it, or raises its error; Errors::TimedOutError when time ran out.
+    def wait(timeout: nil)
+      producer.__send__(:await, self, timeout) unless done?
+      r = report
+      raise Errors.build(TIMED_OUT, "no delivery report within #{timeout} s") unless r
+      raise r.error if r.error
+
+      r
+    end
+
+    TIMED_OUT = -100 # the core's KK_ERR_TIMED_OUT
+    private_constant :TIMED_OUT
+
+    def inspect
+      "#<#{self.class.name} topic=#{topic.inspect} #{done? ? report.inspect : 'pending'}>"
     end
   end
 end
