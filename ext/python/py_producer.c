@@ -8,6 +8,7 @@
 #include "kkpy.h"
 
 #include <string.h>
+#include <pthread.h>
 #include <unistd.h>
 
 /* ProducedMessage: what produce queued and what became of it, handed to on_delivery. */
@@ -32,10 +33,23 @@ typedef struct {
     PyObject *brokers;       /* str, "host:port,..." */
     PyObject *purged;        /* list of ProducedMessage close drained, to serve after unlocking */
     Py_ssize_t unserved;     /* produced in this process and not yet served */
-    pid_t pid;               /* the process unserved counts for */
+    unsigned fork_gen;       /* the fork generation unserved counts for (see check_fork) */
 } kkpy_producer;
 
 #define KKPY_REPORTS 256
+
+/* After fork() the parent's messages get no report in the child: start counting afresh.
+ * A counter bumped in the child by pthread_atfork spares a getpid() per call. */
+static volatile unsigned forks;
+static void count_fork(void) { forks++; }
+static void register_fork_counter(void) { pthread_atfork(NULL, NULL, count_fork); }
+
+static void check_fork(kkpy_producer *self) {
+    if (self->fork_gen != forks) {
+        self->fork_gen = forks;
+        self->unserved = 0;
+    }
+}
 
 static int produced_traverse(kkpy_produced *self, visitproc visit, void *arg) {
     Py_VISIT(Py_TYPE(self));
@@ -118,6 +132,10 @@ static void take_reports(kkpy_producer *self) {
         n = kk_producer_poll(self->producer, r, KKPY_REPORTS, 0);
         for (size_t i = 0; i < n; i++) {
             kkpy_produced *m = r[i].opaque;
+            if (!m) { /* produced without on_delivery */
+                self->unserved--;
+                continue;
+            }
             m->partition = r[i].partition;
             m->offset = r[i].offset;
             m->timestamp = r[i].timestamp_ms;
@@ -177,7 +195,9 @@ static PyObject *producer_new(PyTypeObject *type, PyObject *args, PyObject *kwar
         goto fail;
     }
     self->h.client = kk_producer_client(self->producer);
-    self->pid = getpid();
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, register_fork_counter);
+    self->fork_gen = forks;
     self->client_id = kkpy_config_str(cfg, "client_id");
     self->brokers = kkpy_config_str(cfg, "bootstrap_servers");
     if (!self->client_id || !self->brokers)
@@ -412,14 +432,7 @@ done:
 
 /* ---- produce / poll / flush ------------------------------------------------------------ */
 
-/* After fork() the parent's messages get no report in the child: start counting afresh. */
-static void check_fork(kkpy_producer *self) {
-    pid_t pid = getpid();
-    if (pid != self->pid) {
-        self->pid = pid;
-        self->unserved = 0;
-    }
-}
+
 
 /* Seconds (int, float or None) -> ms for the core; None and negative: -1 (no limit). */
 static int timeout_arg(PyObject *obj, const char *fname, int *ms) {
@@ -511,6 +524,10 @@ static Py_ssize_t drain(kkpy_producer *self, int timeout_ms, const char *fname) 
             exc = kkpy_exc_take(); /* Ctrl-C while waiting: serve what came first */
         for (size_t i = 0; i < n; i++) {
             kkpy_produced *m = r[i].opaque;
+            if (!m) { /* produced without on_delivery: nothing to call, nothing to release */
+                self->unserved--;
+                continue;
+            }
             m->partition = r[i].partition;
             m->offset = r[i].offset;
             m->timestamp = r[i].timestamp_ms;
@@ -546,44 +563,84 @@ static int produce_payload(PyObject *obj, const char *name, const void **ptr, si
     return -1;
 }
 
-static PyObject *producer_produce(kkpy_producer *self, PyObject *args, PyObject *kwargs) {
-    static char *kwlist[] = {"topic", "value", "key", "partition", "headers", "timestamp_ms", "on_delivery", NULL};
-    PyObject *topic, *value = Py_None, *key = Py_None, *partition = Py_None, *headers = Py_None,
-                     *timestamp = Py_None, *on_delivery = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|OO$OOOO:produce", kwlist, &topic, &value, &key, &partition,
-                                     &headers, &timestamp, &on_delivery))
+/* produce's parameters: topic, value, key by position or name; the rest by name only. */
+enum { P_TOPIC, P_VALUE, P_KEY, P_PARTITION, P_HEADERS, P_TIMESTAMP, P_ON_DELIVERY, P_COUNT };
+static const char *const produce_names[P_COUNT] = {"topic",   "value",        "key",        "partition",
+                                                   "headers", "timestamp_ms", "on_delivery"};
+
+static int produce_args(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, PyObject **out) {
+    if (nargs > 3) {
+        PyErr_Format(PyExc_TypeError, "produce() takes at most 3 positional arguments (%zd given)", nargs);
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < nargs; i++)
+        out[i] = args[i];
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    for (Py_ssize_t k = 0; k < nkw; k++) {
+        PyObject *name = PyTuple_GET_ITEM(kwnames, k);
+        int i = 0;
+        while (i < P_COUNT && PyUnicode_CompareWithASCIIString(name, produce_names[i]) != 0)
+            i++;
+        if (i == P_COUNT) {
+            PyErr_Format(PyExc_TypeError, "produce() got an unexpected keyword argument '%U'", name);
+            return -1;
+        }
+        if (out[i]) {
+            PyErr_Format(PyExc_TypeError, "produce() got multiple values for argument '%s'", produce_names[i]);
+            return -1;
+        }
+        out[i] = args[nargs + k];
+    }
+    if (!out[P_TOPIC]) {
+        PyErr_SetString(PyExc_TypeError, "produce() missing required argument 'topic'");
+        return -1;
+    }
+    for (int i = 1; i < P_COUNT; i++)
+        if (!out[i])
+            out[i] = Py_None;
+    return 0;
+}
+
+static PyObject *producer_produce(kkpy_producer *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
+    PyObject *a[P_COUNT] = {NULL};
+    if (produce_args(args, nargs, kwnames, a) < 0)
         return NULL;
+    PyObject *topic = a[P_TOPIC], *value = a[P_VALUE], *key = a[P_KEY], *on_delivery = a[P_ON_DELIVERY];
     kkpy_state *st = self->h.call.st;
     kk_produce_message_t km;
     memset(&km, 0, sizeof(km));
     long long part = -1, ts = 0;
     if (!(km.topic = kkpy_str_arg(topic, "produce", "topic", false)) ||
-        (partition != Py_None && kkpy_int_arg(partition, "produce", "partition", 0, INT32_MAX, &part) < 0) ||
-        (timestamp != Py_None && kkpy_int_arg(timestamp, "produce", "timestamp_ms", 0, INT64_MAX, &ts) < 0))
+        (a[P_PARTITION] != Py_None && kkpy_int_arg(a[P_PARTITION], "produce", "partition", 0, INT32_MAX, &part) < 0) ||
+        (a[P_TIMESTAMP] != Py_None && kkpy_int_arg(a[P_TIMESTAMP], "produce", "timestamp_ms", 0, INT64_MAX, &ts) < 0))
         return NULL;
     if (on_delivery != Py_None && !PyCallable_Check(on_delivery)) {
         PyErr_Format(PyExc_TypeError, "produce: on_delivery must be callable or None, not %.100s",
                      Py_TYPE(on_delivery)->tp_name);
         return NULL;
     }
-    kkpy_produced *m = PyObject_GC_New(kkpy_produced, st->produced_type);
-    if (!m)
+    PyObject *headers = kkpy_convert_headers(a[P_HEADERS], st->empty_tuple);
+    if (!headers)
         return NULL;
-    m->topic = Py_NewRef(topic);
-    m->key = Py_NewRef(key);
-    m->value = Py_NewRef(value);
-    m->on_delivery = on_delivery == Py_None ? NULL : Py_NewRef(on_delivery);
-    m->partition = -1;
-    m->error = 0;
-    m->offset = -1;
-    m->timestamp = -1;
-    m->headers = kkpy_convert_headers(headers, st->empty_tuple);
-    PyObject_GC_Track(m);
-    if (!m->headers) {
-        Py_DECREF(m);
-        return NULL;
+    /* Without on_delivery the report carries no object (NULL opaque): nothing to keep alive. */
+    kkpy_produced *m = NULL;
+    if (on_delivery != Py_None) {
+        if (!(m = PyObject_GC_New(kkpy_produced, st->produced_type))) {
+            Py_DECREF(headers);
+            return NULL;
+        }
+        m->topic = Py_NewRef(topic);
+        m->key = Py_NewRef(key);
+        m->value = Py_NewRef(value);
+        m->headers = Py_NewRef(headers);
+        m->on_delivery = Py_NewRef(on_delivery);
+        m->partition = -1;
+        m->error = 0;
+        m->offset = -1;
+        m->timestamp = -1;
+        PyObject_GC_Track(m);
     }
-    Py_ssize_t nh = PyTuple_GET_SIZE(m->headers);
+    Py_ssize_t nh = PyTuple_GET_SIZE(headers);
     kk_header_t small[8], *hs = nh <= 8 ? small : PyMem_Calloc((size_t)nh, sizeof(*hs));
     Py_buffer views[2];
     Py_ssize_t nviews = 0;
@@ -593,7 +650,7 @@ static PyObject *producer_produce(kkpy_producer *self, PyObject *args, PyObject 
         goto done;
     }
     for (Py_ssize_t j = 0; j < nh; j++) {
-        PyObject *pair = PyTuple_GET_ITEM(m->headers, j), *v = PyTuple_GET_ITEM(pair, 1);
+        PyObject *pair = PyTuple_GET_ITEM(headers, j), *v = PyTuple_GET_ITEM(pair, 1);
         Py_ssize_t klen;
         if (!(hs[j].key = PyUnicode_AsUTF8AndSize(PyTuple_GET_ITEM(pair, 0), &klen)))
             goto done;
@@ -615,21 +672,21 @@ static PyObject *producer_produce(kkpy_producer *self, PyObject *args, PyObject 
     int rc;
     /* copies key, value and headers; may wait max_block_ms for room (Ctrl-C interrupts) */
     KKPY_CALL(&self->h, rc, kk_producer_produce(self->producer, &km, &err));
-    if (kkpy_leave(&self->h, rc, &err) < 0) {
-        if (rc == KK_OK) /* queued, but a callback raised (the partitioner): the report still comes */
-            m = NULL, self->unserved++;
-        goto done;
+    if (rc == KK_OK) {
+        check_fork(self);
+        self->unserved++;
+        m = NULL; /* the core's reference now, until its report is served */
     }
-    check_fork(self);
-    self->unserved++;
-    m = NULL; /* the core's reference now, until its report is served */
-    result = Py_NewRef(Py_None);
+    /* a partitioner's exception is raised even when the message was queued (its report comes) */
+    if (kkpy_leave(&self->h, rc, &err) == 0)
+        result = Py_NewRef(Py_None);
 done:
     for (Py_ssize_t i = 0; i < nviews; i++)
         PyBuffer_Release(&views[i]);
     if (hs != small)
         PyMem_Free(hs);
     Py_XDECREF(m);
+    Py_DECREF(headers);
     return result;
 }
 
@@ -751,7 +808,7 @@ static PyMethodDef producer_methods[] = {
      "class when none was; either way .failures lists the undelivered ones (the others keep their offsets). "
      "ProducerShutdownError after close(), KeyboardInterrupt on Ctrl-C."},
     {"stats", (PyCFunction)producer_stats, METH_NOARGS, KKPY_STATS_DOC},
-    {"produce", (PyCFunction)(void (*)(void))producer_produce, METH_VARARGS | METH_KEYWORDS,
+    {"produce", (PyCFunction)(void (*)(void))producer_produce, METH_FASTCALL | METH_KEYWORDS,
      "produce($self, topic, value=None, key=None, *, partition=None, headers=None, timestamp_ms=None, "
      "on_delivery=None)\n--\n\n"
      "Queue one message and return at once (key, value and headers are copied). Its fate comes as one call "
@@ -761,7 +818,8 @@ static PyMethodDef producer_methods[] = {
      "interrupts) and then raises the class of QUEUE_FULL (-124, a TimedOutError); a message refused with an exception gets no callback."},
     {"poll", (PyCFunction)(void (*)(void))producer_poll, METH_VARARGS | METH_KEYWORDS,
      "poll($self, timeout=0)\n--\n\nServe the waiting delivery reports (waiting up to timeout seconds for the "
-     "first; None: without limit) by calling their on_delivery; return how many were served. The first "
+     "first; None: without limit) by calling their on_delivery; return how many reports were served (messages "
+     "produced without on_delivery count too). The first "
      "exception a callback raises is raised once the drained reports are all served."},
     {"flush", (PyCFunction)(void (*)(void))producer_flush, METH_VARARGS | METH_KEYWORDS,
      "flush($self, timeout=None)\n--\n\nSend everything queued without lingering and serve reports until every "

@@ -79,6 +79,12 @@ def test_produce_arguments(brokers, topic, producer):
             producer.produce(**bad)
     with pytest.raises(TypeError):
         producer.produce(topic, b"x", b"k", 0)  # partition is keyword-only
+    with pytest.raises(TypeError):
+        producer.produce(topic, b"x", value=b"y")
+    with pytest.raises(TypeError):
+        producer.produce(topic, b"x", bogus=1)
+    with pytest.raises(TypeError):
+        producer.produce(value=b"x")
     assert len(producer) == 0 and bool(producer)
 
 
