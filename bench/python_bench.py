@@ -22,7 +22,10 @@ import time
 import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PEERS = ("kafkette", "confluent-kafka", "kafka-python")
+PEERS = ("kafkette", "kafkette-loop", "confluent-kafka", "kafka-python")
+# kafkette-loop: Producer.produce() per record with poll(), the same loop as confluent-kafka's
+# (kafkette: send_messages in batches of --batch). It has no consume side.
+PRODUCE_ONLY = ("kafkette-loop",)
 
 
 # ---- one measurement (child process) -------------------------------------------------------
@@ -54,6 +57,31 @@ def produce_kafkette(a, topic, vals):
                 raise SystemExit("kafkette: offsets %s..%s, expected %d.." % (msgs[0].offset, msgs[-1].offset, done))
             done += k
     return time.perf_counter() - start
+
+
+def produce_loop_kafkette(a, topic, vals):
+    import kafkette
+
+    n = a.records
+    last = []
+
+    def report(err, msg):
+        last.append((err, msg.offset))
+
+    start = time.perf_counter()
+    p = kafkette.Producer(a.bootstrap.split(","), "bench-kafkette-loop", required_acks=1, compression_codec=a.codec,
+                          linger_ms=5)
+    produce, poll = p.produce, p.poll
+    for i in range(n):
+        produce(topic, vals[i & 1023], partition=0, on_delivery=report if i == n - 1 else None)
+        if i & 1023 == 0:
+            poll(0)
+    left = p.flush(60)
+    wall = time.perf_counter() - start
+    p.close()
+    if left or last != [(None, n - 1)]:
+        raise SystemExit("kafkette-loop: %d not flushed, last report %s, expected offset %d" % (left, last, n - 1))
+    return wall
 
 
 def produce_confluent(a, topic, vals):
@@ -207,11 +235,12 @@ def consume_kafka_python(a, topic, vals):
 
 def one(a):
     """Child: one (peer, op) measurement; prints a RESULT line."""
-    if a.peer == "kafkette":
+    if a.peer.startswith("kafkette"):
         sys.path.insert(0, os.path.join(ROOT, "python"))
     vals = values(a.size)
     fn = {
         ("kafkette", "produce"): produce_kafkette,
+        ("kafkette-loop", "produce"): produce_loop_kafkette,
         ("confluent-kafka", "produce"): produce_confluent,
         ("kafka-python", "produce"): produce_kafka_python,
         ("kafkette", "consume"): consume_kafkette,
@@ -341,6 +370,8 @@ def drive(a, peers):
         run_child(a, "kafkette", "produce", source, a.records)
     for r in range(1, a.runs + 1):
         for peer in peers:
+            if peer in PRODUCE_ONLY:
+                continue
             say("consume, run %d: %s" % (r, peer))
             keep(peer, "consume", run_child(a, peer, "consume", source, counts[peer]))
 

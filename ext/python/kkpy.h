@@ -43,6 +43,7 @@ typedef struct kkpy_state {
     PyTypeObject *group_type;    /* ConsumerGroup */
     PyTypeObject *topic_partition_type; /* TopicPartition (a struct sequence) */
     PyTypeObject *admin_type;    /* Admin */
+    PyTypeObject *produced_type; /* ProducedMessage (Producer.produce's on_delivery) */
 
     PyObject *error_classes;     /* dict: class name (and alias) -> exception class */
     PyObject *Error;             /* the few the binding raises by name (also in the dict) */
@@ -212,6 +213,7 @@ extern PyType_Spec kkpy_consumer_spec;
 extern PyType_Spec kkpy_group_spec;
 extern PyStructSequence_Desc kkpy_topic_partition_desc;
 extern PyType_Spec kkpy_admin_spec;
+extern PyType_Spec kkpy_produced_spec;
 extern PyMethodDef kkpy_admin_methods[]; /* create_topic, delete_topic */
 extern PyMethodDef kkpy_cli_methods[];   /* _cli_main (py_cli.c) */
 
@@ -240,6 +242,10 @@ typedef struct {
     int64_t timestamp;   /* ms; -1 = none */
     int timestamp_type;  /* 0 create time, 1 log-append time, -1 none */
 } kkpy_fetched;
+
+/* headers: None, a dict, or an iterable of (str, value) pairs -> a new tuple of (str, bytes | None)
+ * (empty: a new reference to empty). */
+PyObject *kkpy_convert_headers(PyObject *obj, PyObject *empty);
 
 /* Builds a FetchedMessage; steals nothing. */
 PyObject *kkpy_fetched_new(kkpy_state *st, PyObject *topic, PyObject *partition,

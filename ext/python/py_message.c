@@ -42,7 +42,7 @@ static PyObject *convert_header_value(PyObject *obj) {
 }
 
 /* headers: None, a dict, or an iterable of (key, value) pairs -> tuple of (str, bytes | None). */
-static PyObject *convert_headers(PyObject *obj, PyObject *empty) {
+PyObject *kkpy_convert_headers(PyObject *obj, PyObject *empty) {
     if (obj == Py_None)
         return Py_NewRef(empty);
     PyObject *pairs;
@@ -130,7 +130,7 @@ static PyObject *message_new(PyTypeObject *type, PyObject *args, PyObject *kwarg
     self->topic = Py_NewRef(topic);
     self->value = convert_payload(value, "value");
     self->key = self->value ? convert_payload(key, "key") : NULL;
-    self->headers = self->key ? convert_headers(headers, st->empty_tuple) : NULL;
+    self->headers = self->key ? kkpy_convert_headers(headers, st->empty_tuple) : NULL;
     if (!self->headers) {
         Py_DECREF(self);
         return NULL;

@@ -67,7 +67,8 @@ static int kkpy_exec(PyObject *module) {
         add_type(module, &kkpy_producer_spec, &st->producer_type) < 0 ||
         add_type(module, &kkpy_consumer_spec, &st->consumer_type) < 0 ||
         add_type(module, &kkpy_group_spec, &st->group_type) < 0 ||
-        add_type(module, &kkpy_admin_spec, &st->admin_type) < 0)
+        add_type(module, &kkpy_admin_spec, &st->admin_type) < 0 ||
+        add_type(module, &kkpy_produced_spec, &st->produced_type) < 0)
         return -1;
 #if PY_VERSION_HEX < 0x030A0000
     st->fetched_type->tp_new = NULL; /* built by fetch only */
@@ -107,7 +108,7 @@ static int kkpy_exec(PyObject *module) {
 /* Every object the state holds, for traverse and clear. */
 #define KKPY_STATE_OBJECTS(X)                                                                      \
     X(producer_type) X(consumer_type) X(message_type) X(fetched_type) X(failure_type) X(group_type)     \
-    X(topic_partition_type) X(admin_type) X(error_classes) X(Error) X(ProducerShutdownError)            \
+    X(topic_partition_type) X(admin_type) X(produced_type) X(error_classes) X(Error) X(ProducerShutdownError)            \
     X(ConsumerClosedError) X(FailedToSendMessages) X(closed_error) X(logger) X(empty_tuple) X(str_code) X(str_retriable)
 
 static int kkpy_traverse(PyObject *module, visitproc visit, void *arg) {

@@ -1,10 +1,29 @@
 /*
  * kafkette.Producer: Poseidon's option names over kk_producer_*; send_messages releases the
- * GIL for the whole send and reports per message.
+ * GIL for the whole send and reports per message. produce/poll/flush (confluent-kafka's names)
+ * run on the core's asynchronous engine: each produced message is a ProducedMessage whose
+ * reference the core holds as the report's opaque; poll/flush/close drain the reports on the
+ * caller's thread and call on_delivery there, outside the object's lock.
  */
 #include "kkpy.h"
 
 #include <string.h>
+#include <pthread.h>
+#include <unistd.h>
+
+/* ProducedMessage: what produce queued and what became of it, handed to on_delivery. */
+typedef struct {
+    PyObject_HEAD
+    PyObject *topic;       /* str */
+    PyObject *key;         /* as given (bytes-like or None) */
+    PyObject *value;       /* as given */
+    PyObject *headers;     /* tuple of (str, bytes | None) */
+    PyObject *on_delivery; /* callable or NULL; cleared once served */
+    int32_t partition;     /* -1 until reported (and when it never got that far) */
+    int32_t error;         /* the report's code, kept between close's drain and its callbacks */
+    long long offset;      /* -1 until reported, on failure, with required_acks 0 */
+    long long timestamp;   /* ms; -1 until reported */
+} kkpy_produced;
 
 typedef struct {
     kkpy_head h;
@@ -12,7 +31,89 @@ typedef struct {
     PyObject *partitioner;   /* a callable, or NULL */
     PyObject *client_id;     /* str */
     PyObject *brokers;       /* str, "host:port,..." */
+    PyObject *purged;        /* list of ProducedMessage close drained, to serve after unlocking */
+    Py_ssize_t unserved;     /* produced in this process and not yet served */
+    unsigned fork_gen;       /* the fork generation unserved counts for (see check_fork) */
 } kkpy_producer;
+
+#define KKPY_REPORTS 256
+
+/* After fork() the parent's messages get no report in the child: start counting afresh.
+ * A counter bumped in the child by pthread_atfork spares a getpid() per call. */
+static volatile unsigned forks;
+static void count_fork(void) { forks++; }
+static void register_fork_counter(void) { pthread_atfork(NULL, NULL, count_fork); }
+
+static void check_fork(kkpy_producer *self) {
+    if (self->fork_gen != forks) {
+        self->fork_gen = forks;
+        self->unserved = 0;
+    }
+}
+
+static int produced_traverse(kkpy_produced *self, visitproc visit, void *arg) {
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(self->key);
+    Py_VISIT(self->value);
+    Py_VISIT(self->on_delivery);
+    return 0;
+}
+
+static int produced_clear(kkpy_produced *self) {
+    Py_CLEAR(self->key);
+    Py_CLEAR(self->value);
+    Py_CLEAR(self->on_delivery);
+    return 0;
+}
+
+static void produced_dealloc(kkpy_produced *self) {
+    PyTypeObject *type = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    produced_clear(self);
+    Py_CLEAR(self->topic);
+    Py_CLEAR(self->headers);
+    type->tp_free((PyObject *)self);
+    Py_DECREF(type);
+}
+
+static PyObject *produced_repr(kkpy_produced *self) {
+    return PyUnicode_FromFormat("ProducedMessage(topic=%R, partition=%d, offset=%lld, timestamp=%lld)",
+                                self->topic ? self->topic : Py_None, (int)self->partition, self->offset,
+                                self->timestamp);
+}
+
+static PyMemberDef produced_members[] = {
+    {"topic", T_OBJECT, offsetof(kkpy_produced, topic), READONLY, "The topic."},
+    {"key", T_OBJECT, offsetof(kkpy_produced, key), READONLY, "The key as given to produce (None: no key)."},
+    {"value", T_OBJECT, offsetof(kkpy_produced, value), READONLY, "The value as given to produce."},
+    {"headers", T_OBJECT, offsetof(kkpy_produced, headers), READONLY, "The headers, (str, bytes | None) pairs."},
+    {"partition", T_INT, offsetof(kkpy_produced, partition), READONLY, "Its partition; -1 if it never got that far."},
+    {"offset", T_LONGLONG, offsetof(kkpy_produced, offset), READONLY,
+     "Its offset; -1 on failure, with required_acks 0, or for a retry the broker knew as a duplicate."},
+    {"timestamp", T_LONGLONG, offsetof(kkpy_produced, timestamp), READONLY, "The record's timestamp in ms."},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyType_Slot produced_slots[] = {
+    {Py_tp_dealloc, produced_dealloc},
+    {Py_tp_traverse, produced_traverse},
+    {Py_tp_clear, produced_clear},
+    {Py_tp_repr, produced_repr},
+    {Py_tp_members, produced_members},
+    {Py_tp_doc, "A message Producer.produce queued, as its on_delivery(err, msg) callback sees it."},
+    {0, NULL},
+};
+
+PyType_Spec kkpy_produced_spec = {
+    .name = "kafkette.ProducedMessage",
+    .basicsize = sizeof(kkpy_produced),
+#if PY_VERSION_HEX >= 0x030A0000
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+#else
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+#endif
+    .slots = produced_slots,
+};
 
 static int take_callback(void *p, const char *name, PyObject *value) {
     kkpy_producer *self = p;
@@ -22,9 +123,46 @@ static int take_callback(void *p, const char *name, PyObject *value) {
     return 0;
 }
 
+/* Takes the reports of a closed producer (every one is queued) into self->purged, their
+ * results written into the messages; close() serves them once unlocked. GIL held. */
+static void take_reports(kkpy_producer *self) {
+    kk_delivery_report_t r[KKPY_REPORTS];
+    size_t n;
+    do {
+        n = kk_producer_poll(self->producer, r, KKPY_REPORTS, 0);
+        for (size_t i = 0; i < n; i++) {
+            kkpy_produced *m = r[i].opaque;
+            if (!m) { /* produced without on_delivery */
+                self->unserved--;
+                continue;
+            }
+            m->partition = r[i].partition;
+            m->offset = r[i].offset;
+            m->timestamp = r[i].timestamp_ms;
+            m->error = r[i].error;
+            /* the list takes the core's reference; without a list (no memory) drop it */
+            if (!self->purged || PyList_Append(self->purged, (PyObject *)m) < 0) {
+                PyErr_Clear();
+                self->unserved--;
+            }
+            Py_DECREF(m);
+        }
+    } while (n == KKPY_REPORTS);
+}
+
+/* Closes the engine (what is left is purged: close() flushed before), takes every report
+ * into self->purged and frees the core object. Lock and GIL held. */
 static int producer_shutdown(kkpy_head *h, kk_error_t *err) {
-    (void)err;
     kkpy_producer *self = (kkpy_producer *)h;
+    if (!self->producer)
+        return KK_OK;
+    kk_error_t ignored;
+    Py_BEGIN_ALLOW_THREADS
+    kk_producer_close(self->producer, 0, err ? err : &ignored); /* joins the I/O thread */
+    Py_END_ALLOW_THREADS
+    if (!self->purged)
+        self->purged = PyList_New(0);
+    take_reports(self);
     kk_producer_free(self->producer); /* closes sockets; never blocks */
     self->producer = NULL;
     return KK_OK;
@@ -57,6 +195,9 @@ static PyObject *producer_new(PyTypeObject *type, PyObject *args, PyObject *kwar
         goto fail;
     }
     self->h.client = kk_producer_client(self->producer);
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, register_fork_counter);
+    self->fork_gen = forks;
     self->client_id = kkpy_config_str(cfg, "client_id");
     self->brokers = kkpy_config_str(cfg, "bootstrap_servers");
     if (!self->client_id || !self->brokers)
@@ -75,11 +216,13 @@ done:
 static int producer_traverse(kkpy_producer *self, visitproc visit, void *arg) {
     Py_VISIT(Py_TYPE(self));
     Py_VISIT(self->partitioner);
+    Py_VISIT(self->purged);
     return kkpy_call_traverse(&self->h.call, visit, arg);
 }
 
 static int producer_clear(kkpy_producer *self) {
     Py_CLEAR(self->partitioner);
+    Py_CLEAR(self->purged);
     Py_CLEAR(self->h.call.oauth_provider);
     return 0;
 }
@@ -87,8 +230,9 @@ static int producer_clear(kkpy_producer *self) {
 static void producer_dealloc(kkpy_producer *self) {
     PyTypeObject *type = Py_TYPE(self);
     PyObject_GC_UnTrack(self);
-    producer_shutdown(&self->h, NULL);
+    producer_shutdown(&self->h, NULL); /* a dropped producer calls no on_delivery: it drops them */
     kkpy_head_free(&self->h);
+    Py_CLEAR(self->purged);
     Py_CLEAR(self->partitioner);
     Py_CLEAR(self->client_id);
     Py_CLEAR(self->brokers);
@@ -286,9 +430,356 @@ done:
     return result;
 }
 
-static PyObject *producer_close(kkpy_producer *self, PyObject *unused) {
+/* ---- produce / poll / flush ------------------------------------------------------------ */
+
+
+
+/* Seconds (int, float or None) -> ms for the core; None and negative: -1 (no limit). */
+static int timeout_arg(PyObject *obj, const char *fname, int *ms) {
+    if (!obj || obj == Py_None) {
+        *ms = -1;
+        return 0;
+    }
+    double sec = PyFloat_AsDouble(obj);
+    if (sec == -1.0 && PyErr_Occurred()) {
+        PyErr_Format(PyExc_TypeError, "%s: timeout must be a number of seconds or None", fname);
+        return -1;
+    }
+    if (sec != sec) {
+        PyErr_Format(PyExc_ValueError, "%s: timeout is NaN", fname);
+        return -1;
+    }
+    *ms = sec < 0 ? -1 : sec * 1000.0 >= 2147483647.0 ? 2147483647 : (int)(sec * 1000.0 + 0.5);
+    return 0;
+}
+
+/* Writes the report into its message, calls on_delivery(err, msg) and drops the core's
+ * reference. The first exception raised by a callback is kept in *exc; later ones are
+ * reported as unraisable. GIL held, object lock not held. */
+static void serve(kkpy_producer *self, kkpy_produced *m, PyObject **exc) {
+    kkpy_state *st = self->h.call.st;
+    PyObject *cb = m->on_delivery;
+    m->on_delivery = NULL;
+    if (cb) {
+        PyObject *err = Py_None;
+        if (m->error) {
+            char text[KK_ERROR_MESSAGE_SIZE];
+            snprintf(text, sizeof(text), "%s (%d): %s", kk_err_name(m->error), (int)m->error,
+                     kk_err_description(m->error));
+            err = kkpy_error_new(st, m->error, text);
+        }
+        PyObject *res = NULL;
+        if (err) {
+            PyObject *args[2] = {err, (PyObject *)m};
+            res = PyObject_Vectorcall(cb, args, 2, NULL);
+        }
+        if (!res) {
+            if (!*exc)
+                *exc = kkpy_exc_take();
+            else
+                PyErr_WriteUnraisable(cb);
+        }
+        Py_XDECREF(res);
+        if (err != Py_None)
+            Py_XDECREF(err);
+        Py_DECREF(cb);
+    }
+    self->unserved--;
+    Py_DECREF(m);
+}
+
+/* Serves the messages close() took. */
+static int serve_purged(kkpy_producer *self) {
+    PyObject *list = self->purged, *exc = NULL;
+    self->purged = NULL;
+    if (!list)
+        return 0;
+    Py_ssize_t n = PyList_GET_SIZE(list);
+    for (Py_ssize_t i = 0; i < n; i++)
+        serve(self, (kkpy_produced *)Py_NewRef(PyList_GET_ITEM(list, i)), &exc);
+    Py_DECREF(list);
+    if (exc) {
+        kkpy_exc_restore(exc);
+        return -1;
+    }
+    return 0;
+}
+
+/* Drains the waiting reports (waiting up to timeout_ms for the first) and serves them;
+ * the number served, or -1 with an exception (Ctrl-C, a callback's) once all drained are
+ * served. */
+static Py_ssize_t drain(kkpy_producer *self, int timeout_ms, const char *fname) {
+    Py_ssize_t served = 0;
+    PyObject *exc = NULL;
+    kk_delivery_report_t r[KKPY_REPORTS];
+    for (;;) {
+        if (kkpy_enter(&self->h, fname) < 0)
+            goto fail;
+        size_t n;
+        if (timeout_ms != 0)
+            KKPY_CALL(&self->h, n, kk_producer_poll(self->producer, r, KKPY_REPORTS, timeout_ms));
+        else
+            n = kk_producer_poll(self->producer, r, KKPY_REPORTS, 0);
+        if (kkpy_leave(&self->h, KK_OK, NULL) < 0 && !exc)
+            exc = kkpy_exc_take(); /* Ctrl-C while waiting: serve what came first */
+        for (size_t i = 0; i < n; i++) {
+            kkpy_produced *m = r[i].opaque;
+            if (!m) { /* produced without on_delivery: nothing to call, nothing to release */
+                self->unserved--;
+                continue;
+            }
+            m->partition = r[i].partition;
+            m->offset = r[i].offset;
+            m->timestamp = r[i].timestamp_ms;
+            m->error = r[i].error;
+            serve(self, m, &exc);
+        }
+        served += (Py_ssize_t)n;
+        timeout_ms = 0;
+        if (n < KKPY_REPORTS || exc)
+            break;
+    }
+    if (!exc)
+        return served;
+    kkpy_exc_restore(exc);
+fail:
+    return -1;
+}
+
+/* bytes, another buffer, a str (sent as UTF-8, like MessageToSend) or None. */
+static int produce_payload(PyObject *obj, const char *name, const void **ptr, size_t *len, Py_buffer *views,
+                           Py_ssize_t *nviews) {
+    if (PyUnicode_Check(obj)) {
+        Py_ssize_t n;
+        if (!(*ptr = PyUnicode_AsUTF8AndSize(obj, &n)))
+            return -1;
+        *len = (size_t)n;
+        return 0;
+    }
+    if (obj == Py_None || PyBytes_Check(obj) || PyObject_CheckBuffer(obj))
+        return payload_view(obj, ptr, len, views, nviews);
+    PyErr_Format(PyExc_TypeError, "produce: %s must be bytes, a bytes-like object, str or None, not %.100s", name,
+                 Py_TYPE(obj)->tp_name);
+    return -1;
+}
+
+/* produce's parameters: topic, value, key by position or name; the rest by name only. */
+enum { P_TOPIC, P_VALUE, P_KEY, P_PARTITION, P_HEADERS, P_TIMESTAMP, P_ON_DELIVERY, P_COUNT };
+static const char *const produce_names[P_COUNT] = {"topic",   "value",        "key",        "partition",
+                                                   "headers", "timestamp_ms", "on_delivery"};
+
+static int produce_args(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, PyObject **out) {
+    if (nargs > 3) {
+        PyErr_Format(PyExc_TypeError, "produce() takes at most 3 positional arguments (%zd given)", nargs);
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < nargs; i++)
+        out[i] = args[i];
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    for (Py_ssize_t k = 0; k < nkw; k++) {
+        PyObject *name = PyTuple_GET_ITEM(kwnames, k);
+        int i = 0;
+        while (i < P_COUNT && PyUnicode_CompareWithASCIIString(name, produce_names[i]) != 0)
+            i++;
+        if (i == P_COUNT) {
+            PyErr_Format(PyExc_TypeError, "produce() got an unexpected keyword argument '%U'", name);
+            return -1;
+        }
+        if (out[i]) {
+            PyErr_Format(PyExc_TypeError, "produce() got multiple values for argument '%s'", produce_names[i]);
+            return -1;
+        }
+        out[i] = args[nargs + k];
+    }
+    if (!out[P_TOPIC]) {
+        PyErr_SetString(PyExc_TypeError, "produce() missing required argument 'topic'");
+        return -1;
+    }
+    for (int i = 1; i < P_COUNT; i++)
+        if (!out[i])
+            out[i] = Py_None;
+    return 0;
+}
+
+static PyObject *producer_produce(kkpy_producer *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
+    PyObject *a[P_COUNT] = {NULL};
+    if (produce_args(args, nargs, kwnames, a) < 0)
+        return NULL;
+    PyObject *topic = a[P_TOPIC], *value = a[P_VALUE], *key = a[P_KEY], *on_delivery = a[P_ON_DELIVERY];
+    kkpy_state *st = self->h.call.st;
+    kk_produce_message_t km;
+    memset(&km, 0, sizeof(km));
+    long long part = -1, ts = 0;
+    if (!(km.topic = kkpy_str_arg(topic, "produce", "topic", false)) ||
+        (a[P_PARTITION] != Py_None && kkpy_int_arg(a[P_PARTITION], "produce", "partition", 0, INT32_MAX, &part) < 0) ||
+        (a[P_TIMESTAMP] != Py_None && kkpy_int_arg(a[P_TIMESTAMP], "produce", "timestamp_ms", 0, INT64_MAX, &ts) < 0))
+        return NULL;
+    if (on_delivery != Py_None && !PyCallable_Check(on_delivery)) {
+        PyErr_Format(PyExc_TypeError, "produce: on_delivery must be callable or None, not %.100s",
+                     Py_TYPE(on_delivery)->tp_name);
+        return NULL;
+    }
+    PyObject *headers = kkpy_convert_headers(a[P_HEADERS], st->empty_tuple);
+    if (!headers)
+        return NULL;
+    /* Without on_delivery the report carries no object (NULL opaque): nothing to keep alive. */
+    kkpy_produced *m = NULL;
+    if (on_delivery != Py_None) {
+        if (!(m = PyObject_GC_New(kkpy_produced, st->produced_type))) {
+            Py_DECREF(headers);
+            return NULL;
+        }
+        m->topic = Py_NewRef(topic);
+        m->key = Py_NewRef(key);
+        m->value = Py_NewRef(value);
+        m->headers = Py_NewRef(headers);
+        m->on_delivery = Py_NewRef(on_delivery);
+        m->partition = -1;
+        m->error = 0;
+        m->offset = -1;
+        m->timestamp = -1;
+        PyObject_GC_Track(m);
+    }
+    Py_ssize_t nh = PyTuple_GET_SIZE(headers);
+    kk_header_t small[8], *hs = nh <= 8 ? small : PyMem_Calloc((size_t)nh, sizeof(*hs));
+    Py_buffer views[2];
+    Py_ssize_t nviews = 0;
+    PyObject *result = NULL;
+    if (!hs) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t j = 0; j < nh; j++) {
+        PyObject *pair = PyTuple_GET_ITEM(headers, j), *v = PyTuple_GET_ITEM(pair, 1);
+        Py_ssize_t klen;
+        if (!(hs[j].key = PyUnicode_AsUTF8AndSize(PyTuple_GET_ITEM(pair, 0), &klen)))
+            goto done;
+        hs[j].key_len = (size_t)klen;
+        hs[j].value = v == Py_None ? NULL : PyBytes_AS_STRING(v);
+        hs[j].value_len = v == Py_None ? 0 : (size_t)PyBytes_GET_SIZE(v);
+    }
+    km.headers = nh ? hs : NULL;
+    km.header_count = (size_t)nh;
+    km.partition = (int32_t)part;
+    km.timestamp_ms = ts;
+    km.opaque = m;
+    if (produce_payload(value, "value", &km.value, &km.value_len, views, &nviews) < 0 ||
+        produce_payload(key, "key", &km.key, &km.key_len, views, &nviews) < 0)
+        goto done;
+    if (kkpy_enter(&self->h, "produce") < 0)
+        goto done;
+    kk_error_t err;
+    int rc;
+    /* copies key, value and headers; may wait max_block_ms for room (Ctrl-C interrupts) */
+    KKPY_CALL(&self->h, rc, kk_producer_produce(self->producer, &km, &err));
+    if (rc == KK_OK) {
+        check_fork(self);
+        self->unserved++;
+        m = NULL; /* the core's reference now, until its report is served */
+    }
+    /* a partitioner's exception is raised even when the message was queued (its report comes) */
+    if (kkpy_leave(&self->h, rc, &err) == 0)
+        result = Py_NewRef(Py_None);
+done:
+    for (Py_ssize_t i = 0; i < nviews; i++)
+        PyBuffer_Release(&views[i]);
+    if (hs != small)
+        PyMem_Free(hs);
+    Py_XDECREF(m);
+    Py_DECREF(headers);
+    return result;
+}
+
+static PyObject *producer_poll(kkpy_producer *self, PyObject *args, PyObject *kwargs) {
+    static char *kwlist[] = {"timeout", NULL};
+    PyObject *timeout = NULL;
+    int ms = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|O:poll", kwlist, &timeout) ||
+        (timeout && timeout_arg(timeout, "poll", &ms) < 0))
+        return NULL;
+    Py_ssize_t n = drain(self, ms, "poll");
+    return n < 0 ? NULL : PyLong_FromSsize_t(n);
+}
+
+/* Flushes in slices, serving reports between them, until nothing is left or the time is up;
+ * the number still unserved, or -1 with an exception. */
+static Py_ssize_t flush(kkpy_producer *self, int ms, const char *fname) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    long long now = ts.tv_sec * 1000LL + ts.tv_nsec / 1000000, until = ms < 0 ? -1 : now + ms;
+    for (;;) {
+        int slice = until < 0 || until - now > 200 ? 200 : (int)(until - now);
+        if (kkpy_enter(&self->h, fname) < 0)
+            return -1;
+        kk_error_t err;
+        size_t left = 0;
+        int rc;
+        KKPY_CALL(&self->h, rc, kk_producer_flush(self->producer, slice, &left, &err));
+        if (kkpy_leave(&self->h, rc == KK_ERR_TIMED_OUT ? KK_OK : rc, &err) < 0)
+            return -1; /* Ctrl-C, or close() from another thread */
+        size_t in_flight = kk_producer_in_flight(self->producer);
+        if (drain(self, 0, fname) < 0)
+            return -1;
+        check_fork(self);
+        if (in_flight == 0 && self->unserved <= 0)
+            return 0;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        now = ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+        if (until >= 0 && now >= until)
+            return in_flight > 0 ? (Py_ssize_t)in_flight : self->unserved;
+    }
+}
+
+static PyObject *producer_flush(kkpy_producer *self, PyObject *args, PyObject *kwargs) {
+    static char *kwlist[] = {"timeout", NULL};
+    PyObject *timeout = Py_None;
+    int ms;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|O:flush", kwlist, &timeout) ||
+        timeout_arg(timeout, "flush", &ms) < 0)
+        return NULL;
+    Py_ssize_t left = flush(self, ms, "flush");
+    return left < 0 ? NULL : PyLong_FromSsize_t(left);
+}
+
+static Py_ssize_t producer_len(kkpy_producer *self) {
+    check_fork(self);
+    return self->producer ? self->unserved : 0;
+}
+
+/* len() counts messages in flight; a producer stays true however many there are. */
+static int producer_bool(kkpy_producer *self) {
+    (void)self;
+    return 1;
+}
+
+static PyObject *producer_event_fd(kkpy_producer *self, PyObject *unused) {
     (void)unused;
-    return kkpy_close(&self->h);
+    if (kkpy_enter(&self->h, "event_fd") < 0)
+        return NULL;
+    kk_error_t err;
+    int fd = kk_producer_event_fd(self->producer, &err);
+    if (kkpy_leave(&self->h, fd < 0 ? err.code : KK_OK, &err) < 0)
+        return NULL;
+    return PyLong_FromLong(fd);
+}
+
+static PyObject *producer_close(kkpy_producer *self, PyObject *args, PyObject *kwargs) {
+    static char *kwlist[] = {"timeout", NULL};
+    PyObject *timeout = Py_None;
+    int ms;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|O:close", kwlist, &timeout) ||
+        timeout_arg(timeout, "close", &ms) < 0)
+        return NULL;
+    /* flush first, serving reports (Ctrl-C leaves the producer open); then purge the rest */
+    if (self->h.client && !self->h.closing && ms != 0 && self->unserved > 0 && flush(self, ms, "close") < 0) {
+        if (!PyErr_ExceptionMatches((PyObject *)self->h.closed_class))
+            return NULL;
+        PyErr_Clear(); /* another thread's close() got there first */
+    }
+    PyObject *r = kkpy_close(&self->h);
+    if (serve_purged(self) < 0)
+        Py_CLEAR(r);
+    return r;
 }
 
 static PyObject *producer_enter(kkpy_producer *self, PyObject *unused) {
@@ -317,9 +808,31 @@ static PyMethodDef producer_methods[] = {
      "class when none was; either way .failures lists the undelivered ones (the others keep their offsets). "
      "ProducerShutdownError after close(), KeyboardInterrupt on Ctrl-C."},
     {"stats", (PyCFunction)producer_stats, METH_NOARGS, KKPY_STATS_DOC},
-    {"close", (PyCFunction)producer_close, METH_NOARGS,
-     "close($self, /)\n--\n\nClose the connections. A send waiting in another thread is interrupted and raises "
-     "ProducerShutdownError (its messages may or may not have been written). Idempotent."},
+    {"produce", (PyCFunction)(void (*)(void))producer_produce, METH_FASTCALL | METH_KEYWORDS,
+     "produce($self, topic, value=None, key=None, *, partition=None, headers=None, timestamp_ms=None, "
+     "on_delivery=None)\n--\n\n"
+     "Queue one message and return at once (key, value and headers are copied). Its fate comes as one call "
+     "of on_delivery(err, msg) from poll(), flush() or close() on the calling thread: err is None or the "
+     "kafkette.Error subclass for the report's code (error_class(code); .code -125, purged, for messages close() dropped), msg a "
+     "ProducedMessage. With buffer_memory full, waits up to max_block_ms (the GIL released; Ctrl-C "
+     "interrupts) and then raises the class of QUEUE_FULL (-124, a TimedOutError); a message refused with an exception gets no callback."},
+    {"poll", (PyCFunction)(void (*)(void))producer_poll, METH_VARARGS | METH_KEYWORDS,
+     "poll($self, timeout=0)\n--\n\nServe the waiting delivery reports (waiting up to timeout seconds for the "
+     "first; None: without limit) by calling their on_delivery; return how many reports were served (messages "
+     "produced without on_delivery count too). The first "
+     "exception a callback raises is raised once the drained reports are all served."},
+    {"flush", (PyCFunction)(void (*)(void))producer_flush, METH_VARARGS | METH_KEYWORDS,
+     "flush($self, timeout=None)\n--\n\nSend everything queued without lingering and serve reports until every "
+     "message has been served or timeout seconds passed (None: without limit); return how many messages are "
+     "still in flight (0: all done). Ctrl-C raises KeyboardInterrupt."},
+    {"event_fd", (PyCFunction)producer_event_fd, METH_NOARGS,
+     "event_fd($self, /)\n--\n\nA file descriptor that is readable while delivery reports wait for poll() (for "
+     "event loops; never read it). Owned by the producer; ask again after fork()."},
+    {"close", (PyCFunction)(void (*)(void))producer_close, METH_VARARGS | METH_KEYWORDS,
+     "close($self, timeout=None)\n--\n\nFlush up to timeout seconds (None: until every message has its report, "
+     "which delivery_timeout_ms bounds), then purge what is left and serve every remaining on_delivery "
+     "(code -125, purged) before closing the connections. A send waiting in another thread is interrupted and "
+     "raises ProducerShutdownError (its messages may or may not have been written). Idempotent."},
     {"__enter__", (PyCFunction)producer_enter, METH_NOARGS, "Return the producer."},
     {"__exit__", (PyCFunction)kkpy_exit_calls_close, METH_VARARGS, "Close the producer."},
     {NULL, NULL, 0, NULL},
@@ -343,6 +856,8 @@ static PyType_Slot producer_slots[] = {
     {Py_tp_clear, producer_clear},
     {Py_tp_repr, producer_repr},
     {Py_tp_methods, producer_methods},
+    {Py_sq_length, producer_len},
+    {Py_nb_bool, producer_bool},
     {Py_tp_members, producer_members},
     {Py_tp_getset, producer_getset},
     {Py_tp_doc,

@@ -129,6 +129,7 @@ from ._kafkette import PolicyViolation as PolicyViolation
 from ._kafkette import PositionOutOfRange as PositionOutOfRange
 from ._kafkette import PreferredLeaderNotAvailable as PreferredLeaderNotAvailable
 from ._kafkette import PrincipalDeserializationFailure as PrincipalDeserializationFailure
+from ._kafkette import ProducedMessage as ProducedMessage
 from ._kafkette import Producer as Producer
 from ._kafkette import ProducerFenced as ProducerFenced
 from ._kafkette import ProducerShutdownError as ProducerShutdownError
@@ -326,6 +327,7 @@ __all__ = [
     "PositionOutOfRange",
     "PreferredLeaderNotAvailable",
     "PrincipalDeserializationFailure",
+    "ProducedMessage",
     "Producer",
     "ProducerFenced",
     "ProducerShutdownError",

@@ -105,8 +105,28 @@ class SendFailure(Tuple[int, str, Optional[int], "Error", MessageToSend]):
     def message(self) -> MessageToSend: ...
 
 @final
+class ProducedMessage:
+    """A message Producer.produce queued, as its on_delivery(err, msg) callback sees it."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def key(self) -> Optional[_Payload]: ...
+    @property
+    def value(self) -> Optional[_Payload]: ...
+    @property
+    def headers(self) -> Tuple[Tuple[str, Optional[bytes]], ...]: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def timestamp(self) -> int: ...
+
+_OnDelivery = Callable[[Optional["Error"], ProducedMessage], object]
+
 class Producer:
-    """A synchronous Kafka producer."""
+    """A Kafka producer: send_messages (synchronous) and produce/poll/flush (asynchronous)."""
 
     def __new__(
         cls,
@@ -126,6 +146,13 @@ class Producer:
         connect_timeout_ms: int = ...,
         max_request_bytes: int = ...,
         topic_wait_ms: int = ...,
+        linger_ms: int = ...,
+        batch_size: int = ...,
+        max_in_flight_requests_per_connection: int = ...,
+        buffer_memory: int = ...,
+        max_block_ms: int = ...,
+        enable_idempotence: bool = ...,
+        delivery_timeout_ms: int = ...,
         **options: object,
     ) -> "Producer": ...
     @property
@@ -135,8 +162,24 @@ class Producer:
     @property
     def closed(self) -> bool: ...
     def send_messages(self, msgs: Iterable[MessageToSend], /) -> bool: ...
+    def produce(
+        self,
+        topic: str,
+        value: Optional[_Payload] = ...,
+        key: Optional[_Payload] = ...,
+        *,
+        partition: Optional[int] = ...,
+        headers: _Headers = ...,
+        timestamp_ms: Optional[int] = ...,
+        on_delivery: Optional[_OnDelivery] = ...,
+    ) -> None: ...
+    def poll(self, timeout: Optional[float] = ...) -> int: ...
+    def flush(self, timeout: Optional[float] = ...) -> int: ...
+    def event_fd(self) -> int: ...
+    def __len__(self) -> int: ...
+    def __bool__(self) -> bool: ...
     def stats(self) -> Dict[str, Any]: ...
-    def close(self) -> None: ...
+    def close(self, timeout: Optional[float] = ...) -> None: ...
     def __enter__(self: _P) -> _P: ...
     def __exit__(
         self,
