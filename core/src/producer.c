@@ -18,6 +18,7 @@
 #include "protocol.h"
 #include "producer_internal.h"
 #include "protocol_produce.h"
+#include "stats.h"
 #include "record_batch.h"
 
 /* A message's state during one kk_producer_send call. */
@@ -875,4 +876,9 @@ int kk_producer_send_direct(kk_producer_t *p, kk_message_t *msgs, size_t count, 
     return kk_error_set(err, code, "%zu of %zu messages not delivered; first: message %zu to %s: %s (%s)",
                         failed, count, first_failed, where, kk_err_name(m->error),
                         kk_err_description(m->error));
+}
+
+void kk_producer_stats(kk_producer_t *producer, kk_stats_t *out) {
+    kk_client_t *client = kk_producer_client(producer);
+    kk_metrics_read(client ? client->metrics : NULL, out);
 }

@@ -225,8 +225,3 @@ void kk_stats_add_partition(kk_stats_t *out, const char *topic, int32_t partitio
                    : -1,
     };
 }
-
-void kk_producer_stats(kk_producer_t *producer, kk_stats_t *out) {
-    kk_client_t *client = kk_producer_client(producer);
-    kk_metrics_read(client ? client->metrics : NULL, out);
-}
