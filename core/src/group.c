@@ -260,6 +260,20 @@ static int check_usable(kk_group_t *g, const char *what, kk_error_t *err) {
     return KK_OK;
 }
 
+/* The protocol's own steps: KIP-848's in group_consumer.c, the classic ones in
+ * group_membership.c (neither calls the other's). */
+static int maintain(kk_group_t *g, int64_t join_deadline, kk_error_t *err) {
+    if (g->cfg.group_protocol == KK_GROUP_PROTOCOL_CONSUMER)
+        return kk_grp_cg_maintain(g, join_deadline, err);
+    return kk_grp_maintain(g, join_deadline, err);
+}
+
+static int leave(kk_group_t *g, int64_t deadline, kk_error_t *err) {
+    if (g->cfg.group_protocol == KK_GROUP_PROTOCOL_CONSUMER)
+        return kk_grp_cg_leave(g, deadline, err);
+    return kk_grp_leave(g, deadline, err);
+}
+
 static int64_t join_deadline_for(const kk_group_t *g, int timeout_ms) {
     int budget = timeout_ms > g->cfg.session_timeout_ms ? timeout_ms : g->cfg.session_timeout_ms;
     return kk_monotonic_ms() + budget;
@@ -270,7 +284,7 @@ int kk_group_join(kk_group_t *g, int timeout_ms, kk_error_t *err) {
     int rc = check_usable(g, "kk_group_join", err);
     if (rc != KK_OK)
         return rc;
-    rc = kk_grp_maintain(g, kk_monotonic_ms() + (timeout_ms < 0 ? 0 : timeout_ms), err);
+    rc = maintain(g, kk_monotonic_ms() + (timeout_ms < 0 ? 0 : timeout_ms), err);
     if (group_churn(rc)) {
         kk_error_prefix(err, "group %s: still rebalancing after %d ms: ", g->group_id, timeout_ms);
         if (err)
@@ -299,7 +313,7 @@ int kk_group_poll(kk_group_t *g, int timeout_ms, kk_fetch_batch_t **out,
         return rc;
     int64_t deadline = kk_monotonic_ms() + timeout_ms;
     for (;;) {
-        rc = kk_grp_maintain(g, join_deadline_for(g, timeout_ms), err);
+        rc = maintain(g, join_deadline_for(g, timeout_ms), err);
         if (group_churn(rc)) {
             /* the group is still forming: no batch yet, and nothing for the caller to do */
             kk_log(g->client, KK_LOG_INFO, "group %s: still rebalancing: %s", g->group_id,
@@ -385,7 +399,7 @@ int kk_group_close(kk_group_t *g, kk_error_t *err) {
         kk_error_t leave_err;
         kk_error_clear(&leave_err);
         int64_t deadline = kk_monotonic_ms() + g->cfg.retry_backoff_ms * 3;
-        if (kk_grp_leave(g, deadline, &leave_err) != KK_OK)
+        if (leave(g, deadline, &leave_err) != KK_OK)
             kk_log(g->client, KK_LOG_WARNING,
                    "group %s: leaving failed (the coordinator drops us after the "
                    "session timeout): %s",

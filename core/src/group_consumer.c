@@ -182,12 +182,6 @@ void *kk_grp_cg_heartbeat_main(void *arg) {
 
 /* ---- the caller's thread ------------------------------------------------------------------ */
 
-int32_t kk_grp_commit_generation(kk_group_t *g) {
-    if (g->cfg.group_protocol != KK_GROUP_PROTOCOL_CONSUMER)
-        return g->generation;
-    return g->state == GROUP_MEMBER || g->revoking ? atomic_load(&g->hb.member_epoch) : -1;
-}
-
 typedef struct cg_send_arg {
     int32_t epoch; /* what to send; > 0: the current epoch */
     bool full;     /* every field, as a join does */
@@ -489,7 +483,7 @@ static int cg_join(kk_group_t *g, int64_t deadline, kk_error_t *err) {
     kk_log(g->client, KK_LOG_INFO, "group %s: joined (KIP-848) as %s%s%s at epoch %d", g->group_id,
            g->member_id, g->instance_id ? ", instance " : "", g->instance_id ? g->instance_id : "",
            (int)g->generation);
-    rc = kk_grp_heartbeat_start(g, err);
+    rc = kk_grp_heartbeat_start(g, kk_grp_cg_heartbeat_main, err);
     if (rc != KK_OK) {
         g->state = GROUP_UNJOINED;
         return rc;

@@ -34,8 +34,6 @@ static int hb_send(heartbeat_t *hb, kk_error_t *err) {
 
 static void *heartbeat_main(void *arg) {
     heartbeat_t *hb = arg;
-    if (hb->consumer_protocol)
-        return kk_grp_cg_heartbeat_main(arg);
     int wait_ms = hb->interval_ms;
     while (!atomic_load(&hb->stop)) {
         if (kk_conn_sleep(&hb->client->conn_opts, wait_ms) != KK_OK || atomic_load(&hb->stop))
@@ -87,7 +85,7 @@ void kk_grp_heartbeat_stop(kk_group_t *g) {
     hb->member_id = NULL;
 }
 
-int kk_grp_heartbeat_start(kk_group_t *g, kk_error_t *err) {
+int kk_grp_heartbeat_start(kk_group_t *g, void *(*thread_main)(void *), kk_error_t *err) {
     heartbeat_t *hb = &g->hb;
     kk_grp_heartbeat_stop(g);
     if (!(hb->member_id = dup_str(g->member_id)))
@@ -103,7 +101,7 @@ int kk_grp_heartbeat_start(kk_group_t *g, kk_error_t *err) {
     atomic_store(&hb->rejoin, 0);
     atomic_store(&hb->fatal, 0);
     atomic_store(&hb->last_ok_ms, (long long)kk_monotonic_ms());
-    if (pthread_create(&hb->thread, NULL, heartbeat_main, hb) != 0) {
+    if (pthread_create(&hb->thread, NULL, thread_main ? thread_main : heartbeat_main, hb) != 0) {
         free(hb->member_id);
         hb->member_id = NULL;
         return kk_error_set(err, KK_ERR_NO_MEMORY, "could not start the heartbeat thread");

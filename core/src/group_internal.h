@@ -198,7 +198,8 @@ int kk_grp_with_coordinator(kk_group_t *g, coord_op_t op, void *arg, int64_t dea
 /* ---- group_heartbeat.c ------------------------------------------------------------------ */
 
 /* Starts the heartbeat thread for the current member id and generation (stopping an old one). */
-int kk_grp_heartbeat_start(kk_group_t *g, kk_error_t *err);
+/* Starts the heartbeat thread with thread_main (NULL: the classic protocol's loop). */
+int kk_grp_heartbeat_start(kk_group_t *g, void *(*thread_main)(void *), kk_error_t *err);
 /* Stops and joins the heartbeat thread, if it runs. */
 void kk_grp_heartbeat_stop(kk_group_t *g);
 

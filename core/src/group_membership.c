@@ -217,7 +217,7 @@ static int join_group(kk_group_t *g, bool lost, int64_t deadline, kk_error_t *er
     }
     g->state = GROUP_MEMBER;
     g->next_metadata_check_ms = kk_monotonic_ms() + g->cfg.metadata_refresh_interval_ms;
-    rc = kk_grp_heartbeat_start(g, err);
+    rc = kk_grp_heartbeat_start(g, NULL, err);
     if (rc != KK_OK) {
         g->state = GROUP_UNJOINED;
         return rc;
@@ -324,8 +324,6 @@ int kk_grp_start_claims(kk_group_t *g, int64_t deadline, kk_error_t *err) {
 /* Everything a call does before it fetches: act on the heartbeat thread's flags, (re)join,
  * start claims, auto-commit and watch partition counts. */
 int kk_grp_maintain(kk_group_t *g, int64_t join_deadline, kk_error_t *err) {
-    if (g->cfg.group_protocol == KK_GROUP_PROTOCOL_CONSUMER)
-        return kk_grp_cg_maintain(g, join_deadline, err);
     for (int round = 0;; round++) {
         int fatal = atomic_load(&g->hb.fatal);
         if (fatal) {
@@ -413,8 +411,6 @@ static int leave_op(kk_group_t *g, kk_conn_t *conn, void *arg, kk_error_t *err) 
 }
 
 int kk_grp_leave(kk_group_t *g, int64_t deadline, kk_error_t *err) {
-    if (g->cfg.group_protocol == KK_GROUP_PROTOCOL_CONSUMER)
-        return kk_grp_cg_leave(g, deadline, err);
     if (g->instance_id) /* KIP-345: the coordinator keeps a static member's place */
         return KK_OK;
     return kk_grp_with_coordinator(g, leave_op, NULL, deadline, err);

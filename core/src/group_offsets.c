@@ -280,3 +280,9 @@ int kk_grp_auto_commit(kk_group_t *g, bool *soft_failure, kk_error_t *err) {
         *err = commit_err;
     return rc;
 }
+
+int32_t kk_grp_commit_generation(kk_group_t *g) {
+    if (g->cfg.group_protocol != KK_GROUP_PROTOCOL_CONSUMER)
+        return g->generation;
+    return g->state == GROUP_MEMBER || g->revoking ? atomic_load(&g->hb.member_epoch) : -1;
+}
