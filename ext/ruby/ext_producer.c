@@ -454,7 +454,8 @@ static void release_noop(void *opaque, void *key, void *value) {
 /* Settles a handle: its report, and its block queued in `served` (called later by the caller). */
 static void settle(kke_producer_t *p, kke_handle_t *hd, int32_t partition, int64_t offset, int64_t timestamp_ms,
                    int error, VALUE served) {
-    unlink_handle(p, hd);
+    /* hd stays on the pending list, which the producer marks, until its block and report are
+     * in served: the objects made below can start a GC, and nothing else may hold the handle */
     VALUE err = Qnil;
     if (error) {
         char message[KK_ERROR_MESSAGE_SIZE];
@@ -469,6 +470,7 @@ static void settle(kke_producer_t *p, kke_handle_t *hd, int32_t partition, int64
     if (!NIL_P(hd->block))
         rb_ary_push(served, rb_assoc_new(hd->block, hd->report));
     hd->block = Qnil;
+    unlink_handle(p, hd);
 }
 
 /* After fork() the parent's messages never get a report here: settle them as not produced in
