@@ -536,6 +536,15 @@ typedef struct kk_delivery_report {
 KK_API int kk_producer_produce(kk_producer_t *producer, const kk_produce_message_t *message,
                                kk_error_t *err);
 
+/* kk_producer_produce for a caller that must not block: when the message cannot be queued at
+ * once without waiting or calling into the application (no room in buffer_memory, a keyed
+ * message for a callback partitioner, an OAuth token to refresh), nothing is queued, *queued
+ * is false and the result is KK_OK; call kk_producer_produce then. Lets a binding queue while
+ * holding its interpreter lock and release it only when a wait may come. Errors as
+ * kk_producer_produce. */
+KK_API int kk_producer_try_produce(kk_producer_t *producer, const kk_produce_message_t *message,
+                                   bool *queued, kk_error_t *err);
+
 /* Moves up to cap waiting reports into reports[] (oldest first), calling each message's
  * release first, and returns how many. Waits up to timeout_ms (0: not at all, -1: without
  * limit) for the first one; returns 0 at once when interrupted. The reports' topics stay

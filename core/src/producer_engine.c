@@ -1560,11 +1560,18 @@ static int wait_slice(kk_engine_t *e, kk_producer_t *p, int64_t until) {
     return KK_OK;
 }
 
-static topic_t *intern_topic(kk_engine_t *e, const char *name) {
+static topic_t *find_topic(kk_engine_t *e, const char *name) {
     for (topic_t *t = e->topics; t; t = t->next)
         if (strcmp(t->name, name) == 0)
             return t;
-    topic_t *t = calloc(1, sizeof(*t));
+    return NULL;
+}
+
+static topic_t *intern_topic(kk_engine_t *e, const char *name) {
+    topic_t *t = find_topic(e, name);
+    if (t)
+        return t;
+    t = calloc(1, sizeof(*t));
     if (!t || !(t->name = strdup(name))) {
         free(t);
         return NULL;
@@ -1663,13 +1670,15 @@ int kk_producer_test_drop_answers(kk_producer_t *p, int count, kk_error_t *err) 
     return KK_OK;
 }
 
-int kk_producer_produce(kk_producer_t *p, const kk_produce_message_t *msg, kk_error_t *err) {
+/* kk_producer_produce and kk_producer_try_produce. Without may_wait, whatever would wait or call
+ * into the application (no room in the buffer, a callback partitioner, an OAuth token due) leaves
+ * the message unqueued with *queued false and KK_OK. */
+static int produce_one(kk_producer_t *p, const kk_produce_message_t *msg, bool may_wait,
+                       bool *queued, kk_error_t *err) {
     kk_error_clear(err);
+    *queued = false;
     if (!p || !msg)
         return kk_error_set(err, KK_ERR_INVALID_ARG, "kk_producer_produce: NULL argument");
-    if (!kk_producer_valid_topic(msg->topic))
-        return kk_error_set(err, KK_ERR_INVALID_ARG, "'%s' is not a valid topic name",
-                            msg->topic ? msg->topic : "(null)");
     if (msg->partition < -1)
         return kk_error_set(err, KK_ERR_INVALID_ARG,
                             "partition %d: use -1 to let the producer choose", (int)msg->partition);
@@ -1678,20 +1687,31 @@ int kk_producer_produce(kk_producer_t *p, const kk_produce_message_t *msg, kk_er
         return kk_error_set(err, KK_ERR_INVALID_ARG, "a NULL pointer with a length");
     if (msg->key_len > INT32_MAX || msg->value_len > INT32_MAX || msg->header_count > INT32_MAX)
         return kk_error_set(err, KK_ERR_INVALID_ARG, "a key, value or header list too large");
-    /* the I/O thread authenticates with the token this thread obtains */
-    int token_rc = kk_sasl_oauth_refresh(&p->client->sasl, false, err);
-    if (token_rc != KK_OK)
-        return token_rc;
     for (size_t i = 0; i < msg->header_count; i++)
         if ((msg->headers[i].key_len && !msg->headers[i].key) ||
             (msg->headers[i].value_len && !msg->headers[i].value))
             return kk_error_set(err, KK_ERR_INVALID_ARG, "header %zu: a NULL pointer with a length",
                                 i);
+    bool call_partitioner =
+        msg->partition < 0 && msg->key && p->cfg.partitioner == KK_PARTITIONER_CALLBACK;
+    if (!may_wait && (call_partitioner || kk_sasl_oauth_due(&p->client->sasl, false)))
+        return KK_OK;
+    if (!msg->topic || call_partitioner) {
+        /* checked before the partitioner sees it; otherwise once per topic, when interned */
+        if (!kk_producer_valid_topic(msg->topic))
+            return kk_error_set(err, KK_ERR_INVALID_ARG, "'%s' is not a valid topic name",
+                                msg->topic ? msg->topic : "(null)");
+    }
+    /* the I/O thread authenticates with the token this thread obtains (none is due here
+     * without may_wait: checked above) */
+    int token_rc = may_wait ? kk_sasl_oauth_refresh(&p->client->sasl, false, err) : KK_OK;
+    if (token_rc != KK_OK)
+        return token_rc;
     kk_engine_t *e = get_engine(p, err);
     if (!e)
         return err->code;
     int32_t partition = msg->partition;
-    if (partition < 0 && msg->key && p->cfg.partitioner == KK_PARTITIONER_CALLBACK) {
+    if (call_partitioner) {
         int rc =
             kk_producer_callback_partition(p, msg->topic, msg->key, msg->key_len, &partition, err);
         if (rc != KK_OK)
@@ -1703,12 +1723,23 @@ int kk_producer_produce(kk_producer_t *p, const kk_produce_message_t *msg, kk_er
     int64_t now = m->enqueue_ms;
 
     int rc = KK_OK;
-    bool wake = false;
+    bool wake = false, full = false;
     pthread_mutex_lock(&e->mu);
+    m->topic = find_topic(e, msg->topic);
+    if (!m->topic) {
+        if (!kk_producer_valid_topic(msg->topic))
+            rc = KK_ERR_INVALID_ARG;
+        else if (!(m->topic = intern_topic(e, msg->topic)))
+            rc = KK_ERR_NO_MEMORY;
+    }
     int64_t until = now + p->cfg.max_block_ms;
     bool waiting = false;
     while (rc == KK_OK && !e->stop && e->buffered > 0 &&
            e->buffered + m->mem > p->cfg.buffer_memory) {
+        if (!may_wait) {
+            full = true;
+            break;
+        }
         if (p->cfg.max_block_ms == 0) {
             rc = KK_ERR_QUEUE_FULL;
             break;
@@ -1727,12 +1758,7 @@ int kk_producer_produce(kk_producer_t *p, const kk_produce_message_t *msg, kk_er
         e->space_waiters--;
     if (rc == KK_OK && e->stop)
         rc = KK_ERR_STATE;
-    if (rc == KK_OK) {
-        m->topic = intern_topic(e, msg->topic);
-        if (!m->topic)
-            rc = KK_ERR_NO_MEMORY;
-    }
-    if (rc == KK_OK) {
+    if (rc == KK_OK && !full) {
         e->buffered += m->mem;
         e->outstanding++;
         q_push(&e->incoming, m, record_bytes(m));
@@ -1741,8 +1767,14 @@ int kk_producer_produce(kk_producer_t *p, const kk_produce_message_t *msg, kk_er
             wake = e->full_signaled = true;
     }
     pthread_mutex_unlock(&e->mu);
+    if (full) {
+        free(m);
+        return KK_OK;
+    }
     if (rc != KK_OK) {
         free(m);
+        if (rc == KK_ERR_INVALID_ARG)
+            return kk_error_set(err, rc, "'%s' is not a valid topic name", msg->topic);
         if (rc == KK_ERR_TIMED_OUT || rc == KK_ERR_QUEUE_FULL)
             return kk_error_set(
                 err, KK_ERR_QUEUE_FULL,
@@ -1755,9 +1787,21 @@ int kk_producer_produce(kk_producer_t *p, const kk_produce_message_t *msg, kk_er
             return kk_error_set(err, rc, "the producer is closed");
         return kk_error_set(err, rc, "out of memory");
     }
+    *queued = true;
     if (wake)
         wake_engine(e);
     return KK_OK;
+}
+
+int kk_producer_produce(kk_producer_t *p, const kk_produce_message_t *msg, kk_error_t *err) {
+    bool queued;
+    return produce_one(p, msg, true, &queued, err);
+}
+
+int kk_producer_try_produce(kk_producer_t *p, const kk_produce_message_t *msg, bool *queued,
+                            kk_error_t *err) {
+    bool ignored;
+    return produce_one(p, msg, false, queued ? queued : &ignored, err);
 }
 
 size_t kk_producer_poll(kk_producer_t *p, kk_delivery_report_t *reports, size_t cap,

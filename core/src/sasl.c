@@ -102,16 +102,22 @@ void kk_sasl_share_oauth(kk_sasl_config_t *to, const kk_sasl_config_t *from) {
     to->oauth_may_call = false;
 }
 
-int kk_sasl_oauth_refresh(const kk_sasl_config_t *sasl, bool authenticating, kk_error_t *err) {
+bool kk_sasl_oauth_due(const kk_sasl_config_t *sasl, bool authenticating) {
     kk_oauth_source_t *src = sasl->oauth;
     if (!src || !src->provider || !sasl->oauth_may_call)
-        return KK_OK;
+        return false;
     int64_t now = wall_ms();
     pthread_mutex_lock(&src->lock);
     bool due = !src->token || (src->expires_at_ms ? now >= src->refresh_at_ms : authenticating);
     pthread_mutex_unlock(&src->lock);
-    if (!due)
+    return due;
+}
+
+int kk_sasl_oauth_refresh(const kk_sasl_config_t *sasl, bool authenticating, kk_error_t *err) {
+    if (!kk_sasl_oauth_due(sasl, authenticating))
         return KK_OK;
+    kk_oauth_source_t *src = sasl->oauth;
+    int64_t now = wall_ms();
     char *token = malloc(KK_OAUTH_TOKEN_MAX);
     if (!token)
         return kk_error_set(err, KK_ERR_NO_MEMORY, "out of memory");

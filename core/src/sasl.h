@@ -43,6 +43,9 @@ void kk_sasl_share_oauth(kk_sasl_config_t *to, const kk_sasl_config_t *from);
  * when there is no provider, the client may not call it, or nothing is due. */
 int kk_sasl_oauth_refresh(const kk_sasl_config_t *sasl, bool authenticating, kk_error_t *err);
 
+/* Whether kk_sasl_oauth_refresh would call the provider now (without calling it). */
+bool kk_sasl_oauth_due(const kk_sasl_config_t *sasl, bool authenticating);
+
 /* Authenticates the open, negotiated connection c with c->opts.sasl, and sets c->reauth_at_ms
  * from the session lifetime the broker gives. On failure the connection is closed and err
  * says why: SASL_AUTHENTICATION_FAILED (58) with the broker's message, UNSUPPORTED_SASL_MECHANISM

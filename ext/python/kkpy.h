@@ -23,6 +23,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "kafkette.h"
 
@@ -85,6 +86,15 @@ typedef struct kkpy_call {
 static inline kkpy_state *kkpy_state_of_module(PyObject *module) { return (kkpy_state *)PyModule_GetState(module); }
 /* The state of the kafkette module that defines type (or one of its bases). */
 kkpy_state *kkpy_state_of_type(PyTypeObject *type);
+
+/* Whether the str name (a keyword of a vectorcall: exact str, usually interned ASCII) spells
+ * ascii; cheaper than PyUnicode_CompareWithASCIIString on a per-message path. */
+static inline bool kkpy_name_is(PyObject *name, const char *ascii) {
+    if (!PyUnicode_IS_ASCII(name))
+        return false;
+    size_t n = strlen(ascii);
+    return (size_t)PyUnicode_GET_LENGTH(name) == n && memcmp(PyUnicode_1BYTE_DATA(name), ascii, n) == 0;
+}
 
 /* A UTF-8 view of a str (no NUL bytes); TypeError/ValueError naming it. */
 const char *kkpy_str_arg(PyObject *value, const char *owner, const char *name, bool allow_empty);

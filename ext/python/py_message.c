@@ -103,8 +103,16 @@ PyObject *kkpy_convert_headers(PyObject *obj, PyObject *empty) {
 static PyObject *message_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
     static char *kwlist[] = {"topic", "value", "key", "partition", "headers", "timestamp", NULL};
     PyObject *topic, *value, *key = Py_None, *partition = Py_None, *headers = Py_None, *timestamp = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|O$OOO:MessageToSend", kwlist, &topic, &value, &key,
-                                     &partition, &headers, &timestamp))
+    Py_ssize_t nargs = PyTuple_GET_SIZE(args);
+    if (!kwargs && (nargs == 2 || nargs == 3)) {
+        /* MessageToSend(topic, value[, key]), the common form, built once per message: skip the
+         * general parser (a third of the constructor's cost) */
+        topic = PyTuple_GET_ITEM(args, 0);
+        value = PyTuple_GET_ITEM(args, 1);
+        if (nargs == 3)
+            key = PyTuple_GET_ITEM(args, 2);
+    } else if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|O$OOO:MessageToSend", kwlist, &topic, &value, &key,
+                                            &partition, &headers, &timestamp))
         return NULL;
     kkpy_state *st = kkpy_state_of_type(type);
     if (!st)

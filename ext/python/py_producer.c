@@ -579,7 +579,7 @@ static int produce_args(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnam
     for (Py_ssize_t k = 0; k < nkw; k++) {
         PyObject *name = PyTuple_GET_ITEM(kwnames, k);
         int i = 0;
-        while (i < P_COUNT && PyUnicode_CompareWithASCIIString(name, produce_names[i]) != 0)
+        while (i < P_COUNT && !kkpy_name_is(name, produce_names[i]))
             i++;
         if (i == P_COUNT) {
             PyErr_Format(PyExc_TypeError, "produce() got an unexpected keyword argument '%U'", name);
@@ -669,9 +669,11 @@ static PyObject *producer_produce(kkpy_producer *self, PyObject *const *args, Py
     if (kkpy_enter(&self->h, "produce") < 0)
         goto done;
     kk_error_t err;
-    int rc;
-    /* copies key, value and headers; may wait max_block_ms for room (Ctrl-C interrupts) */
-    KKPY_CALL(&self->h, rc, kk_producer_produce(self->producer, &km, &err));
+    bool queued = false;
+    /* copies key, value and headers at once, holding the GIL, when nothing has to wait */
+    int rc = kk_producer_try_produce(self->producer, &km, &queued, &err);
+    if (rc == KK_OK && !queued) /* may wait max_block_ms for room (Ctrl-C interrupts) */
+        KKPY_CALL(&self->h, rc, kk_producer_produce(self->producer, &km, &err));
     if (rc == KK_OK) {
         check_fork(self);
         self->unserved++;

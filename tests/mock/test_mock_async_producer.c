@@ -419,6 +419,81 @@ static void test_full_buffer_blocks_then_fails(void **state) {
     kk_mock_stop(m);
 }
 
+static int32_t count_calls(void *opaque, const void *key, size_t key_len, int32_t partitions) {
+    (void)key;
+    (void)key_len;
+    (void)partitions;
+    (*(int *)opaque)++;
+    return 0;
+}
+
+/* kk_producer_try_produce queues what it can at once and otherwise queues nothing and returns
+ * without waiting (a binding calls it holding its interpreter lock). */
+static void test_try_produce_never_waits(void **state) {
+    (void)state;
+    kk_mock_t *m = start_mock(1);
+    kk_mock_create_topic(m, "try", 1, 1);
+    assert_int_equal(kk_mock_broker_set_down(m, 1), 0);
+    kk_producer_config_t cfg;
+    base_config(&cfg, m);
+    cfg.buffer_memory = 4096;
+    cfg.max_block_ms = 10000; /* kk_producer_produce would wait this long */
+    int partitioner_calls = 0;
+    cfg.partitioner = KK_PARTITIONER_CALLBACK;
+    cfg.partitioner_cb = count_calls;
+    cfg.partitioner_opaque = &partitioner_calls;
+    kk_producer_t *p = new_producer(&cfg);
+    kk_error_t err;
+    char value[500];
+    memset(value, 'v', sizeof(value));
+    kk_produce_message_t msg = {.topic = "try", .partition = 0, .value = value, .value_len = 500};
+    size_t queued = 0;
+    bool ok = true;
+    int64_t start = now_ms();
+    while (ok) {
+        assert_int_equal(kk_producer_try_produce(p, &msg, &ok, &err), KK_OK);
+        queued += ok;
+        assert_true(queued < 100);
+    }
+    assert_true(now_ms() - start < 5000); /* it did not wait for max_block_ms */
+    assert_true(queued >= 4 && queued <= 8);
+    assert_int_equal(kk_producer_in_flight(p), queued);
+
+    /* an invalid topic fails every time, also after a valid one was interned */
+    msg.topic = "no spaces";
+    for (int i = 0; i < 2; i++) {
+        ok = true;
+        assert_int_equal(kk_producer_try_produce(p, &msg, &ok, &err), KK_ERR_INVALID_ARG);
+        assert_false(ok);
+        assert_int_equal(kk_producer_produce(p, &msg, &err), KK_ERR_INVALID_ARG);
+    }
+    msg.topic = NULL;
+    assert_int_equal(kk_producer_try_produce(p, &msg, &ok, &err), KK_ERR_INVALID_ARG);
+
+    /* a keyed message for a callback partitioner: not queued, the partitioner not called */
+    kk_producer_purge(p);
+    kk_delivery_report_t r[16];
+    size_t purged = 0;
+    while (purged < queued) {
+        size_t n = kk_producer_poll(p, r, 16, 1000);
+        assert_true(n > 0);
+        for (size_t i = 0; i < n; i++)
+            assert_int_equal(r[i].error, KK_ERR_PURGED);
+        purged += n;
+    }
+    msg.topic = "try";
+    msg.partition = -1;
+    msg.key = "k";
+    msg.key_len = 1;
+    ok = true;
+    assert_int_equal(kk_producer_try_produce(p, &msg, &ok, &err), KK_OK);
+    assert_false(ok);
+    assert_int_equal(partitioner_calls, 0);
+    assert_int_equal(kk_producer_in_flight(p), 0);
+    kk_producer_free(p);
+    kk_mock_stop(m);
+}
+
 static void *interrupt_later(void *arg) {
     usleep(200 * 1000);
     kk_client_interrupt(kk_producer_client(arg));
@@ -545,6 +620,7 @@ int main(void) {
         cmocka_unit_test(test_flush_timeout_then_close_purges),
         cmocka_unit_test(test_purge_reports_purged),
         cmocka_unit_test(test_full_buffer_blocks_then_fails),
+        cmocka_unit_test(test_try_produce_never_waits),
         cmocka_unit_test(test_interrupt_during_flush),
         cmocka_unit_test(test_delivery_timeout),
         cmocka_unit_test(test_owned_messages_are_released),
