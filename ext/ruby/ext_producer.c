@@ -579,13 +579,20 @@ static VALUE producer_produce(VALUE self, VALUE topic, VALUE value, VALUE key, V
     call.msg.release = release_noop;
     /* linked before the call: the producer marks it while the core may already hold it */
     link_handle(p, hd);
-    call.rc = KK_ERR_INTERRUPTED;
-    /* kke_run raises for an interrupt (Thread#raise during max_block_ms) or a close: the
-     * message was not queued then, so no report will come for the handle */
-    produce_run_t run = {p, &call};
+    /* queued at once holding the GVL when nothing has to wait or call back */
+    bool queued = false;
+    int rc = kk_producer_try_produce(p->producer, &call.msg, &queued, &call.err);
     int state = 0;
-    rb_protect(produce_run, (VALUE)&run, &state);
-    int rc = state ? KK_ERR_INTERRUPTED : call.rc;
+    if (rc != KK_OK || queued) {
+        kke_leave(&p->head);
+    } else {
+        call.rc = KK_ERR_INTERRUPTED;
+        /* kke_run raises for an interrupt (Thread#raise during max_block_ms) or a close: the
+         * message was not queued then, so no report will come for the handle */
+        produce_run_t run = {p, &call};
+        rb_protect(produce_run, (VALUE)&run, &state);
+        rc = state ? KK_ERR_INTERRUPTED : call.rc;
+    }
     if (rc != KK_OK)
         unlink_handle(p, hd); /* not queued: no report will come */
     if (state) {
