@@ -1961,6 +1961,44 @@ int kk_producer_close(kk_producer_t *p, int timeout_ms, kk_error_t *err) {
 /* A result the engine has not written yet (a value no code takes). */
 #define NO_RESULT_YET INT32_MIN
 
+/* Moves the messages of q (made by kk_producer_send for w) to the engine's incoming list, so
+ * the I/O thread batches and sends them while the caller prepares the rest. The first hand-over
+ * makes the engine stop lingering until the call returns (a flusher). KK_ERR_STATE when the
+ * engine stops, KK_ERR_NO_MEMORY; then q keeps the messages. */
+static int hand_over(kk_engine_t *e, kk_sync_t *w, const kk_message_t *msgs, msgq_t *q,
+                     int64_t *buffered, bool *flushing) {
+    pthread_mutex_lock(&e->mu);
+    int rc = e->stop ? KK_ERR_STATE : KK_OK;
+    for (pmsg_t *m = q->head; rc == KK_OK && m; m = m->next) {
+        m->topic = intern_topic(e, msgs[m->sync_index].topic);
+        if (!m->topic)
+            rc = KK_ERR_NO_MEMORY;
+    }
+    if (rc == KK_OK && q->head) {
+        if (!*flushing) {
+            *flushing = true;
+            e->flushers++; /* no lingering: the caller waits */
+        }
+        e->buffered += *buffered;
+        e->outstanding += q->count;
+        w->remaining += q->count;
+        w->refs += q->count;
+        if (e->incoming.tail)
+            e->incoming.tail->next = q->head;
+        else
+            e->incoming.head = q->head;
+        e->incoming.tail = q->tail;
+        e->incoming.count += q->count;
+        e->incoming.bytes += q->bytes;
+        *q = (msgq_t){0};
+        *buffered = 0;
+    }
+    pthread_mutex_unlock(&e->mu);
+    if (rc == KK_OK)
+        wake_engine(e);
+    return rc;
+}
+
 int kk_producer_send(kk_producer_t *p, kk_message_t *msgs, size_t count, kk_error_t *err) {
     kk_error_clear(err);
     if (!p || (count && !msgs))
@@ -1986,8 +2024,11 @@ int kk_producer_send(kk_producer_t *p, kk_message_t *msgs, size_t count, kk_erro
     w->refs = 1;
     msgq_t q = {0};
     int64_t buffered = 0;
+    bool flushing = false;
+    int rc = KK_OK;
     const char *last_valid_topic = NULL;
-    for (size_t i = 0; i < count; i++) {
+    size_t i = 0;
+    for (; i < count; i++) {
         kk_message_t *m = &msgs[i];
         m->result_partition = -1;
         m->offset = -1;
@@ -2014,11 +2055,11 @@ int kk_producer_send(kk_producer_t *p, kk_message_t *msgs, size_t count, kk_erro
         int32_t partition = m->partition;
         if (partition < 0 && m->key && p->cfg.partitioner == KK_PARTITIONER_CALLBACK) {
             kk_error_t perr;
-            int rc =
+            int prc =
                 kk_producer_callback_partition(p, m->topic, m->key, m->key_len, &partition, &perr);
-            if (rc != KK_OK) {
-                m->error = rc;
-                if (w->detail.code == 0 && rc < 0)
+            if (prc != KK_OK) {
+                m->error = prc;
+                if (w->detail.code == 0 && prc < 0)
                     w->detail = perr;
                 continue;
             }
@@ -2042,36 +2083,26 @@ int kk_producer_send(kk_producer_t *p, kk_message_t *msgs, size_t count, kk_erro
         m->error = NO_RESULT_YET;
         buffered += pmsg->mem;
         q_push(&q, pmsg, record_bytes(pmsg));
+        /* a batch's worth goes to the I/O thread at once: it encodes and sends while this
+         * thread prepares the next */
+        if (q.bytes >= (size_t)p->cfg.batch_size &&
+            (rc = hand_over(e, w, msgs, &q, &buffered, &flushing)) != KK_OK)
+            break;
+    }
+    if (rc == KK_OK)
+        rc = hand_over(e, w, msgs, &q, &buffered, &flushing);
+    for (i = i < count ? i + 1 : count; i < count; i++) { /* never looked at: the engine stopped */
+        msgs[i].result_partition = -1;
+        msgs[i].offset = -1;
+        msgs[i].error = NO_RESULT_YET;
     }
     pthread_mutex_lock(&e->mu);
-    int rc = e->stop ? KK_ERR_STATE : KK_OK;
-    for (pmsg_t *m = q.head; rc == KK_OK && m; m = m->next) {
-        m->topic = intern_topic(e, msgs[m->sync_index].topic);
-        if (!m->topic)
-            rc = KK_ERR_NO_MEMORY;
-    }
-    if (rc == KK_OK && q.head) {
-        /* no lingering: the caller waits */
-        e->flushers++;
-        e->buffered += buffered;
-        e->outstanding += q.count;
-        w->remaining = q.count;
-        w->refs += q.count;
-        if (e->incoming.tail)
-            e->incoming.tail->next = q.head;
-        else
-            e->incoming.head = q.head;
-        e->incoming.tail = q.tail;
-        e->incoming.count += q.count;
-        e->incoming.bytes += q.bytes;
-        q = (msgq_t){0};
-        pthread_mutex_unlock(&e->mu);
-        wake_engine(e);
-        pthread_mutex_lock(&e->mu);
-        while (w->remaining > 0 && !e->stopped && (rc = wait_slice(e, p, -1)) == KK_OK) {
+    if (flushing) {
+        int wait_rc = KK_OK;
+        while (w->remaining > 0 && !e->stopped && (wait_rc = wait_slice(e, p, -1)) == KK_OK) {
         }
-        if (rc == KK_ERR_TIMED_OUT)
-            rc = KK_OK;
+        if (rc == KK_OK && wait_rc != KK_ERR_TIMED_OUT)
+            rc = wait_rc;
         e->flushers--;
     }
     kk_error_t detail = w->detail;

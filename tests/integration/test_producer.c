@@ -302,6 +302,25 @@ static void test_large_send_is_split(void **state) {
         fail_msg("send: %s", err.message);
     for (int i = 0; i < N; i++)
         assert_int_equal(msgs[i].offset, i);
+    kk_producer_free(p);
+
+    /* A send larger than batch_size reaches the I/O thread in pieces while the rest is still
+     * being prepared: with 4 KiB pieces over 3 partitions, every partition's offsets still
+     * follow the order of the call. */
+    const char *spread = kk_test_unique_topic("kk-prod-pieces");
+    create_topic(spread, 3);
+    kk_producer_config_init(&cfg);
+    cfg.client.bootstrap_servers = kk_test_bootstrap();
+    cfg.batch_size = 4096;
+    p = kk_producer_new(&cfg, &err);
+    for (int i = 0; i < N; i++)
+        msgs[i] = (kk_message_t){.topic = spread, .value = value, .value_len = sizeof(value), .partition = i % 3};
+    if (kk_producer_send(p, msgs, N, &err) != KK_OK)
+        fail_msg("send: %s", err.message);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(msgs[i].result_partition, i % 3);
+        assert_int_equal(msgs[i].offset, i / 3);
+    }
     free(msgs);
     kk_producer_free(p);
 }
