@@ -3,7 +3,7 @@
 measured in the same run against the same broker, plus kafkette's C core for the binding's
 overhead.
 
-    python3 bench/python_bench.py                      # 1,000,000 records of 100 bytes, best of 2
+    python3 bench/python_bench.py                      # 1,000,000 records of 100 bytes, median of 3
     python3 bench/python_bench.py --records 200000 --runs 3 --codec lz4
     KAFKETTE_BOOTSTRAP=127.0.0.1:9092 python3 bench/python_bench.py   # a broker of yours
 
@@ -299,7 +299,7 @@ def main():
     ap.add_argument("--records", type=int, default=1_000_000)
     ap.add_argument("--size", type=int, default=100)
     ap.add_argument("--batch", type=int, default=10_000, help="messages per send_messages call")
-    ap.add_argument("--runs", type=int, default=2, help="runs per peer and op; the best wall time counts")
+    ap.add_argument("--runs", type=int, default=3, help="runs per peer and op, alternating; the median counts")
     ap.add_argument("--codec", default="none", choices=["none", "gzip", "snappy", "lz4", "zstd"])
     ap.add_argument("--peers", default=",".join(PEERS))
     ap.add_argument("--kafka-python-records", type=int, default=0,
@@ -338,15 +338,19 @@ def main():
                            env=dict(os.environ, KAFKETTE_KAFKA_DIR=state), capture_output=True)
 
 
+def median_run(rs):
+    """The run with the median wall time (the lower middle one for an even count)."""
+    ordered = sorted(rs, key=lambda r: float(r["wall_s"]))
+    return ordered[(len(ordered) - 1) // 2]
+
+
 def drive(a, peers):
     stamp = uuid.uuid4().hex[:8]
     counts = {p: (a.kafka_python_records or a.records) if p == "kafka-python" else a.records for p in peers}
-    results = {}
+    runs = {}
 
     def keep(peer, op, r):
-        best = results.get((peer, op))
-        if best is None or float(r["wall_s"]) < float(best["wall_s"]):
-            results[(peer, op)] = r
+        runs.setdefault((peer, op), []).append(r)
 
     # Every producer run writes a fresh topic; every consumer reads the one kafkette's first
     # run wrote (the same bytes for all). A warm-up round lets the broker JVM compile first.
@@ -375,7 +379,7 @@ def drive(a, peers):
             say("consume, run %d: %s" % (r, peer))
             keep(peer, "consume", run_child(a, peer, "consume", source, counts[peer]))
 
-    c_results = {}
+    c_runs = {}
     prod = os.path.join(a.c_bench_dir, "kafkette-producer_bench")
     cons = os.path.join(a.c_bench_dir, "kafkette-consumer_bench")
     if os.access(prod, os.X_OK) and os.access(cons, os.X_OK):
@@ -387,12 +391,12 @@ def drive(a, peers):
             for op, res in (("produce", run_c(a, prod, *common, "-t", t, "-B", str(a.batch), "-c", a.codec, "-a", "1")),
                             ("consume", run_c(a, cons, *common, "-t", t, "-m", str(4 << 20), "-c", a.codec,
                                               "-o", "earliest"))):
-                best = c_results.get(op)
-                if best is None or float(res["wall_s"]) < float(best["wall_s"]):
-                    c_results[op] = res
+                c_runs.setdefault(op, []).append(res)
 
+    results = {key: median_run(rs) for key, rs in runs.items()}
+    c_results = {op: median_run(rs) for op, rs in c_runs.items()}
     print()
-    print("Python clients: %s records of %d bytes, one partition, acks=1, codec %s, best of %d run(s)"
+    print("Python clients: %s records of %d bytes, one partition, acks=1, codec %s, median of %d run(s)"
           % (format(a.records, ","), a.size, a.codec, a.runs))
     versions = {}
     try:
@@ -411,8 +415,8 @@ def drive(a, peers):
         pass
     print("Python %s; %s" % (sys.version.split()[0], "; ".join("%s %s" % kv for kv in versions.items())))
     print()
-    print("%-8s %-16s %8s %11s %9s %9s %10s"
-          % ("op", "client", "wall s", "records/s", "CPU s/M", "RSS MiB", "vs confluent"))
+    print("%-8s %-16s %8s %11s %9s %9s %12s  %s"
+          % ("op", "client", "wall s", "records/s", "CPU s/M", "RSS MiB", "vs confluent", "every run's wall s"))
     for op in ("produce", "consume"):
         base = results.get(("confluent-kafka", op))
         base_rate = int(base["records"]) / float(base["wall_s"]) if base else None
@@ -423,9 +427,10 @@ def drive(a, peers):
             n, wall = int(r["records"]), float(r["wall_s"])
             rate = n / wall
             ratio = "%.2fx" % (rate / base_rate) if base_rate else "-"
-            print("%-8s %-16s %8.3f %11s %9.3f %9.1f %10s"
+            print("%-8s %-16s %8.3f %11s %9.3f %9.1f %12s  (%s)"
                   % (op, peer, wall, format(int(rate), ","), float(r["cpu_s"]) / n * 1e6,
-                     int(r["maxrss_kb"]) / 1024, ratio))
+                     int(r["maxrss_kb"]) / 1024, ratio,
+                     " ".join("%.3f" % float(x["wall_s"]) for x in runs[(peer, op)])))
         c = c_results.get(op)
         k = results.get(("kafkette", op))
         if c and k:
