@@ -375,15 +375,22 @@ static void test_purge_reports_purged(void **state) {
     kk_mock_stop(m);
 }
 
+/* A mock cluster with topic (one partition) on a broker that is down, so nothing leaves the
+ * buffer, and a producer config with a 4 KiB buffer. */
+static kk_mock_t *stalled_cluster(const char *topic, kk_producer_config_t *cfg) {
+    kk_mock_t *m = start_mock(1);
+    kk_mock_create_topic(m, topic, 1, 1);
+    assert_int_equal(kk_mock_broker_set_down(m, 1), 0);
+    base_config(cfg, m);
+    cfg->buffer_memory = 4096;
+    return m;
+}
+
 /* A full buffer: produce waits max_block_ms, then fails with QUEUE_FULL (at once with 0). */
 static void test_full_buffer_blocks_then_fails(void **state) {
     (void)state;
-    kk_mock_t *m = start_mock(1);
-    kk_mock_create_topic(m, "full", 1, 1);
-    assert_int_equal(kk_mock_broker_set_down(m, 1), 0);
     kk_producer_config_t cfg;
-    base_config(&cfg, m);
-    cfg.buffer_memory = 4096;
+    kk_mock_t *m = stalled_cluster("full", &cfg);
     cfg.max_block_ms = 300;
     kk_producer_t *p = new_producer(&cfg);
     kk_error_t err;
@@ -431,12 +438,8 @@ static int32_t count_calls(void *opaque, const void *key, size_t key_len, int32_
  * without waiting (a binding calls it holding its interpreter lock). */
 static void test_try_produce_never_waits(void **state) {
     (void)state;
-    kk_mock_t *m = start_mock(1);
-    kk_mock_create_topic(m, "try", 1, 1);
-    assert_int_equal(kk_mock_broker_set_down(m, 1), 0);
     kk_producer_config_t cfg;
-    base_config(&cfg, m);
-    cfg.buffer_memory = 4096;
+    kk_mock_t *m = stalled_cluster("try", &cfg);
     cfg.max_block_ms = 10000; /* kk_producer_produce would wait this long */
     int partitioner_calls = 0;
     cfg.partitioner = KK_PARTITIONER_CALLBACK;
