@@ -415,6 +415,9 @@ typedef struct kk_producer_config {
     bool enable_idempotence;          /* default true; in effect with required_acks -1 (all) on
                                          brokers with InitProducerId and Produce v3+ */
     int delivery_timeout_ms;          /* a message not acknowledged within this fails; 120000 */
+    /* Poseidon's producer type, "sync" (the default) or "async": read by the bindings, whose
+     * send_messages then queues with kk_producer_produce; the core itself does not use it. */
+    const char *type;
 } kk_producer_config_t;
 
 KK_API void kk_producer_config_init(kk_producer_config_t *cfg);

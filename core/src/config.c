@@ -287,13 +287,7 @@ static int set_choice(kk_config_t *c, const option_t *o, const char *name, kk_er
     int i = name_index(o->info.names, name);
     if (i < 0)
         return refuse(o, err, "'%s'", name);
-    if (o->storage == STORE_CHECK_ONLY) {
-        if (o->values[i] != 0)
-            return kk_error_set(err, KK_ERR_INVALID_ARG,
-                                "option '%s': '%s' is not available yet (kafkette has only the "
-                                "synchronous producer); use '%s'",
-                                o->info.name, o->info.names[i], o->info.names[0]);
-    } else if (o->storage == STORE_ENUM_NAME) {
+    if (o->storage == STORE_ENUM_NAME) {
         memcpy(field(c, o), &o->info.names[i], sizeof(const char *));
     } else {
         store_int(c, o, o->values[i]);
@@ -609,7 +603,6 @@ static size_t storage_size(const option_t *o) {
         return sizeof(const char *);
     case STORE_API_CAPS:
         return sizeof(((kk_client_config_t *)0)->max_api_version);
-    case STORE_CHECK_ONLY:
     case STORE_CALLBACK:
         break;
     }
@@ -708,8 +701,6 @@ static int format_value(const option_t *o, const char *base, char *buf, size_t s
         }
         return n;
     }
-    case STORE_CHECK_ONLY:
-        return snprintf(buf, size, "%s", o->info.names[0]);
     case STORE_CALLBACK:
         break;
     }
@@ -860,7 +851,6 @@ static int check_one(const option_t *o, const char *base, kk_error_t *err) {
     }
     case STORE_BOOL:
     case STORE_TRAIL:
-    case STORE_CHECK_ONLY:
     case STORE_CALLBACK:
         break;
     }

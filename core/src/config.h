@@ -24,7 +24,6 @@ typedef enum storage {
     STORE_STRING_LIST, /* const char *const * plus a size_t count at count_offset */
     STORE_API_CAPS,    /* kk_client_config_t.max_api_version */
     STORE_TRAIL,       /* a bool that picks KK_RESET_LATEST or KK_RESET_EARLIEST */
-    STORE_CHECK_ONLY,  /* nothing to keep; the value is only checked (the producer's type) */
     STORE_CALLBACK,    /* a function pointer, set through a binding or the struct */
 } storage_t;
 

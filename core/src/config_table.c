@@ -42,7 +42,6 @@ static const char *const group_protocol_names[] = {"classic", "consumer", NULL};
 static const int64_t group_protocol_values[] = {KK_GROUP_PROTOCOL_CLASSIC,
                                                 KK_GROUP_PROTOCOL_CONSUMER};
 static const char *const producer_type_names[] = {"sync", "async", NULL};
-static const int64_t producer_type_values[] = {0, 1};
 static const char *const security_names[] = {"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL",
                                              NULL};
 static const int64_t security_values[] = {KK_SECURITY_PLAINTEXT, KK_SECURITY_SSL,
@@ -144,7 +143,10 @@ static const option_t options[] = {
 
     /* producer */
     OPT("type", NULL, ENUM, KK_CONFIG_PRODUCER, 0, 0, producer_type_names, "sync", NULL,
-        "Poseidon's producer type; only sync is available", CHECK_ONLY, 0, 0, producer_type_values),
+        "Poseidon's producer type for the bindings' send_messages: sync waits for every "
+        "message's delivery; async queues them and returns at once (their fates come with "
+        "poll, flush or close, and failures are raised there)",
+        ENUM_NAME, PRODUCER_FIELD(type), 0, NULL),
     OPT("required_acks", NULL, INT, KK_CONFIG_PRODUCER, -1, 1, acks_names, "all", NULL,
         "replicas that must have a write before it is acknowledged: 0 (no response), 1 (the "
         "leader) or all (-1)",

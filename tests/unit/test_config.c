@@ -132,10 +132,17 @@ static void test_named_integers_and_enums(void **state) {
     assert_int_equal(kk_config_set(c, "partitioner", "crc32", &err), KK_OK);
     assert_int_equal(kk_config_producer(c)->partitioner, KK_PARTITIONER_CRC32);
 
-    assert_int_equal(kk_config_set(c, "type", "sync", &err), KK_OK);
-    expect_refused(kk_config_set(c, "type", "async", &err), &err,
-                   "option 'type': 'async' is not available yet (kafkette has only the "
-                   "synchronous producer); use 'sync'");
+    /* the type is kept for the bindings (their send_messages), which read it back */
+    assert_string_equal(kk_config_producer(c)->type, "sync");
+    assert_int_equal(kk_config_set(c, "type", "ASYNC", &err), KK_OK);
+    assert_string_equal(kk_config_producer(c)->type, "async");
+    assert_int_equal(kk_config_get(c, "type", buf, sizeof(buf)), 5);
+    assert_string_equal(buf, "async");
+    expect_refused(kk_config_set(c, "type", "fast", &err), &err,
+                   "option 'type' takes one of 'sync', 'async', not 'fast'");
+    assert_string_equal(kk_config_producer(c)->type, "async");
+    assert_int_equal(kk_config_set_default(c, "type", &err), KK_OK);
+    assert_string_equal(kk_config_producer(c)->type, "sync");
     kk_config_free(c);
 
     c = kk_config_new(KK_CONFIG_GROUP);
