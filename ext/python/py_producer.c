@@ -34,7 +34,20 @@ typedef struct {
     PyObject *purged;        /* list of ProducedMessage close drained, to serve after unlocking */
     Py_ssize_t unserved;     /* produced in this process and not yet served */
     unsigned fork_gen;       /* the fork generation unserved counts for (see check_fork) */
+    bool send_async;         /* type="async": send_messages queues with kk_producer_produce */
+    /* Reports of async send_messages, kept until a call raises them (see raise_send_failures):
+     * SendFailure of every undelivered message (NULL: none yet), how many of them were logged,
+     * the first one's code and how many messages were delivered meanwhile. */
+    PyObject *send_failures;
+    Py_ssize_t send_failures_logged;
+    int send_first_code;
+    Py_ssize_t send_delivered;
 } kkpy_producer;
+
+static bool is_sent_message(const void *opaque);
+static void settle_sent(kkpy_producer *self, const kk_delivery_report_t *r);
+static void log_send_failures(kkpy_producer *self);
+static int raise_send_failures(kkpy_producer *self);
 
 #define KKPY_REPORTS 256
 
@@ -131,6 +144,10 @@ static void take_reports(kkpy_producer *self) {
     do {
         n = kk_producer_poll(self->producer, r, KKPY_REPORTS, 0);
         for (size_t i = 0; i < n; i++) {
+            if (is_sent_message(r[i].opaque)) { /* logged and raised once unlocked */
+                settle_sent(self, &r[i]);
+                continue;
+            }
             kkpy_produced *m = r[i].opaque;
             if (!m) { /* produced without on_delivery */
                 self->unserved--;
@@ -195,6 +212,7 @@ static PyObject *producer_new(PyTypeObject *type, PyObject *args, PyObject *kwar
         goto fail;
     }
     self->h.client = kk_producer_client(self->producer);
+    self->send_async = typed->type && strcmp(typed->type, "async") == 0;
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, register_fork_counter);
     self->fork_gen = forks;
@@ -217,12 +235,14 @@ static int producer_traverse(kkpy_producer *self, visitproc visit, void *arg) {
     Py_VISIT(Py_TYPE(self));
     Py_VISIT(self->partitioner);
     Py_VISIT(self->purged);
+    Py_VISIT(self->send_failures);
     return kkpy_call_traverse(&self->h.call, visit, arg);
 }
 
 static int producer_clear(kkpy_producer *self) {
     Py_CLEAR(self->partitioner);
     Py_CLEAR(self->purged);
+    Py_CLEAR(self->send_failures);
     Py_CLEAR(self->h.call.oauth_provider);
     return 0;
 }
@@ -231,8 +251,10 @@ static void producer_dealloc(kkpy_producer *self) {
     PyTypeObject *type = Py_TYPE(self);
     PyObject_GC_UnTrack(self);
     producer_shutdown(&self->h, NULL); /* a dropped producer calls no on_delivery: it drops them */
+    log_send_failures(self);           /* nothing will raise them now: the log is all that is left */
     kkpy_head_free(&self->h);
     Py_CLEAR(self->purged);
+    Py_CLEAR(self->send_failures);
     Py_CLEAR(self->partitioner);
     Py_CLEAR(self->client_id);
     Py_CLEAR(self->brokers);
@@ -287,44 +309,40 @@ static PyObject *build_failure(kkpy_state *st, Py_ssize_t index, kkpy_message *m
     return failure;
 }
 
+/* Raises the class of code with .failures (a list of SendFailure, not empty) and the first
+ * failure's error as __cause__: FailedToSendMessages for a partial failure, the error's own
+ * class when nothing was delivered, as in every binding. */
+static void raise_with_failures(kkpy_state *st, int code, const char *message, PyObject *failures) {
+    PyObject *exc = kkpy_error_new(st, code, message);
+    if (exc && PyObject_SetAttrString(exc, "failures", failures) == 0) {
+        PyObject *first = PyStructSequence_GetItem(PyList_GET_ITEM(failures, 0), 3);
+        PyException_SetCause(exc, Py_NewRef(first)); /* steals */
+        PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+    }
+    Py_XDECREF(exc);
+}
+
 static void raise_failed(kkpy_state *st, PyObject *items, const kk_message_t *km, const kk_error_t *err) {
     Py_ssize_t n = PyTuple_GET_SIZE(items);
     PyObject *failures = PyList_New(0);
-    PyObject *first = NULL;
     for (Py_ssize_t i = 0; failures && i < n; i++) {
         if (km[i].error == KK_OK)
             continue;
         PyObject *f = build_failure(st, i, (kkpy_message *)PyTuple_GET_ITEM(items, i), km[i].error);
-        if (!f || PyList_Append(failures, f) < 0) {
-            Py_XDECREF(f);
+        if (!f || PyList_Append(failures, f) < 0)
             Py_CLEAR(failures);
-            break;
-        }
-        if (!first)
-            first = Py_NewRef(PyStructSequence_GetItem(f, 3));
-        Py_DECREF(f);
+        Py_XDECREF(f);
     }
-    if (!failures) {
-        Py_XDECREF(first);
+    if (!failures)
         return;
-    }
-    if (PyList_GET_SIZE(failures) == 0) { /* a failure of the call itself */
-        Py_DECREF(failures);
+    if (PyList_GET_SIZE(failures) == 0) /* a failure of the call itself */
         kkpy_raise(st, err);
-        return;
-    }
-    /* The class of the core's result, as in every binding: FailedToSendMessages when some were
-     * delivered, the error's own class when none was; either way with the failures listed. */
-    PyObject *exc = kkpy_error_new(st, err->code, err->message);
-    if (exc && PyObject_SetAttrString(exc, "failures", failures) == 0) {
-        PyException_SetCause(exc, first); /* steals */
-        first = NULL;
-        PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
-    }
-    Py_XDECREF(exc);
-    Py_XDECREF(first);
+    else
+        raise_with_failures(st, err->code, err->message, failures);
     Py_DECREF(failures);
 }
+
+static PyObject *send_queued(kkpy_producer *self, PyObject *items, kk_message_t *km, Py_ssize_t n);
 
 static PyObject *producer_send_messages(kkpy_producer *self, PyObject *msgs) {
     kkpy_state *st = self->h.call.st;
@@ -344,9 +362,10 @@ static PyObject *producer_send_messages(kkpy_producer *self, PyObject *msgs) {
         return NULL;
     }
     Py_ssize_t n = PyTuple_GET_SIZE(items);
-    if (n == 0) {
+    if (n == 0) { /* async: still raises what earlier sends could not deliver */
+        PyObject *r = self->send_async ? send_queued(self, items, NULL, 0) : Py_NewRef(Py_True);
         Py_DECREF(items);
-        Py_RETURN_TRUE;
+        return r;
     }
     size_t header_total = 0;
     Py_ssize_t buffered = 0;
@@ -404,6 +423,10 @@ static PyObject *producer_send_messages(kkpy_producer *self, PyObject *msgs) {
             }
         }
     }
+    if (self->send_async) { /* every message converted: none is queued unless all could be */
+        result = send_queued(self, items, km, n);
+        goto done;
+    }
 
     if (kkpy_enter(&self->h, "send_messages") < 0)
         goto done;
@@ -427,6 +450,178 @@ done:
     PyMem_Free(headers);
     PyMem_Free(km);
     Py_DECREF(items);
+    return result;
+}
+
+/* ---- send_messages with type="async" ---------------------------------------------------
+ * Each message is queued with kk_producer_produce (the core copies it); the core holds a
+ * (MessageToSend, index) tuple as the report's opaque. When a report is drained, partition and
+ * offset go into the message; a failure becomes a SendFailure kept in send_failures, logged
+ * when drained and raised by the next send_messages, poll, flush or close. */
+
+static Py_ssize_t drain(kkpy_producer *self, int timeout_ms, const char *fname);
+
+/* A ProducedMessage (produce) or NULL is never a tuple. */
+static bool is_sent_message(const void *opaque) { return opaque && PyTuple_CheckExact((PyObject *)opaque); }
+
+/* Writes the report into its MessageToSend and keeps a failure; drops the core's reference.
+ * Calls no Python code of the user's (close runs it holding the object's lock). */
+static void settle_sent(kkpy_producer *self, const kk_delivery_report_t *r) {
+    PyObject *pair = r->opaque;
+    kkpy_message *m = (kkpy_message *)PyTuple_GET_ITEM(pair, 0);
+    m->result_partition = r->partition;
+    m->offset = r->error == KK_OK ? r->offset : -1;
+    self->unserved--;
+    if (r->error == KK_OK) {
+        self->send_delivered++;
+        Py_DECREF(pair);
+        return;
+    }
+    Py_ssize_t index = PyLong_AsSsize_t(PyTuple_GET_ITEM(pair, 1));
+    if (!self->send_failures && !(self->send_failures = PyList_New(0))) {
+        PyErr_WriteUnraisable((PyObject *)m); /* out of memory: say so rather than drop it silently */
+        Py_DECREF(pair);
+        return;
+    }
+    PyObject *failure = build_failure(self->h.call.st, index, m, r->error);
+    if (!failure || PyList_Append(self->send_failures, failure) < 0)
+        PyErr_WriteUnraisable((PyObject *)m);
+    else if (PyList_GET_SIZE(self->send_failures) == 1)
+        self->send_first_code = r->error;
+    Py_XDECREF(failure);
+    Py_DECREF(pair);
+}
+
+/* Logs (logger "kafkette", WARNING) the failures not logged yet; keeps a pending exception. */
+static void log_send_failures(kkpy_producer *self) {
+    if (!self->send_failures || self->send_failures_logged >= PyList_GET_SIZE(self->send_failures))
+        return;
+    PyObject *pending = kkpy_exc_take();
+    PyObject *logger = self->h.call.st->logger;
+    for (; self->send_failures_logged < PyList_GET_SIZE(self->send_failures); self->send_failures_logged++) {
+        PyObject *f = PyList_GET_ITEM(self->send_failures, self->send_failures_logged);
+        PyObject *text = PyUnicode_FromFormat("send_messages (type async): not delivered to %S partition %S: %S",
+                                              PyStructSequence_GetItem(f, 1), PyStructSequence_GetItem(f, 2),
+                                              PyStructSequence_GetItem(f, 3));
+        PyObject *res = text ? PyObject_CallMethod(logger, "log", "iO", 30 /* WARNING */, text) : NULL;
+        if (!res)
+            PyErr_WriteUnraisable(logger);
+        Py_XDECREF(res);
+        Py_XDECREF(text);
+    }
+    if (pending)
+        kkpy_exc_restore(pending);
+}
+
+/* Raises the kept failures as a sync send_messages of the messages reported since the last
+ * raise would have: FailedToSendMessages when some of them were delivered, else the first
+ * error's class; .failures lists them. -1 when raised, 0 when there was nothing to raise. */
+static int raise_send_failures(kkpy_producer *self) {
+    log_send_failures(self);
+    PyObject *failures = self->send_failures;
+    Py_ssize_t failed = failures ? PyList_GET_SIZE(failures) : 0;
+    if (failed == 0)
+        return 0;
+    Py_ssize_t reported = failed + self->send_delivered;
+    int code = self->send_delivered > 0 ? KK_ERR_PARTIAL_FAILURE : self->send_first_code;
+    self->send_failures = NULL;
+    self->send_failures_logged = 0;
+    self->send_delivered = 0;
+    PyObject *first = PyList_GET_ITEM(failures, 0);
+    PyObject *text = PyUnicode_FromFormat(
+        "%zd of %zd messages sent asynchronously not delivered; first (topic %S, partition %S): %S", failed,
+        reported, PyStructSequence_GetItem(first, 1), PyStructSequence_GetItem(first, 2),
+        PyStructSequence_GetItem(first, 3));
+    const char *utf8 = text ? PyUnicode_AsUTF8(text) : NULL;
+    if (utf8)
+        raise_with_failures(self->h.call.st, code, utf8, failures);
+    Py_XDECREF(text);
+    Py_DECREF(failures);
+    return -1;
+}
+
+/* Queues msgs[0..n) in order and stops at the first one the core refuses (*rc, err); returns
+ * how many were queued. Runs without the GIL. */
+static size_t produce_all(kk_producer_t *producer, const kk_produce_message_t *msgs, size_t n, int *rc,
+                          kk_error_t *err) {
+    *rc = KK_OK;
+    for (size_t i = 0; i < n; i++)
+        if ((*rc = kk_producer_produce(producer, &msgs[i], err)) != KK_OK)
+            return i;
+    return n;
+}
+
+/* send_messages with type="async": km holds the converted messages (their memory is valid
+ * during the call). Earlier failures are raised first, before anything is queued. */
+static PyObject *send_queued(kkpy_producer *self, PyObject *items, kk_message_t *km, Py_ssize_t n) {
+    kkpy_state *st = self->h.call.st;
+    if (drain(self, 0, "send_messages") < 0 || raise_send_failures(self) < 0)
+        return NULL;
+    if (n == 0)
+        Py_RETURN_TRUE;
+    kk_produce_message_t *pm = PyMem_Calloc((size_t)n, sizeof(*pm));
+    PyObject *result = NULL;
+    Py_ssize_t made = 0;
+    if (!pm) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (; made < n; made++) { /* the opaques first: nothing fails once queuing began */
+        PyObject *index = PyLong_FromSsize_t(made);
+        if (!index || !(pm[made].opaque = PyTuple_Pack(2, PyTuple_GET_ITEM(items, made), index))) {
+            Py_XDECREF(index);
+            goto done;
+        }
+        Py_DECREF(index);
+        const kk_message_t *k = &km[made];
+        pm[made].topic = k->topic;
+        pm[made].partition = k->partition;
+        pm[made].key = k->key;
+        pm[made].key_len = k->key_len;
+        pm[made].value = k->value;
+        pm[made].value_len = k->value_len;
+        pm[made].headers = k->headers;
+        pm[made].header_count = k->header_count;
+        pm[made].timestamp_ms = k->timestamp_ms;
+        kkpy_message *m = (kkpy_message *)PyTuple_GET_ITEM(items, made);
+        m->result_partition = -1; /* not reported yet */
+        m->offset = -1;
+    }
+    if (kkpy_enter(&self->h, "send_messages") < 0)
+        goto done;
+    kk_error_t err;
+    int rc;
+    size_t queued;
+    /* copies every message; may wait max_block_ms for room (Ctrl-C interrupts) */
+    KKPY_CALL(&self->h, queued, produce_all(self->producer, pm, (size_t)n, &rc, &err));
+    check_fork(self);
+    self->unserved += (Py_ssize_t)queued;
+    for (size_t i = 0; i < queued; i++)
+        pm[i].opaque = NULL; /* the core's references now, until their reports are drained */
+    /* Ctrl-C, a partitioner's exception or close() are raised as they are */
+    int raised = kkpy_leave(&self->h, rc, NULL);
+    if (raised == 0) {
+        result = Py_NewRef(Py_True);
+    } else if (raised > 0) {
+        /* the core refused message `queued`: it and the later ones were not queued */
+        kk_message_t *failed = PyMem_Calloc((size_t)n, sizeof(*failed));
+        if (!failed) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        for (Py_ssize_t i = (Py_ssize_t)queued; i < n; i++)
+            failed[i].error = rc;
+        kk_error_t whole = {.code = rc};
+        snprintf(whole.message, sizeof(whole.message),
+                 "message %zu not queued, nor the %zd after it (the %zu before it were): %.400s", queued,
+                 n - (Py_ssize_t)queued - 1, queued, err.message);
+        raise_failed(st, items, failed, &whole);
+        PyMem_Free(failed);
+    }
+done:
+    for (Py_ssize_t i = 0; i < made; i++)
+        Py_XDECREF(pm[i].opaque);
+    PyMem_Free(pm);
     return result;
 }
 
@@ -523,6 +718,10 @@ static Py_ssize_t drain(kkpy_producer *self, int timeout_ms, const char *fname) 
         if (kkpy_leave(&self->h, KK_OK, NULL) < 0 && !exc)
             exc = kkpy_exc_take(); /* Ctrl-C while waiting: serve what came first */
         for (size_t i = 0; i < n; i++) {
+            if (is_sent_message(r[i].opaque)) {
+                settle_sent(self, &r[i]);
+                continue;
+            }
             kkpy_produced *m = r[i].opaque;
             if (!m) { /* produced without on_delivery: nothing to call, nothing to release */
                 self->unserved--;
@@ -539,6 +738,7 @@ static Py_ssize_t drain(kkpy_producer *self, int timeout_ms, const char *fname) 
         if (n < KKPY_REPORTS || exc)
             break;
     }
+    log_send_failures(self);
     if (!exc)
         return served;
     kkpy_exc_restore(exc);
@@ -700,7 +900,7 @@ static PyObject *producer_poll(kkpy_producer *self, PyObject *args, PyObject *kw
         (timeout && timeout_arg(timeout, "poll", &ms) < 0))
         return NULL;
     Py_ssize_t n = drain(self, ms, "poll");
-    return n < 0 ? NULL : PyLong_FromSsize_t(n);
+    return n < 0 || raise_send_failures(self) < 0 ? NULL : PyLong_FromSsize_t(n);
 }
 
 /* Flushes in slices, serving reports between them, until nothing is left or the time is up;
@@ -740,7 +940,7 @@ static PyObject *producer_flush(kkpy_producer *self, PyObject *args, PyObject *k
         timeout_arg(timeout, "flush", &ms) < 0)
         return NULL;
     Py_ssize_t left = flush(self, ms, "flush");
-    return left < 0 ? NULL : PyLong_FromSsize_t(left);
+    return left < 0 || raise_send_failures(self) < 0 ? NULL : PyLong_FromSsize_t(left);
 }
 
 static Py_ssize_t producer_len(kkpy_producer *self) {
@@ -781,6 +981,20 @@ static PyObject *producer_close(kkpy_producer *self, PyObject *args, PyObject *k
     PyObject *r = kkpy_close(&self->h);
     if (serve_purged(self) < 0)
         Py_CLEAR(r);
+    /* what async send_messages did not deliver (purged messages too) is raised last; a
+     * callback's exception raised above becomes its __context__ */
+    PyObject *earlier = r ? NULL : kkpy_exc_take();
+    if (raise_send_failures(self) < 0) {
+        Py_CLEAR(r);
+        if (earlier) {
+            PyObject *exc = kkpy_exc_take();
+            PyException_SetContext(exc, earlier); /* steals */
+            kkpy_exc_restore(exc);
+            earlier = NULL;
+        }
+    }
+    if (earlier)
+        kkpy_exc_restore(earlier);
     return r;
 }
 
@@ -808,7 +1022,13 @@ static PyMethodDef producer_methods[] = {
      "with the GIL released. Returns True when every message was delivered; then each message's partition "
      "and offset are set. Otherwise raises FailedToSendMessages when some were delivered, or the error's own "
      "class when none was; either way .failures lists the undelivered ones (the others keep their offsets). "
-     "ProducerShutdownError after close(), KeyboardInterrupt on Ctrl-C."},
+     "ProducerShutdownError after close(), KeyboardInterrupt on Ctrl-C.\n\n"
+     "With type=\"async\": checks every message (raising before any is queued), raises what earlier "
+     "async sends did not deliver (then none of msgs is queued), queues msgs with produce's engine and "
+     "returns True at once. Each message's partition and offset are set when poll(), flush(), close() or a "
+     "later send_messages drains its report; those calls raise the undelivered ones as above (logged "
+     "too). If the core refuses a message (a full buffer after max_block_ms), its error is raised with "
+     "that message and the later ones in .failures: they were not queued, the earlier ones were."},
     {"stats", (PyCFunction)producer_stats, METH_NOARGS, KKPY_STATS_DOC},
     {"produce", (PyCFunction)(void (*)(void))producer_produce, METH_FASTCALL | METH_KEYWORDS,
      "produce($self, topic, value=None, key=None, *, partition=None, headers=None, timestamp_ms=None, "
@@ -864,10 +1084,11 @@ static PyType_Slot producer_slots[] = {
     {Py_tp_getset, producer_getset},
     {Py_tp_doc,
      "Producer(brokers, client_id, **options)\n--\n\n"
-     "A synchronous Kafka producer. brokers is a list of \"host:port\" seeds (or one comma-separated str). "
+     "A Kafka producer (send_messages; produce/poll/flush). brokers is a list of \"host:port\" seeds (or one comma-separated str). "
      "Options are the Producer's in docs/CONFIGURATION.md (Poseidon's names: type, compression_codec, "
      "compressed_topics, partitioner ('murmur2', 'crc32' or a callable (key: bytes, partition_count: int) -> "
-     "int), required_acks, ack_timeout_ms, socket_timeout_ms, ...). A bad or unknown option raises "
+     "int), required_acks, ack_timeout_ms, socket_timeout_ms, ...); type=\"async\" makes send_messages queue "
+     "and return at once. A bad or unknown option raises "
      "InvalidArgumentError.\n\n"
      "Thread safety: a Producer may be shared by threads; calls are serialised by an internal lock "
      "(waited for with the GIL released). Use it as a context manager to close it."},

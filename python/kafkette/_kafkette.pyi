@@ -8,6 +8,7 @@ from typing import (
     Dict,
     Iterable,
     List,
+    Literal,
     Mapping,
     Optional,
     Sequence,
@@ -126,14 +127,15 @@ class ProducedMessage:
 _OnDelivery = Callable[[Optional["Error"], ProducedMessage], object]
 
 class Producer:
-    """A Kafka producer: send_messages (synchronous) and produce/poll/flush (asynchronous)."""
+    """A Kafka producer: send_messages (synchronous; with type="async" it queues and returns) and
+    produce/poll/flush (asynchronous)."""
 
     def __new__(
         cls,
         brokers: _Brokers,
         client_id: str,
         *,
-        type: str = ...,
+        type: Optional[Literal["sync", "async"]] = ...,
         compression_codec: Optional[str] = ...,
         compressed_topics: Optional[Iterable[str]] = ...,
         metadata_refresh_interval_ms: int = ...,
@@ -161,6 +163,8 @@ class Producer:
     def brokers(self) -> str: ...
     @property
     def closed(self) -> bool: ...
+    # sync: True once every message was delivered; type="async": True once every one is queued
+    # (offsets come with poll/flush/close, which raise what was not delivered)
     def send_messages(self, msgs: Iterable[MessageToSend], /) -> bool: ...
     def produce(
         self,

@@ -112,8 +112,7 @@ BROKERS = ["127.0.0.1:1"]  # never contacted: constructors do not connect
         ({"max_send_retries": 1.5}, "option 'max_send_retries' takes an integer from 0 to 2147483647, not a float"),
         ({"compressed_topics": ["t", 2]},
          "option 'compressed_topics' takes a list of strings of 1 to 249 bytes, not a list holding int"),
-        ({"type": "async"}, "option 'type': 'async' is not available yet (kafkette has only the synchronous "
-                            "producer); use 'sync'"),
+        ({"type": "fast"}, "option 'type' takes one of 'sync', 'async', not 'fast'"),
         ({"partitioner": 5}, "option 'partitioner' takes one of 'murmur2', 'crc32', not an integer (5)"),
     ],
 )

@@ -112,8 +112,6 @@ def test_producer_argument_checks(brokers):
     # options are the core's (tests/python/test_error_taxonomy.py checks the messages)
     with pytest.raises(kafkette.InvalidArgumentError, match="unknown option 'compresion_codec'"):
         kafkette.Producer(brokers, "c", compresion_codec="gzip")
-    with pytest.raises(kafkette.InvalidArgumentError, match="'async' is not available yet"):
-        kafkette.Producer(brokers, "c", type="async")
     with pytest.raises(ValueError, match="option 'type' takes one of 'sync', 'async', not 'fast'"):
         kafkette.Producer(brokers, "c", type="fast")
     with pytest.raises(TypeError, match="option 'compression_codec' takes one of .*, not an integer"):
