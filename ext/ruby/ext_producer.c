@@ -19,6 +19,12 @@ typedef struct kke_producer {
     size_t pending_count;
     pid_t pid;      /* the process the list belongs to */
     VALUE event_io; /* an IO on the event fd for the Fiber scheduler, or nil */
+    /* type: :async, where send_messages queues through produce: the MessageToSend objects
+     * reported undelivered (an Array, or nil) and how many were delivered, since the last
+     * time they were taken to be raised (_take_send_failures) */
+    bool send_async;
+    VALUE send_failures;
+    long send_delivered;
 } kke_producer_t;
 
 static void mark_pending(const kke_producer_t *p);
@@ -42,6 +48,7 @@ static void producer_mark(void *ptr) {
     kke_head_mark(&p->head);
     rb_gc_mark(p->partitioner);
     rb_gc_mark(p->event_io);
+    rb_gc_mark(p->send_failures);
     mark_pending(p);
 }
 
@@ -61,6 +68,7 @@ static VALUE producer_alloc(VALUE klass) {
     VALUE self = TypedData_Make_Struct(klass, kke_producer_t, &producer_type, p);
     p->partitioner = Qnil;
     p->event_io = Qnil;
+    p->send_failures = Qnil;
     kke_head_init(&p->head, producer_release, "Kafkette::Errors::ProducerShutdownError", "producer");
     p->head.leaving = producer_leaving;
     return self;
@@ -101,6 +109,7 @@ static VALUE producer_setup(VALUE self, VALUE brokers, VALUE client_id, VALUE op
     VALUE callbacks = rb_hash_new();
     VALUE holder = kke_config_setup(&p->head, KK_CONFIG_PRODUCER, brokers, client_id, opts, callbacks, &cfg);
     kk_producer_config_t *pc = kk_config_producer(cfg);
+    p->send_async = pc->type && strcmp(pc->type, "async") == 0;
     VALUE partitioner = rb_hash_lookup2(callbacks, rb_str_new_cstr("partitioner"), Qnil);
     if (!NIL_P(partitioner)) {
         pc->partitioner = KK_PARTITIONER_CALLBACK;
@@ -374,6 +383,7 @@ static VALUE producer_send(VALUE self, VALUE messages) {
  * handle lets go of its objects when its report is served, holding the GVL. */
 typedef struct kke_handle {
     VALUE self, producer, topic, key, value, block;
+    VALUE message; /* the MessageToSend an async send_messages queued, else nil */
     VALUE report; /* Kafkette::DeliveryReport once served, else nil */
     struct kke_handle *prev, *next; /* in the producer's list of unserved handles */
     bool linked;
@@ -389,6 +399,7 @@ static void handle_mark(void *ptr) {
     rb_gc_mark(hd->value);
     rb_gc_mark(hd->block);
     rb_gc_mark(hd->report);
+    rb_gc_mark(hd->message);
 }
 
 static size_t handle_memsize(const void *ptr) {
@@ -406,7 +417,7 @@ static VALUE handle_alloc(VALUE klass) {
     kke_handle_t *hd;
     VALUE self = TypedData_Make_Struct(klass, kke_handle_t, &handle_type, hd);
     hd->self = self;
-    hd->producer = hd->topic = hd->key = hd->value = hd->block = hd->report = Qnil;
+    hd->producer = hd->topic = hd->key = hd->value = hd->block = hd->report = hd->message = Qnil;
     return self;
 }
 
@@ -451,7 +462,28 @@ static void release_noop(void *opaque, void *key, void *value) {
     (void)value;
 }
 
-/* Settles a handle: its report, and its block queued in `served` (called later by the caller). */
+/* The fate of a message async send_messages queued goes into the MessageToSend; a failure is
+ * kept (and logged) for the next send_messages, poll, flush or close to raise. */
+static void settle_message(kke_producer_t *p, kke_handle_t *hd, int32_t partition, int64_t offset, int error) {
+    kke_outmsg_t *m = kke_outmsg_get(hd->message);
+    m->result_partition = partition;
+    m->offset = error ? -1 : offset;
+    m->error = error;
+    if (!error) {
+        p->send_delivered++;
+        return;
+    }
+    if (NIL_P(p->send_failures))
+        p->send_failures = rb_ary_new();
+    rb_ary_push(p->send_failures, hd->message);
+    char line[KK_ERROR_MESSAGE_SIZE + 300];
+    snprintf(line, sizeof(line), "send_messages (type async): not delivered to %.249s partition %d: %s (%s)",
+             StringValueCStr(hd->topic), (int)partition, kk_err_name(error), kk_err_description(error));
+    kke_log_cb(&p->head.log, KK_LOG_WARNING, line); /* emitted by the caller's kke_log_flush */
+}
+
+/* Settles a handle: its report, and its block queued in `served` (called later by the caller).
+ * served nil: a message of the parent process's, settled in a child: nothing is kept. */
 static void settle(kke_producer_t *p, kke_handle_t *hd, int32_t partition, int64_t offset, int64_t timestamp_ms,
                    int error, VALUE served) {
     /* hd stays on the pending list, which the producer marks, until its block and report are
@@ -467,9 +499,11 @@ static void settle(kke_producer_t *p, kke_handle_t *hd, int32_t partition, int64
                      timestamp_ms >= 0 ? LL2NUM(timestamp_ms) : Qnil, err};
     hd->report = rb_class_new_instance(5, args, cDeliveryReport);
     hd->key = hd->value = Qnil; /* the core is done with them */
-    if (!NIL_P(hd->block))
+    if (!NIL_P(hd->block) && !NIL_P(served))
         rb_ary_push(served, rb_assoc_new(hd->block, hd->report));
-    hd->block = Qnil;
+    if (!NIL_P(hd->message) && !NIL_P(served))
+        settle_message(p, hd, partition, offset, error);
+    hd->block = hd->message = Qnil;
     unlink_handle(p, hd);
 }
 
@@ -480,10 +514,11 @@ static void check_fork(kke_producer_t *p) {
     if (p->pid == pid)
         return;
     p->pid = pid;
-    VALUE ignored = rb_ary_new();
     while (p->pending)
-        settle(p, p->pending, -1, -1, -1, KK_ERR_STATE, ignored);
+        settle(p, p->pending, -1, -1, -1, KK_ERR_STATE, Qnil);
     p->event_io = Qnil;
+    p->send_failures = Qnil; /* the parent's to raise */
+    p->send_delivered = 0;
 }
 
 typedef struct produce_call {
@@ -537,9 +572,10 @@ static VALUE string_or_nil(VALUE v, const char *what) {
     return rb_str_new_frozen(v);
 }
 
-/* _produce(topic, value, key, partition, headers, timestamp_ms, block) -> DeliveryHandle */
+/* _produce(topic, value, key, partition, headers, timestamp_ms, block, message) -> DeliveryHandle;
+ * message: the MessageToSend an async send_messages queues (its fate is written into it), or nil */
 static VALUE producer_produce(VALUE self, VALUE topic, VALUE value, VALUE key, VALUE partition, VALUE headers,
-                              VALUE timestamp, VALUE block) {
+                              VALUE timestamp, VALUE block, VALUE message) {
     kke_producer_t *p = get_producer(self);
     kke_cstr_arg(topic, "topic");
     int32_t part = (int32_t)kke_int_in_range(partition, -1, INT32_MAX, "partition");
@@ -556,6 +592,10 @@ static VALUE producer_produce(VALUE self, VALUE topic, VALUE value, VALUE key, V
     hd->value = string_or_nil(value, "value");
     hd->key = string_or_nil(key, "key");
     hd->block = block;
+    kke_outmsg_t *sent = NIL_P(message) ? NULL : kke_outmsg_get(message);
+    if (!NIL_P(message) && !sent)
+        rb_raise(rb_eTypeError, "not a Kafkette::MessageToSend: %s", rb_obj_classname(message));
+    hd->message = message;
     long nh = RARRAY_LEN(pairs) / 2;
     VALUE hbuf = 0;
     kk_header_t *hs = ALLOCV_N(kk_header_t, hbuf, nh ? nh : 1);
@@ -579,6 +619,11 @@ static VALUE producer_produce(VALUE self, VALUE topic, VALUE value, VALUE key, V
     call.msg.release = release_noop;
     /* linked before the call: the producer marks it while the core may already hold it */
     link_handle(p, hd);
+    if (sent) { /* no fate yet: not reported */
+        sent->result_partition = -1;
+        sent->offset = -1;
+        sent->error = 0;
+    }
     /* queued at once holding the GVL when nothing has to wait or call back */
     bool queued = false;
     int rc = kk_producer_try_produce(p->producer, &call.msg, &queued, &call.err);
@@ -766,6 +811,31 @@ static void producer_leaving(kke_head_t *h) {
 
 static VALUE producer_busy_p(VALUE self) { return get_producer(self)->head.busy ? Qtrue : Qfalse; }
 
+static VALUE producer_async_p(VALUE self) { return get_producer(self)->send_async ? Qtrue : Qfalse; }
+
+/* _take_send_failures -> [failed MessageToSend objects, how many delivered] since the last
+ * take, or nil when none failed (the count then keeps going) */
+static VALUE producer_take_send_failures(VALUE self) {
+    kke_producer_t *p = get_producer(self);
+    if (NIL_P(p->send_failures) || p->pid != getpid())
+        return Qnil;
+    VALUE taken = rb_assoc_new(p->send_failures, LONG2NUM(p->send_delivered));
+    p->send_failures = Qnil;
+    p->send_delivered = 0;
+    return taken;
+}
+
+/* _check_messages(list): raises as send_messages would for the first bad message, so an async
+ * send_messages queues nothing unless every message can be sent (the sync path's checks) */
+static VALUE producer_check_messages(VALUE self, VALUE list) {
+    (void)self;
+    Check_Type(list, T_ARRAY);
+    build_t b = {.fill = false, .last_topic = Qundef};
+    for (long i = 0; i < RARRAY_LEN(list); i++)
+        build_message(&b, RARRAY_AREF(list, i), i);
+    return Qnil;
+}
+
 static void init_async(VALUE c) {
     cDeliveryReport = rb_struct_define_under(kke_mKafkette, "DeliveryReport", "topic", "partition", "offset",
                                              "timestamp_ms", "error", NULL);
@@ -775,7 +845,10 @@ static void init_async(VALUE c) {
     rb_define_method(cDeliveryHandle, "report", handle_report, 0);
     rb_define_method(cDeliveryHandle, "producer", handle_producer, 0);
     rb_define_method(cDeliveryHandle, "topic", handle_topic, 0);
-    rb_define_private_method(c, "_produce", producer_produce, 7);
+    rb_define_private_method(c, "_produce", producer_produce, 8);
+    rb_define_private_method(c, "_async?", producer_async_p, 0);
+    rb_define_private_method(c, "_take_send_failures", producer_take_send_failures, 0);
+    rb_define_private_method(c, "_check_messages", producer_check_messages, 1);
     rb_define_private_method(c, "_drain", producer_drain, 2);
     rb_define_private_method(c, "_flush_wait", producer_flush_wait, 1);
     rb_define_private_method(c, "_close_engine", producer_close_engine, 1);

@@ -36,7 +36,7 @@ class TestBadInput < Minitest::Test
     assert_raises(IAE) { Kafkette::Producer.new(BROKERS, 42) }
     assert_raises(IAE) { Kafkette::Producer.new(BROKERS, "id\0x") }
     assert_raises(TypeError) { Kafkette::Producer.new(BROKERS, "id", "options") }
-    [{ bogus: 1 }, { compression_codec: :brotli }, { required_acks: 2 }, { type: :async }, { partitioner: :fnv },
+    [{ bogus: 1 }, { compression_codec: :brotli }, { required_acks: 2 }, { type: :fast }, { partitioner: :fnv },
      { max_send_retries: -1 }, { max_send_retries: "three" }, { max_request_bytes: 10 }, { ack_timeout_ms: 2**40 },
      { compressed_topics: [1] }, { max_api_versions: [1] }, { max_api_versions: { 99 => 1 } }, { 1 => 2 },
      { max_bytes: 1 }].each do |options|

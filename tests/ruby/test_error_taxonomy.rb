@@ -65,8 +65,7 @@ class TestErrorTaxonomy < Minitest::Test
       { "compression_codec" => "brotli" } =>
         "option 'compression_codec' takes one of 'none', 'gzip', 'snappy', 'lz4', 'zstd', not 'brotli'",
       { compresion_codec: :gzip } => "unknown option 'compresion_codec' for a producer (did you mean 'compression_codec'?)",
-      { type: :async } =>
-        "option 'type': 'async' is not available yet (kafkette has only the synchronous producer); use 'sync'",
+      { type: :fast } => "option 'type' takes one of 'sync', 'async', not 'fast'",
       { required_acks: { a: 1 } } => "option 'required_acks' takes an integer from -1 to 1 or 'all', not a Hash holding a Symbol"
     }.each do |options, message|
       err = assert_raises(E::InvalidArgumentError, options.inspect) { Kafkette::Producer.new(BROKERS, "id", options) }

@@ -2,7 +2,8 @@
 
 module Kafkette
   # Sends batches of MessageToSend synchronously (#send_messages), or one message at a time
-  # asynchronously (#produce, with a DeliveryHandle and an optional block per message).
+  # asynchronously (#produce, with a DeliveryHandle and an optional block per message). With
+  # type: :async, #send_messages queues its messages like #produce and returns at once.
   #
   #     producer = Kafkette::Producer.new(["localhost:9092"], "my_producer", compression_codec: :zstd)
   #     producer.send_messages([Kafkette::MessageToSend.new("events", "hello", "key")])  # => true
@@ -32,11 +33,20 @@ module Kafkette
     # raises otherwise: an Errors class for the first failure, whose #failed_messages lists the
     # messages not delivered (the others were). Afterwards every message's #partition and
     # #offset say where it went.
+    #
+    # With type: :async it checks every message (raising before any is queued), raises what
+    # earlier async sends failed to deliver (see #raise_send_failures; then this list is not
+    # queued), queues the messages and returns true at once. Each message's #partition,
+    # #offset and #error_code are filled when its report is served (by #poll, #flush, #close,
+    # a later send_messages or produce). If the core refuses one (a full buffer after
+    # max_block_ms, a bad topic name), the error is raised with that message and the later ones
+    # as #failed_messages: those were not queued, the earlier ones were.
     def send_messages(messages)
       raise Errors::ProducerShutdownError, "the producer is shut down" if closed?
       raise ArgumentError, "messages must respond to #each" unless messages.respond_to?(:each)
 
       list = messages.is_a?(Array) ? messages : messages.to_a
+      return send_queued(list) if _async?
       return nil if list.empty?
 
       _send(list)
@@ -49,24 +59,97 @@ module Kafkette
     # #close or DeliveryHandle#wait of this producer; never from the core's thread. What a block
     # raises is raised by that call once the other blocks have run.
     def produce(topic, value, key: nil, partition: nil, headers: nil, timestamp_ms: nil, &block)
-      handle = _produce(topic, value, key, partition.nil? ? -1 : partition, headers, timestamp_ms || 0, block)
+      handle = _produce(topic, value, key, partition.nil? ? -1 : partition, headers, timestamp_ms || 0, block, nil)
       serve(0)
       handle
     end
 
     # Serves the reports that wait, waiting up to timeout seconds (nil: without limit) for the
-    # first one when none does. Returns how many it served.
+    # first one when none does. Returns how many it served; raises what async send_messages
+    # failed to deliver.
     def poll(timeout: 0)
-      if timeout != 0 && (io = scheduler_io)
-        io.wait_readable(timeout) if in_flight.positive? && serve(0).zero?
-        return serve(0) # what the wait made ready (0 when nothing did)
-      end
-      serve(timeout)
+      served =
+        if timeout != 0 && (io = scheduler_io)
+          io.wait_readable(timeout) if in_flight.positive? && serve(0).zero?
+          serve(0) # what the wait made ready (0 when nothing did)
+        else
+          serve(timeout)
+        end
+      raise_send_failures
+      served
     end
 
     # Sends what lingers and serves reports until every message has its report or timeout
-    # seconds passed (nil: without limit). Returns how many messages still have none.
+    # seconds passed (nil: without limit). Returns how many messages still have none; raises
+    # what async send_messages failed to deliver.
     def flush(timeout: nil)
+      left = flush_reports(timeout)
+      raise_send_failures
+      left
+    end
+
+    # Flushes (up to timeout seconds; nil: until every report came), purges what is left (those
+    # reports carry Errors::ClosedError, the PURGED code's class), serves every report, then
+    # closes the connections; later calls raise ProducerShutdownError. Safe to call twice, and
+    # from another thread while a call waits (that call then raises ProducerShutdownError, and
+    # the handles of messages still queued are settled as purged without calling their blocks).
+    # Raises last what async send_messages failed to deliver, purged messages included (a
+    # block's exception is then its #cause).
+    def close(timeout: nil)
+      begin
+        close_engine(timeout) unless closed? || _busy?
+      rescue Exception # rubocop:disable Lint/RescueException -- raised again below
+        _close
+        raise_send_failures # inside this rescue: the block's exception becomes its #cause
+        raise
+      end
+      _close
+      raise_send_failures
+    end
+
+    def shutdown
+      close
+    end
+
+    private
+
+    WAIT_SLICE = 0.1
+    PARTIAL_FAILURE = -119 # the core's KK_ERR_PARTIAL_FAILURE
+
+    # type: :async send_messages (docs/BINDINGS.md, "type async").
+    def send_queued(list)
+      _check_messages(list)
+      serve(0)
+      raise_send_failures
+      return nil if list.empty?
+
+      list.each_with_index do |m, i|
+        _produce(m.topic, m.value, m.key, m.requested_partition || -1, m.headers, m.timestamp || 0, nil, m)
+      rescue Errors::Error => e
+        e.instance_variable_set(:@failed_messages, list[i..]) # not queued; the earlier ones were
+        raise
+      end
+      true
+    end
+
+    # Raises the messages async send_messages failed to deliver, reported since the last raise
+    # (already logged when served), as a sync send_messages of them would have: FailedToSendMessages
+    # when some messages were delivered meanwhile, else the first error's class.
+    def raise_send_failures
+      failed, delivered = _take_send_failures
+      return if failed.nil?
+
+      first = failed.first
+      code = delivered.positive? ? PARTIAL_FAILURE : first.error_code
+      error = Errors.build(code, "#{failed.size} of #{failed.size + delivered} messages sent asynchronously not " \
+                                 "delivered; first (topic #{first.topic}, partition #{first.partition.inspect}): " \
+                                 "#{first.error.message}")
+      error.instance_variable_set(:@failed_messages, failed)
+      raise error
+    end
+
+    # flush without raising send failures (close_engine must go on to purge and serve).
+    def flush_reports(timeout)
       deadline = timeout && (now + timeout)
       loop do
         serve(0)
@@ -84,25 +167,6 @@ module Kafkette
       end
       in_flight
     end
-
-    # Flushes (up to timeout seconds; nil: until every report came), purges what is left (those
-    # reports carry Errors::ClosedError, the PURGED code's class), serves every report, then
-    # closes the connections; later calls raise ProducerShutdownError. Safe to call twice, and
-    # from another thread while a call waits (that call then raises ProducerShutdownError, and
-    # the handles of messages still queued are settled as purged without calling their blocks).
-    def close(timeout: nil)
-      close_engine(timeout) unless closed? || _busy?
-    ensure
-      _close
-    end
-
-    def shutdown
-      close
-    end
-
-    private
-
-    WAIT_SLICE = 0.1
 
     def now
       Process.clock_gettime(Process::CLOCK_MONOTONIC)
@@ -153,7 +217,7 @@ module Kafkette
     def close_engine(timeout)
       error = nil
       begin
-        flush(timeout: timeout)
+        flush_reports(timeout)
       rescue Errors::ProducerShutdownError
         return # closed meanwhile from another thread
       rescue Exception => e # rubocop:disable Lint/RescueException -- raised below
