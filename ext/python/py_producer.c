@@ -478,14 +478,13 @@ static void settle_sent(kkpy_producer *self, const kk_delivery_report_t *r) {
         return;
     }
     Py_ssize_t index = PyLong_AsSsize_t(PyTuple_GET_ITEM(pair, 1));
-    if (!self->send_failures && !(self->send_failures = PyList_New(0))) {
-        PyErr_WriteUnraisable((PyObject *)m); /* out of memory: say so rather than drop it silently */
-        Py_DECREF(pair);
-        return;
-    }
+    /* built before the list is looked at: building runs Python code, and another thread may
+     * take the list (raise_send_failures) meanwhile */
     PyObject *failure = build_failure(self->h.call.st, index, m, r->error);
-    if (!failure || PyList_Append(self->send_failures, failure) < 0)
-        PyErr_WriteUnraisable((PyObject *)m);
+    if (failure && !self->send_failures)
+        self->send_failures = PyList_New(0);
+    if (!failure || !self->send_failures || PyList_Append(self->send_failures, failure) < 0)
+        PyErr_WriteUnraisable((PyObject *)m); /* out of memory: say so rather than drop it silently */
     else if (PyList_GET_SIZE(self->send_failures) == 1)
         self->send_first_code = r->error;
     Py_XDECREF(failure);
@@ -494,12 +493,14 @@ static void settle_sent(kkpy_producer *self, const kk_delivery_report_t *r) {
 
 /* Logs (logger "kafkette", WARNING) the failures not logged yet; keeps a pending exception. */
 static void log_send_failures(kkpy_producer *self) {
-    if (!self->send_failures || self->send_failures_logged >= PyList_GET_SIZE(self->send_failures))
+    PyObject *list = self->send_failures;
+    if (!list || self->send_failures_logged >= PyList_GET_SIZE(list))
         return;
+    Py_INCREF(list); /* a handler may run another thread, which may take the list: stop then */
     PyObject *pending = kkpy_exc_take();
     PyObject *logger = self->h.call.st->logger;
-    for (; self->send_failures_logged < PyList_GET_SIZE(self->send_failures); self->send_failures_logged++) {
-        PyObject *f = PyList_GET_ITEM(self->send_failures, self->send_failures_logged);
+    while (self->send_failures == list && self->send_failures_logged < PyList_GET_SIZE(list)) {
+        PyObject *f = Py_NewRef(PyList_GET_ITEM(list, self->send_failures_logged++));
         PyObject *text = PyUnicode_FromFormat("send_messages (type async): not delivered to %S partition %S: %S",
                                               PyStructSequence_GetItem(f, 1), PyStructSequence_GetItem(f, 2),
                                               PyStructSequence_GetItem(f, 3));
@@ -508,9 +509,11 @@ static void log_send_failures(kkpy_producer *self) {
             PyErr_WriteUnraisable(logger);
         Py_XDECREF(res);
         Py_XDECREF(text);
+        Py_DECREF(f);
     }
     if (pending)
         kkpy_exc_restore(pending);
+    Py_DECREF(list);
 }
 
 /* Raises the kept failures as a sync send_messages of the messages reported since the last
