@@ -152,6 +152,38 @@ static inline void bench_security(kk_client_config_t *c) {
         c->ssl_cafile = ca;
     }
 }
+
+/* KAFKETTE_BENCH_CONF="name=value;name=value" overrides some of the producer's engine options,
+ * for experiments (as RDKAFKA_BENCH_CONF does for librdkafka): linger_ms, batch_size,
+ * max_in_flight_requests_per_connection, buffer_memory, enable_idempotence. */
+static inline void bench_producer_overrides(kk_producer_config_t *cfg) {
+    const char *env = getenv("KAFKETTE_BENCH_CONF");
+    if (!env || !env[0])
+        return;
+    char *copy = strdup(env), *save = NULL;
+    if (!copy)
+        bench_die("out of memory");
+    for (char *item = strtok_r(copy, ";", &save); item; item = strtok_r(NULL, ";", &save)) {
+        char *eq = strchr(item, '=');
+        if (!eq)
+            bench_die("KAFKETTE_BENCH_CONF: '%s' is not name=value", item);
+        *eq = '\0';
+        long v = strtol(eq + 1, NULL, 10);
+        if (strcmp(item, "linger_ms") == 0)
+            cfg->linger_ms = (int)v;
+        else if (strcmp(item, "batch_size") == 0)
+            cfg->batch_size = (int32_t)v;
+        else if (strcmp(item, "max_in_flight_requests_per_connection") == 0 || strcmp(item, "max_in_flight") == 0)
+            cfg->max_in_flight = (int)v;
+        else if (strcmp(item, "buffer_memory") == 0)
+            cfg->buffer_memory = (int32_t)v;
+        else if (strcmp(item, "enable_idempotence") == 0)
+            cfg->enable_idempotence = strcmp(eq + 1, "true") == 0 || v != 0;
+        else
+            bench_die("KAFKETTE_BENCH_CONF: %s is not one of the options it takes", item);
+    }
+    free(copy);
+}
 #endif
 
 /* Tracks which offsets [0, n) were acknowledged, to catch losses and duplicates. */

@@ -134,6 +134,7 @@ int main(int argc, char **argv) {
     bench_security(&cfg.client);
     cfg.required_acks = (int16_t)acks;
     cfg.linger_ms = 0;
+    bench_producer_overrides(&cfg);
     kk_producer_t *p = kk_producer_new(&cfg, &err);
     if (!p)
         bench_die("kk_producer_new: %s", err.message);

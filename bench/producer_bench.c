@@ -152,6 +152,7 @@ int main(int argc, char **argv) {
     bench_security(&cfg.client);
     cfg.required_acks = (int16_t)acks;
     cfg.compression = codec;
+    bench_producer_overrides(&cfg);
     kk_producer_t *p = kk_producer_new(&cfg, &err);
     if (!p)
         bench_die("kk_producer_new: %s", err.message);
@@ -188,12 +189,19 @@ int main(int argc, char **argv) {
         snprintf(placement + strlen(placement), sizeof(placement) - strlen(placement), ",acks=all,idempotence=%s",
                  cfg.enable_idempotence ? "on" : "off");
     if (per_message)
-        snprintf(setting, sizeof(setting), "produce+poll/1024,linger_ms=%d,batch_size=%d%s", cfg.linger_ms,
-                 (int)cfg.batch_size, placement);
+        snprintf(setting, sizeof(setting), "produce+poll/1024,linger_ms=%d,batch_size=%d,in_flight=%d%s",
+                 cfg.linger_ms, (int)cfg.batch_size, cfg.max_in_flight, placement);
     else
         snprintf(setting, sizeof(setting), "send_batch=%zu%s", batch, placement);
     bench_report(&(bench_result_t){per_message ? "kafkette-produce" : "kafkette", "produce", codec_name, setting, sent, size, wall, cpu, 0, 0,
                                    broker});
+    if (getenv("BENCH_COUNT_REQUESTS")) { /* requests of every API to every broker, for experiments */
+        kk_stats_t st;
+        kk_producer_stats(p, &st);
+        fprintf(stderr, "REQUESTS peer=%s requests=%llu request_bytes=%llu\n",
+                per_message ? "kafkette-produce" : "kafkette", (unsigned long long)st.requests,
+                (unsigned long long)st.request_bytes);
+    }
     kk_producer_free(p);
     free(msgs);
     bench_payload_free(&payload);

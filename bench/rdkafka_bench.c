@@ -143,6 +143,26 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     bench_parts_mark(&d->offsets, m->partition, m->offset);
 }
 
+/* BENCH_COUNT_REQUESTS: the statistics' top-level "tx" (requests sent to all brokers) and
+ * "tx_bytes", from the last statistics callback (every 100 ms, and so up to 100 ms late). */
+static unsigned long long stats_tx, stats_txbytes;
+static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
+    (void)rk;
+    (void)len;
+    (void)opaque;
+    /* the top-level "tx" comes after every broker's own "tx": take the last one */
+    const char *tx = NULL, *txb = strstr(json, "\"tx_bytes\":");
+    for (const char *at = strstr(json, "\"tx\":"); at; at = strstr(at + 1, "\"tx\":"))
+        tx = at;
+    if (tx)
+        stats_tx = strtoull(tx + 5, NULL, 10);
+    if (txb)
+        stats_txbytes = strtoull(txb + 11, NULL, 10);
+    if (getenv("BENCH_STATS_DUMP"))
+        fprintf(stderr, "%.600s\n", json);
+    return 0;
+}
+
 /* acks=all comes with idempotence, as kafkette's producer has it by default there. */
 static void set_acks(rd_kafka_conf_t *conf, int acks) {
     if (acks == -1) {
@@ -172,6 +192,11 @@ static void produce(const options_t *o) {
     apply_overrides(conf);
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     rd_kafka_conf_set_opaque(conf, &d);
+    bool count_requests = getenv("BENCH_COUNT_REQUESTS") != NULL;
+    if (count_requests) {
+        set(conf, "statistics.interval.ms", "100");
+        rd_kafka_conf_set_stats_cb(conf, on_stats);
+    }
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
     if (!rk)
         bench_die("rd_kafka_new: %s", errstr);
@@ -213,6 +238,10 @@ static void produce(const options_t *o) {
         snprintf(setting + strlen(setting), sizeof(setting) - strlen(setting), ",acks=all,idempotence=on");
     bench_report(&(bench_result_t){"librdkafka", "produce", o->codec, setting, o->records, o->size, wall, cpu, 0,
                                    0, broker});
+    if (count_requests) {
+        rd_kafka_poll(rk, 250); /* one more statistics callback */
+        fprintf(stderr, "REQUESTS peer=librdkafka requests=%llu request_bytes=%llu\n", stats_tx, stats_txbytes);
+    }
     rd_kafka_topic_destroy(rkt);
     rd_kafka_destroy(rk);
     bench_parts_free(&d.offsets);
