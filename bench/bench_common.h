@@ -69,14 +69,10 @@ static inline double bench_cpu(void) {
            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
-/* CPU seconds the broker process has used so far, when bench/run says which process that is
- * (KAFKETTE_BENCH_BROKER_PID); -1 otherwise. Read from /proc, so Linux only. */
-static inline double bench_broker_cpu(void) {
-    const char *pid = getenv("KAFKETTE_BENCH_BROKER_PID");
-    if (!pid || !pid[0])
-        return -1;
+/* CPU seconds one process has used so far, from /proc/PID/stat; -1 if unreadable. */
+static inline double bench_process_cpu(unsigned long pid) {
     char path[64], buf[1024];
-    snprintf(path, sizeof(path), "/proc/%s/stat", pid);
+    snprintf(path, sizeof(path), "/proc/%lu/stat", pid);
     FILE *f = fopen(path, "r");
     if (!f)
         return -1;
@@ -89,6 +85,32 @@ static inline double bench_broker_cpu(void) {
     if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2)
         return -1;
     return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* CPU seconds the broker processes have used so far, when bench/run says which processes those
+ * are (KAFKETTE_BENCH_BROKER_PID: one pid, or several separated by spaces or commas for a
+ * cluster; their sum); -1 otherwise. Read from /proc, so Linux only. */
+static inline double bench_broker_cpu(void) {
+    const char *pids = getenv("KAFKETTE_BENCH_BROKER_PID");
+    if (!pids || !pids[0])
+        return -1;
+    double total = 0;
+    int found = 0;
+    for (const char *s = pids; *s;) {
+        char *end;
+        unsigned long pid = strtoul(s, &end, 10);
+        if (end == s) {
+            s++;
+            continue;
+        }
+        double cpu = bench_process_cpu(pid);
+        if (cpu < 0)
+            return -1;
+        total += cpu;
+        found++;
+        s = end;
+    }
+    return found ? total : -1;
 }
 
 /* Peak resident set size of the process so far, KiB. */
@@ -130,6 +152,38 @@ static inline void bench_security(kk_client_config_t *c) {
         c->ssl_cafile = ca;
     }
 }
+
+/* KAFKETTE_BENCH_CONF="name=value;name=value" overrides some of the producer's engine options,
+ * for experiments (as RDKAFKA_BENCH_CONF does for librdkafka): linger_ms, batch_size,
+ * max_in_flight_requests_per_connection, buffer_memory, enable_idempotence. */
+static inline void bench_producer_overrides(kk_producer_config_t *cfg) {
+    const char *env = getenv("KAFKETTE_BENCH_CONF");
+    if (!env || !env[0])
+        return;
+    char *copy = strdup(env), *save = NULL;
+    if (!copy)
+        bench_die("out of memory");
+    for (char *item = strtok_r(copy, ";", &save); item; item = strtok_r(NULL, ";", &save)) {
+        char *eq = strchr(item, '=');
+        if (!eq)
+            bench_die("KAFKETTE_BENCH_CONF: '%s' is not name=value", item);
+        *eq = '\0';
+        long v = strtol(eq + 1, NULL, 10);
+        if (strcmp(item, "linger_ms") == 0)
+            cfg->linger_ms = (int)v;
+        else if (strcmp(item, "batch_size") == 0)
+            cfg->batch_size = (int32_t)v;
+        else if (strcmp(item, "max_in_flight_requests_per_connection") == 0 || strcmp(item, "max_in_flight") == 0)
+            cfg->max_in_flight = (int)v;
+        else if (strcmp(item, "buffer_memory") == 0)
+            cfg->buffer_memory = (int32_t)v;
+        else if (strcmp(item, "enable_idempotence") == 0)
+            cfg->enable_idempotence = strcmp(eq + 1, "true") == 0 || v != 0;
+        else
+            bench_die("KAFKETTE_BENCH_CONF: %s is not one of the options it takes", item);
+    }
+    free(copy);
+}
 #endif
 
 /* Tracks which offsets [0, n) were acknowledged, to catch losses and duplicates. */
@@ -159,5 +213,83 @@ static inline void bench_offsets_mark(bench_offsets_t *o, int64_t offset) {
 }
 
 static inline void bench_offsets_free(bench_offsets_t *o) { free(o->bits); }
+
+/* The same for a topic of several partitions: every acknowledged (partition, offset) once, and
+ * at the end each partition's offsets 0..count-1 with no gap, the counts adding up to the records
+ * sent (a fresh topic). */
+typedef struct bench_parts {
+    bench_offsets_t *parts;
+    int32_t count;
+} bench_parts_t;
+
+static inline void bench_parts_init(bench_parts_t *p, int32_t partitions, uint64_t records) {
+    p->count = partitions;
+    p->parts = calloc((size_t)partitions, sizeof(*p->parts));
+    if (!p->parts)
+        bench_die("out of memory for %d partitions", (int)partitions);
+    for (int32_t i = 0; i < partitions; i++)
+        bench_offsets_init(&p->parts[i], records);
+}
+
+static inline void bench_parts_mark(bench_parts_t *p, int32_t partition, int64_t offset) {
+    if (partition < 0 || partition >= p->count)
+        bench_die("delivered to partition %d of a %d-partition topic", (int)partition, (int)p->count);
+    bench_offsets_mark(&p->parts[partition], offset);
+}
+
+/* Dies unless every partition's acknowledged offsets run 0..seen-1 and they add up to records. */
+static inline void bench_parts_check(const bench_parts_t *p, uint64_t records) {
+    uint64_t total = 0;
+    for (int32_t i = 0; i < p->count; i++) {
+        const bench_offsets_t *o = &p->parts[i];
+        for (uint64_t k = 0; k < o->seen; k++)
+            if (!(o->bits[k >> 3] & (1u << (k & 7))))
+                bench_die("partition %d: offset %llu missing below %llu acknowledged offsets", (int)i,
+                          (unsigned long long)k, (unsigned long long)o->seen);
+        total += o->seen;
+    }
+    if (total != records)
+        bench_die("%llu of %llu records acknowledged", (unsigned long long)total, (unsigned long long)records);
+}
+
+static inline void bench_parts_free(bench_parts_t *p) {
+    for (int32_t i = 0; i < p->count; i++)
+        bench_offsets_free(&p->parts[i]);
+    free(p->parts);
+}
+
+/* "1", "all" or "-1" -> the acks number (-1 = all). */
+static inline int bench_acks(const char *s) { return strcmp(s, "all") == 0 ? -1 : atoi(s); }
+
+/* Latencies: sorts lat[0..n) (seconds) and prints one LATENCY line (microseconds) that bench/run
+ * parses. pNN is the nearest-rank percentile: the smallest value with at least NN% of the round
+ * trips at or below it. */
+static inline int bench_cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static inline double bench_percentile(const double *sorted, size_t n, double pct) {
+    size_t rank = (size_t)((pct / 100.0) * (double)n + 0.999999);
+    if (rank < 1)
+        rank = 1;
+    if (rank > n)
+        rank = n;
+    return sorted[rank - 1];
+}
+
+static inline void bench_latency_report(const char *peer, const char *acks, const char *setting, double *lat,
+                                        size_t n, double wall_s, double cpu_s) {
+    qsort(lat, n, sizeof(*lat), bench_cmp_double);
+    double sum = 0;
+    for (size_t i = 0; i < n; i++)
+        sum += lat[i];
+    printf("LATENCY peer=%s acks=%s setting=%s n=%zu p50_us=%.1f p90_us=%.1f p99_us=%.1f max_us=%.1f mean_us=%.1f "
+           "min_us=%.1f wall_s=%.6f cpu_us_per_msg=%.1f\n",
+           peer, acks, setting, n, bench_percentile(lat, n, 50) * 1e6, bench_percentile(lat, n, 90) * 1e6,
+           bench_percentile(lat, n, 99) * 1e6, lat[n - 1] * 1e6, sum / (double)n * 1e6, lat[0] * 1e6, wall_s,
+           cpu_s / (double)n * 1e6);
+    fflush(stdout);
+}
 
 #endif

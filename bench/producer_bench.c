@@ -1,11 +1,17 @@
 /*
- * kafkette producer throughput: N records of S bytes to a fresh one-partition topic, sent with
- * kk_producer_send in calls of B messages, or (-A) one kk_producer_produce per record with
- * kk_producer_poll every 1,024 records and a final kk_producer_flush (peer "kafkette-produce").
- * Every message must come back delivered, at the next offset; anything else fails the run.
- * Prints one RESULT line (see bench_common.h).
+ * kafkette producer throughput: N records of S bytes to a fresh topic (one partition unless -P,
+ * replication factor 1 unless -r), sent with kk_producer_send in calls of B messages, or (-A) one
+ * kk_producer_produce per record with kk_producer_poll every 1,024 records and a final
+ * kk_producer_flush (peer "kafkette-produce"). Messages have no key: with -R record i names
+ * partition i % P itself (round-robin, the same placement rdkafka_bench -R asks for), otherwise
+ * partition -1 leaves it to kafkette's keyless placement (per message: sticky until the
+ * partition's batch goes out; kk_producer_send: round-robin).
+ * Every message must come back delivered: on one partition at offset = its position; on several
+ * (in the partition -R named), each partition's offsets 0..count-1 exactly once. Anything else
+ * fails the run. Prints one RESULT line (see bench_common.h).
  *
- *   producer_bench -b BOOTSTRAP -t TOPIC [-n RECORDS] [-s SIZE] [-B BATCH] [-c CODEC] [-a ACKS] [-A]
+ *   producer_bench -b BOOTSTRAP -t TOPIC [-n RECORDS] [-s SIZE] [-B BATCH] [-c CODEC] [-a 1|all]
+ *                  [-A] [-P PARTITIONS] [-r REPLICATION] [-R]
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -19,7 +25,8 @@
 
 static void usage(void) {
     fprintf(stderr, "usage: producer_bench -b BOOTSTRAP -t TOPIC [-n RECORDS] [-s SIZE] [-B BATCH] "
-                    "[-c none|gzip|snappy|lz4|zstd] [-a ACKS] [-A]\n");
+                    "[-c none|gzip|snappy|lz4|zstd] [-a 1|all] [-A] [-P PARTITIONS] [-r REPLICATION] "
+                    "[-R]\n");
     exit(2);
 }
 
@@ -31,13 +38,34 @@ static void release_nothing(void *opaque, void *key, void *value) {
     (void)value;
 }
 
+/* How records are placed and checked. */
+static int32_t partitions = 1;
+static bool round_robin = false;
+static bench_parts_t acked; /* with several partitions */
+
+/* The partition record `index` asks for: its own with -R, else -1 (the producer chooses). */
+static int32_t partition_of(uint64_t index) {
+    return round_robin ? (int32_t)(index % (uint64_t)partitions) : -1;
+}
+
+/* One record's fate: delivered, on one partition at offset = its position; on several, in the
+ * partition it named (-R) at an offset not seen before (bench_parts_check does the rest). */
+static void check_one(uint64_t index, int error, int32_t partition, int64_t offset) {
+    bool ok = error == KK_OK;
+    if (ok && partitions == 1)
+        ok = partition == 0 && offset == (int64_t)index;
+    else if (ok && round_robin)
+        ok = partition == partition_of(index);
+    if (!ok)
+        bench_die("record %llu: error %d (%s), partition %d, offset %lld", (unsigned long long)index, error,
+                  kk_err_name(error), (int)partition, (long long)offset);
+    if (partitions > 1)
+        bench_parts_mark(&acked, partition, offset);
+}
+
 static uint64_t check_reports(const kk_delivery_report_t *r, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        uint64_t index = (uint64_t)(uintptr_t)r[i].opaque - 1;
-        if (r[i].error != KK_OK || r[i].partition != 0 || r[i].offset != (int64_t)index)
-            bench_die("record %llu: error %d (%s), partition %d, offset %lld", (unsigned long long)index,
-                      r[i].error, kk_err_name(r[i].error), (int)r[i].partition, (long long)r[i].offset);
-    }
+    for (size_t i = 0; i < n; i++)
+        check_one((uint64_t)(uintptr_t)r[i].opaque - 1, r[i].error, r[i].partition, r[i].offset);
     return n;
 }
 
@@ -47,7 +75,7 @@ static uint64_t produce_each(kk_producer_t *p, const char *topic, bench_payload_
     kk_error_t err;
     uint64_t reported = 0;
     for (uint64_t i = 0; i < records; i++) {
-        kk_produce_message_t msg = {.topic = topic, .partition = -1, .value = bench_value(payload, i),
+        kk_produce_message_t msg = {.topic = topic, .partition = partition_of(i), .value = bench_value(payload, i),
                                     .value_len = size, .opaque = (void *)(uintptr_t)(i + 1),
                                     .release = release_nothing};
         if (kk_producer_produce(p, &msg, &err) != KK_OK)
@@ -69,10 +97,10 @@ int main(int argc, char **argv) {
     const char *bootstrap = NULL, *topic = NULL, *codec_name = "none";
     unsigned long long records = 1000000;
     size_t size = 100, batch = 10000;
-    int acks = 1;
+    int acks = 1, replication = 1;
     bool per_message = false;
     int opt;
-    while ((opt = getopt(argc, argv, "b:t:n:s:B:c:a:A")) != -1) {
+    while ((opt = getopt(argc, argv, "b:t:n:s:B:c:a:AP:r:R")) != -1) {
         switch (opt) {
         case 'b': bootstrap = optarg; break;
         case 't': topic = optarg; break;
@@ -80,12 +108,16 @@ int main(int argc, char **argv) {
         case 's': size = strtoul(optarg, NULL, 10); break;
         case 'B': batch = strtoul(optarg, NULL, 10); break;
         case 'c': codec_name = optarg; break;
-        case 'a': acks = atoi(optarg); break;
+        case 'a': acks = bench_acks(optarg); break;
         case 'A': per_message = true; break;
+        case 'P': partitions = (int32_t)atoi(optarg); break;
+        case 'r': replication = atoi(optarg); break;
+        case 'R': round_robin = true; break;
         default: usage();
         }
     }
-    if (!bootstrap || !topic || records == 0 || batch == 0 || acks == 0)
+    if (!bootstrap || !topic || records == 0 || batch == 0 || (acks != 1 && acks != -1) || partitions < 1 ||
+        replication < 1)
         usage(); /* acks 0 returns no offsets, so nothing could be verified */
     kk_codec_t codec;
     if (kk_codec_from_name(codec_name, &codec) != KK_OK)
@@ -100,7 +132,7 @@ int main(int argc, char **argv) {
     kk_client_t *admin = kk_client_new(&ccfg, &err);
     if (!admin)
         bench_die("kk_client_new: %s", err.message);
-    if (kk_client_create_topic(admin, topic, 1, 1, NULL, 0, 30000, &err) != KK_OK)
+    if (kk_client_create_topic(admin, topic, partitions, (int16_t)replication, NULL, 0, 30000, &err) != KK_OK)
         bench_die("create topic %s: %s", topic, err.message);
     kk_client_free(admin);
 
@@ -109,6 +141,8 @@ int main(int argc, char **argv) {
     kk_message_t *msgs = calloc(batch, sizeof(*msgs));
     if (!msgs)
         bench_die("out of memory for %zu messages", batch);
+    if (partitions > 1)
+        bench_parts_init(&acked, partitions, records);
 
     double broker0 = bench_broker_cpu(), cpu0 = bench_cpu(), t0 = bench_now();
     kk_producer_config_t cfg;
@@ -118,6 +152,7 @@ int main(int argc, char **argv) {
     bench_security(&cfg.client);
     cfg.required_acks = (int16_t)acks;
     cfg.compression = codec;
+    bench_producer_overrides(&cfg);
     kk_producer_t *p = kk_producer_new(&cfg, &err);
     if (!p)
         bench_die("kk_producer_new: %s", err.message);
@@ -131,29 +166,42 @@ int main(int argc, char **argv) {
         size_t n = records - sent < batch ? (size_t)(records - sent) : batch;
         for (size_t i = 0; i < n; i++)
             msgs[i] = (kk_message_t){.topic = topic, .value = bench_value(&payload, sent + i),
-                                     .value_len = size, .partition = -1};
+                                     .value_len = size, .partition = partition_of(sent + i)};
         if (kk_producer_send(p, msgs, n, &err) != KK_OK)
             bench_die("kk_producer_send after %llu records: %s", (unsigned long long)sent, err.message);
         /* A fresh partition: the record sent k-th must sit at offset k, exactly once. */
         for (size_t i = 0; i < n; i++)
-            if (msgs[i].error != KK_OK || msgs[i].result_partition != 0 ||
-                msgs[i].offset != (int64_t)(sent + i))
-                bench_die("record %llu: error %d, partition %d, offset %lld (expected offset %llu)",
-                          (unsigned long long)(sent + i), msgs[i].error, (int)msgs[i].result_partition,
-                          (long long)msgs[i].offset, (unsigned long long)(sent + i));
+            check_one(sent + i, msgs[i].error, msgs[i].result_partition, msgs[i].offset);
         sent += n;
     }
     double wall = bench_now() - t0, cpu = bench_cpu() - cpu0;
     double broker = broker0 >= 0 ? bench_broker_cpu() - broker0 : -1;
+    if (partitions > 1) {
+        bench_parts_check(&acked, sent);
+        bench_parts_free(&acked);
+    }
 
-    char setting[80];
+    char setting[160], placement[64] = "";
+    if (partitions > 1)
+        snprintf(placement, sizeof(placement), ",partitions=%d,rf=%d,%s", (int)partitions, replication,
+                 round_robin ? "partition=i%P" : "partition=-1");
+    if (acks == -1)
+        snprintf(placement + strlen(placement), sizeof(placement) - strlen(placement), ",acks=all,idempotence=%s",
+                 cfg.enable_idempotence ? "on" : "off");
     if (per_message)
-        snprintf(setting, sizeof(setting), "produce+poll/1024,linger_ms=%d,batch_size=%d", cfg.linger_ms,
-                 (int)cfg.batch_size);
+        snprintf(setting, sizeof(setting), "produce+poll/1024,linger_ms=%d,batch_size=%d,in_flight=%d%s",
+                 cfg.linger_ms, (int)cfg.batch_size, cfg.max_in_flight, placement);
     else
-        snprintf(setting, sizeof(setting), "send_batch=%zu", batch);
+        snprintf(setting, sizeof(setting), "send_batch=%zu%s", batch, placement);
     bench_report(&(bench_result_t){per_message ? "kafkette-produce" : "kafkette", "produce", codec_name, setting, sent, size, wall, cpu, 0, 0,
                                    broker});
+    if (getenv("BENCH_COUNT_REQUESTS")) { /* requests of every API to every broker, for experiments */
+        kk_stats_t st;
+        kk_producer_stats(p, &st);
+        fprintf(stderr, "REQUESTS peer=%s requests=%llu request_bytes=%llu\n",
+                per_message ? "kafkette-produce" : "kafkette", (unsigned long long)st.requests,
+                (unsigned long long)st.request_bytes);
+    }
     kk_producer_free(p);
     free(msgs);
     bench_payload_free(&payload);

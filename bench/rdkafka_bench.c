@@ -2,10 +2,20 @@
  * The librdkafka peer for the kafkette benchmarks, doing the same work under the same checks
  * and printing the same RESULT line.
  *
- *   rdkafka_bench produce -b BOOTSTRAP -t TOPIC [-n RECORDS] [-s SIZE] [-c CODEC] [-a ACKS]
- *       creates TOPIC (one partition) and produces with rd_kafka_produce + rd_kafka_poll, then
- *       rd_kafka_flush; every delivery report must succeed and the acknowledged offsets must be
- *       exactly 0..N-1.
+ *   rdkafka_bench produce -b BOOTSTRAP -t TOPIC [-n RECORDS] [-s SIZE] [-c CODEC] [-a 1|all]
+ *                         [-P PARTITIONS] [-r REPLICATION] [-R]
+ *       creates TOPIC (one partition unless -P, replication factor 1 unless -r) and produces with
+ *       rd_kafka_produce + rd_kafka_poll, then rd_kafka_flush; every delivery report must succeed
+ *       and each partition's acknowledged offsets must be exactly 0..count-1 (on one partition:
+ *       0..N-1). Messages have no key: with -R record i names partition i % P (round-robin, as
+ *       producer_bench -R), otherwise RD_KAFKA_PARTITION_UA leaves it to librdkafka's default
+ *       partitioner (consistent_random: keyless messages go to a random partition, sticky for
+ *       sticky.partitioning.linger.ms). acks=all turns idempotence on (kafkette's default there).
+ *   rdkafka_bench latency -b BOOTSTRAP -t TOPIC [-n ROUND_TRIPS] [-w WARMUP] [-s SIZE] [-a 1|all]
+ *                         [-r REPLICATION]
+ *       creates TOPIC (one partition) and, linger.ms=0, produces one message at a time and waits
+ *       for its delivery report (rd_kafka_poll) before the next; prints a LATENCY line with the
+ *       round trips' percentiles.
  *   rdkafka_bench consume -b BOOTSTRAP -t TOPIC [-n RECORDS] [-s SIZE] [-m FETCH_BYTES] [-c LABEL]
  *                         [-o beginning|OFFSET]
  *       reads partition 0 with the legacy consumer (rd_kafka_consume_start +
@@ -14,6 +24,7 @@
  *
  * The configuration is librdkafka's "tuned for throughput" set; see bench/README.md.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +40,10 @@ typedef struct options {
     size_t size;
     long fetch_bytes;
     int64_t start; /* RD_KAFKA_OFFSET_BEGINNING or an offset */
-    int acks;
+    int acks;      /* 1 or -1 (all) */
+    int partitions, replication;
+    bool round_robin;
+    unsigned long long warmup; /* latency: round trips not counted */
 } options_t;
 
 static void set(rd_kafka_conf_t *conf, const char *name, const char *value) {
@@ -80,7 +94,7 @@ static void create_topic(const options_t *o) {
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
     if (!rk)
         bench_die("rd_kafka_new: %s", errstr);
-    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(o->topic, 1, 1, errstr, sizeof(errstr));
+    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(o->topic, o->partitions, o->replication, errstr, sizeof(errstr));
     if (!nt)
         bench_die("NewTopic: %s", errstr);
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
@@ -108,7 +122,8 @@ static void create_topic(const options_t *o) {
 
 /* ---- produce ------------------------------------------------------------------------------ */
 typedef struct delivery {
-    bench_offsets_t offsets;
+    bench_parts_t offsets;
+    const options_t *o;
     uint64_t failed;
     char first_error[256];
 } delivery_t;
@@ -121,23 +136,54 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
             snprintf(d->first_error, sizeof(d->first_error), "%s", rd_kafka_err2str(m->err));
         return;
     }
-    if (m->partition != 0)
-        bench_die("delivered to partition %d of a one-partition topic", (int)m->partition);
-    bench_offsets_mark(&d->offsets, m->offset);
+    uint64_t index = (uint64_t)(uintptr_t)m->_private - 1; /* the message's opaque */
+    if (d->o->round_robin && m->partition != (int32_t)(index % (uint64_t)d->o->partitions))
+        bench_die("record %llu delivered to partition %d, not the one it named", (unsigned long long)index,
+                  (int)m->partition);
+    bench_parts_mark(&d->offsets, m->partition, m->offset);
+}
+
+/* BENCH_COUNT_REQUESTS: the statistics' top-level "tx" (requests sent to all brokers) and
+ * "tx_bytes", from the last statistics callback (every 100 ms, and so up to 100 ms late). */
+static unsigned long long stats_tx, stats_txbytes;
+static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
+    (void)rk;
+    (void)len;
+    (void)opaque;
+    /* the top-level "tx" comes after every broker's own "tx": take the last one */
+    const char *tx = NULL, *txb = strstr(json, "\"tx_bytes\":");
+    for (const char *at = strstr(json, "\"tx\":"); at; at = strstr(at + 1, "\"tx\":"))
+        tx = at;
+    if (tx)
+        stats_tx = strtoull(tx + 5, NULL, 10);
+    if (txb)
+        stats_txbytes = strtoull(txb + 11, NULL, 10);
+    if (getenv("BENCH_STATS_DUMP"))
+        fprintf(stderr, "%.600s\n", json);
+    return 0;
+}
+
+/* acks=all comes with idempotence, as kafkette's producer has it by default there. */
+static void set_acks(rd_kafka_conf_t *conf, int acks) {
+    if (acks == -1) {
+        set(conf, "acks", "all");
+        set(conf, "enable.idempotence", "true");
+    } else {
+        set(conf, "acks", "1");
+    }
 }
 
 static void produce(const options_t *o) {
     create_topic(o);
     bench_payload_t payload;
     bench_payload_init(&payload, o->size);
-    delivery_t d = {.failed = 0};
-    bench_offsets_init(&d.offsets, o->records);
+    delivery_t d = {.failed = 0, .o = o};
+    bench_parts_init(&d.offsets, o->partitions, o->records);
 
-    char errstr[512], acks[16];
+    char errstr[512];
     double broker0 = bench_broker_cpu(), cpu0 = bench_cpu(), t0 = bench_now();
     rd_kafka_conf_t *conf = base_conf(o);
-    snprintf(acks, sizeof(acks), "%d", o->acks);
-    set(conf, "acks", acks);
+    set_acks(conf, o->acks);
     set(conf, "linger.ms", "5");
     set(conf, "batch.num.messages", "10000");
     set(conf, "queue.buffering.max.messages", "1000000");
@@ -146,6 +192,11 @@ static void produce(const options_t *o) {
     apply_overrides(conf);
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     rd_kafka_conf_set_opaque(conf, &d);
+    bool count_requests = getenv("BENCH_COUNT_REQUESTS") != NULL;
+    if (count_requests) {
+        set(conf, "statistics.interval.ms", "100");
+        rd_kafka_conf_set_stats_cb(conf, on_stats);
+    }
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
     if (!rk)
         bench_die("rd_kafka_new: %s", errstr);
@@ -156,8 +207,9 @@ static void produce(const options_t *o) {
     for (uint64_t i = 0; i < o->records;) {
         /* flags 0: no copy, as kafkette reads the caller's memory during send; the pool
          * outlives the producer */
-        if (rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, 0, (void *)bench_value(&payload, i), o->size, NULL, 0,
-                             NULL) == 0) {
+        int32_t partition = o->round_robin ? (int32_t)(i % (uint64_t)o->partitions) : RD_KAFKA_PARTITION_UA;
+        if (rd_kafka_produce(rkt, partition, 0, (void *)bench_value(&payload, i), o->size, NULL, 0,
+                             (void *)(uintptr_t)(i + 1)) == 0) {
             i++;
             if ((i & 1023) == 0)
                 rd_kafka_poll(rk, 0);
@@ -177,13 +229,22 @@ static void produce(const options_t *o) {
     if (d.failed)
         bench_die("%llu of %llu records failed; first: %s", (unsigned long long)d.failed, o->records,
                   d.first_error);
-    if (d.offsets.seen != o->records)
-        bench_die("%llu of %llu records acknowledged", (unsigned long long)d.offsets.seen, o->records);
-    bench_report(&(bench_result_t){"librdkafka", "produce", o->codec, "linger.ms=5,batch.num.messages=10000",
-                                   o->records, o->size, wall, cpu, 0, 0, broker});
+    bench_parts_check(&d.offsets, o->records);
+    char setting[160] = "linger.ms=5,batch.num.messages=10000";
+    if (o->partitions > 1)
+        snprintf(setting + strlen(setting), sizeof(setting) - strlen(setting), ",partitions=%d,rf=%d,%s",
+                 o->partitions, o->replication, o->round_robin ? "partition=i%P" : "partition=UA");
+    if (o->acks == -1)
+        snprintf(setting + strlen(setting), sizeof(setting) - strlen(setting), ",acks=all,idempotence=on");
+    bench_report(&(bench_result_t){"librdkafka", "produce", o->codec, setting, o->records, o->size, wall, cpu, 0,
+                                   0, broker});
+    if (count_requests) {
+        rd_kafka_poll(rk, 250); /* one more statistics callback */
+        fprintf(stderr, "REQUESTS peer=librdkafka requests=%llu request_bytes=%llu\n", stats_tx, stats_txbytes);
+    }
     rd_kafka_topic_destroy(rkt);
     rd_kafka_destroy(rk);
-    bench_offsets_free(&d.offsets);
+    bench_parts_free(&d.offsets);
     bench_payload_free(&payload);
 }
 
@@ -270,9 +331,86 @@ static void consume(const options_t *o) {
     bench_payload_free(&payload);
 }
 
+/* ---- latency: one message at a time ----------------------------------------------------- */
+typedef struct one_report {
+    bool done;
+    rd_kafka_resp_err_t err;
+    int32_t partition;
+    int64_t offset;
+} one_report_t;
+
+static void on_one_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+    (void)rk;
+    one_report_t *r = opaque;
+    r->done = true;
+    r->err = m->err;
+    r->partition = m->partition;
+    r->offset = m->offset;
+}
+
+static void latency(const options_t *o) {
+    options_t one = *o;
+    one.partitions = 1;
+    create_topic(&one);
+    bench_payload_t payload;
+    bench_payload_init(&payload, o->size);
+    uint64_t total = o->warmup + o->records;
+    double *lat = malloc((size_t)o->records * sizeof(*lat));
+    if (!lat)
+        bench_die("out of memory");
+
+    char errstr[512];
+    one_report_t r;
+    rd_kafka_conf_t *conf = base_conf(o);
+    set_acks(conf, o->acks);
+    set(conf, "linger.ms", "0");
+    /* kafkette sets TCP_NODELAY on every connection; librdkafka does not by default */
+    set(conf, "socket.nagle.disable", "true");
+    apply_overrides(conf);
+    rd_kafka_conf_set_dr_msg_cb(conf, on_one_delivery);
+    rd_kafka_conf_set_opaque(conf, &r);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+    if (!rk)
+        bench_die("rd_kafka_new: %s", errstr);
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, o->topic, NULL);
+    if (!rkt)
+        bench_die("rd_kafka_topic_new: %s", rd_kafka_err2str(rd_kafka_last_error()));
+
+    double cpu0 = 0, t0 = 0;
+    for (uint64_t i = 0; i < total; i++) {
+        if (i == o->warmup) {
+            cpu0 = bench_cpu();
+            t0 = bench_now();
+        }
+        r.done = false;
+        double start = bench_now();
+        if (rd_kafka_produce(rkt, 0, 0, (void *)bench_value(&payload, i), o->size, NULL, 0, NULL) != 0)
+            bench_die("rd_kafka_produce at round trip %llu: %s", (unsigned long long)i,
+                      rd_kafka_err2str(rd_kafka_last_error()));
+        while (!r.done)
+            rd_kafka_poll(rk, 1000);
+        double took = bench_now() - start;
+        if (r.err || r.partition != 0 || r.offset != (int64_t)i)
+            bench_die("round trip %llu: %s, partition %d, offset %lld", (unsigned long long)i, rd_kafka_err2str(r.err),
+                      (int)r.partition, (long long)r.offset);
+        if (i >= o->warmup)
+            lat[i - o->warmup] = took;
+    }
+    double wall = bench_now() - t0, cpu = bench_cpu() - cpu0;
+    char setting[96];
+    snprintf(setting, sizeof(setting), "produce+poll,linger.ms=0,socket.nagle.disable=true,rf=%d%s", o->replication,
+             o->acks == -1 ? ",idempotence=on" : "");
+    bench_latency_report("librdkafka", o->acks == -1 ? "all" : "1", setting, lat, (size_t)o->records, wall, cpu);
+    rd_kafka_topic_destroy(rkt);
+    rd_kafka_destroy(rk);
+    free(lat);
+    bench_payload_free(&payload);
+}
+
 static void usage(void) {
-    fprintf(stderr, "usage: rdkafka_bench produce|consume -b BOOTSTRAP -t TOPIC [-n RECORDS] [-s SIZE] "
-                    "[-c CODEC] [-a ACKS] [-m FETCH_BYTES] [-o beginning|OFFSET]\n");
+    fprintf(stderr, "usage: rdkafka_bench produce|consume|latency -b BOOTSTRAP -t TOPIC [-n RECORDS] [-s SIZE] "
+                    "[-c CODEC] [-a 1|all] [-m FETCH_BYTES] [-o beginning|OFFSET] [-P PARTITIONS] "
+                    "[-r REPLICATION] [-R] [-w WARMUP]\n");
     exit(2);
 }
 
@@ -281,17 +419,22 @@ int main(int argc, char **argv) {
         usage();
     const char *mode = argv[1];
     options_t o = {.codec = "none", .records = 1000000, .size = 100, .fetch_bytes = 4 * 1024 * 1024, .start = 0,
-                   .acks = 1};
+                   .acks = 1, .partitions = 1, .replication = 1, .warmup = 200};
+    bool records_given = false;
     int opt;
     optind = 2;
-    while ((opt = getopt(argc, argv, "b:t:n:s:c:a:m:o:")) != -1) {
+    while ((opt = getopt(argc, argv, "b:t:n:s:c:a:m:o:P:r:Rw:")) != -1) {
         switch (opt) {
         case 'b': o.bootstrap = optarg; break;
         case 't': o.topic = optarg; break;
-        case 'n': o.records = strtoull(optarg, NULL, 10); break;
+        case 'n': o.records = strtoull(optarg, NULL, 10); records_given = true; break;
         case 's': o.size = strtoul(optarg, NULL, 10); break;
         case 'c': o.codec = optarg; break;
-        case 'a': o.acks = atoi(optarg); break;
+        case 'a': o.acks = bench_acks(optarg); break;
+        case 'P': o.partitions = atoi(optarg); break;
+        case 'r': o.replication = atoi(optarg); break;
+        case 'R': o.round_robin = true; break;
+        case 'w': o.warmup = strtoull(optarg, NULL, 10); break;
         case 'm': o.fetch_bytes = strtol(optarg, NULL, 10); break;
         case 'o':
             o.start = strcmp(optarg, "beginning") == 0 ? RD_KAFKA_OFFSET_BEGINNING : strtoll(optarg, NULL, 10);
@@ -299,13 +442,19 @@ int main(int argc, char **argv) {
         default: usage();
         }
     }
-    if (!o.bootstrap || !o.topic || o.records == 0 || o.fetch_bytes <= 0 ||
+    if (!o.bootstrap || !o.topic || o.records == 0 || o.fetch_bytes <= 0 || o.partitions < 1 || o.replication < 1 ||
         (o.start < 0 && o.start != RD_KAFKA_OFFSET_BEGINNING))
         usage();
-    if (strcmp(mode, "produce") == 0) {
-        if (o.acks == 0)
+    if (strcmp(mode, "produce") == 0 || strcmp(mode, "latency") == 0) {
+        if (o.acks != 1 && o.acks != -1)
             usage(); /* acks 0 reports no offsets to verify */
-        produce(&o);
+        if (mode[0] == 'p') {
+            produce(&o);
+        } else {
+            if (!records_given)
+                o.records = 2000;
+            latency(&o);
+        }
     } else if (strcmp(mode, "consume") == 0) {
         consume(&o);
     } else {
