@@ -1599,9 +1599,17 @@ void kk_engine_release(kk_producer_t *p) {
     kk_engine_free(e, true);
 }
 
+/* When messages were queued: read once per kk_producer_send call, not per message (two clock
+ * reads were a twentieth of a sync send's CPU), so a call's messages share their timestamp. */
+typedef struct msg_clock {
+    int64_t enqueue_ms; /* coarse monotonic: linger and delivery_timeout_ms count from it */
+    int64_t wall_ms;    /* the timestamp of a message that has none */
+} msg_clock_t;
+
 /* A message in one allocation: the struct, its headers, then (copied) key, value and header
  * bytes. NULL with err filled when out of memory. */
-static pmsg_t *new_pmsg(const kk_produce_message_t *msg, int32_t partition, kk_error_t *err) {
+static pmsg_t *new_pmsg(const kk_produce_message_t *msg, int32_t partition,
+                        const msg_clock_t *clock, kk_error_t *err) {
     /* one allocation: the message, its headers, then (copied) key, value and header bytes */
     size_t extra = msg->header_count * sizeof(kk_header_t);
     for (size_t i = 0; i < msg->header_count; i++)
@@ -1656,8 +1664,8 @@ static pmsg_t *new_pmsg(const kk_produce_message_t *msg, int32_t partition, kk_e
             m->value = at;
         }
     }
-    m->enqueue_ms = coarse_ms();
-    m->timestamp_ms = msg->timestamp_ms > 0 ? msg->timestamp_ms : wall_ms();
+    m->enqueue_ms = clock->enqueue_ms;
+    m->timestamp_ms = msg->timestamp_ms > 0 ? msg->timestamp_ms : clock->wall_ms;
 
     return m;
 }
@@ -1717,7 +1725,8 @@ static int produce_one(kk_producer_t *p, const kk_produce_message_t *msg, bool m
         if (rc != KK_OK)
             return rc;
     }
-    pmsg_t *m = new_pmsg(msg, partition, err);
+    msg_clock_t clock = {coarse_ms(), wall_ms()};
+    pmsg_t *m = new_pmsg(msg, partition, &clock, err);
     if (!m)
         return err->code;
     int64_t now = m->enqueue_ms;
@@ -2022,6 +2031,7 @@ int kk_producer_send(kk_producer_t *p, kk_message_t *msgs, size_t count, kk_erro
         return kk_error_set(err, KK_ERR_NO_MEMORY, "out of memory");
     w->msgs = msgs;
     w->refs = 1;
+    msg_clock_t clock = {coarse_ms(), wall_ms()};
     msgq_t q = {0};
     int64_t buffered = 0;
     bool flushing = false;
@@ -2073,7 +2083,7 @@ int kk_producer_send(kk_producer_t *p, kk_message_t *msgs, size_t count, kk_erro
                                    .headers = m->headers,
                                    .header_count = m->header_count,
                                    .timestamp_ms = m->timestamp_ms};
-        pmsg_t *pmsg = new_pmsg(&pm, partition, err);
+        pmsg_t *pmsg = new_pmsg(&pm, partition, &clock, err);
         if (!pmsg) {
             m->error = KK_ERR_NO_MEMORY;
             continue;
