@@ -5,7 +5,7 @@
  * snappy: a raw snappy block on encode; decode also takes the xerial framing that the Java
  *         client writes (magic "\x82SNAPPY\0", two int32 versions, then int32-length blocks).
  * lz4:    a standard LZ4 frame (KIP-57: correct header checksum), independent 64 KiB blocks,
- *         content size and content checksum set.
+ *         content size set, no content checksum (the batch's CRC-32C covers the bytes).
  * zstd:   a standard zstd frame (level 3, with content checksum).
  */
 #ifndef KK_COMPRESSION_H
