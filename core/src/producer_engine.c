@@ -10,9 +10,18 @@
  * until it is completed, then to the report list (or, for kk_producer_send, to its waiter).
  *
  * Connections: the engine has a client of its own (same options; no log callback and no
- * interrupt check, since those may call into a binding). Connect, TLS and SASL handshakes and
- * metadata run blocking on the I/O thread; Produce requests are written whole and their
- * answers read when poll() says a broker's socket is readable.
+ * interrupt check, since those may call into a binding). Everything that waits on one broker
+ * before the engine can use it runs on a job thread, never on the I/O thread, so that a broker
+ * that accepts and then answers slowly (or a connect that hangs until its timeout) does not
+ * stall the others: a broker's connect with its TLS and SASL handshakes and ApiVersions (the
+ * blocking kk_conn_open, one job thread per connecting broker), and the bootstrap requests,
+ * Metadata and InitProducerId (one at a time, since they share the client's bootstrap
+ * connection). A job owns what it works on (the broker's kk_conn_t; the client while a
+ * bootstrap job runs) until it says it is done, under mu, and wakes the I/O thread, which then
+ * joins it and takes its result; meanwhile the broker's batches wait (and age toward
+ * delivery_timeout_ms). close interrupts the client's waker, which every job's waits watch,
+ * and the I/O thread joins the jobs before it ends. Produce requests are written whole and
+ * their answers read when poll() says a broker's socket is readable.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -159,11 +168,44 @@ typedef struct request {
 
 typedef struct broker {
     int32_t id;
-    kk_conn_t *conn; /* owned by the engine's client; NULL until connected */
+    kk_conn_t *conn; /* the I/O thread's; NULL until the first connect and while one runs */
+    bool connecting; /* a job has the connection (see job_t) */
     request_t *reqs; /* a ring of max_in_flight */
     int head, n;
     int64_t retry_at; /* after a failed connect */
 } broker_t;
+
+/* What runs on a job thread: a broker's connect, or a request on the bootstrap connection. */
+typedef enum job_kind { JOB_CONNECT, JOB_METADATA, JOB_PRODUCER_ID } job_kind_t;
+
+typedef struct job job_t;
+struct job {
+    job_t *next; /* in the I/O thread's list of started jobs */
+    kk_engine_t *e;
+    job_kind_t kind;
+    pthread_t thread;
+    bool threaded; /* to be joined (false: it ran on the I/O thread, no thread to spare) */
+    bool done;     /* under mu: the job thread touches nothing of the job after it (the engine
+                    * outlives it: the I/O thread joins every job before it ends) */
+    int rc;
+    kk_error_t err;
+    /* JOB_CONNECT: the broker's connection, opened by the job */
+    broker_t *broker;
+    kk_conn_t *conn;
+    /* JOB_METADATA: the names of the first name_count topics of etopics (the topics' own) */
+    const char **names;
+    size_t name_count;
+    kk_metadata_t *md;
+    /* JOB_PRODUCER_ID: decide (whether the brokers allow idempotence), then a producer id when
+     * idempotent */
+    bool decide;
+    bool connected;
+    bool idempotent;
+    bool got_pid;
+    int16_t pid_version;
+    int64_t producer_id;
+    int16_t producer_epoch;
+};
 
 struct kk_engine {
     kk_producer_t *p; /* settings: p->cfg, compressed topics (read only) */
@@ -194,7 +236,10 @@ struct kk_engine {
     pmsg_t *returned; /* drained by the last poll; freed by the next */
 
     /* I/O thread */
-    kk_client_t *client;
+    kk_client_t *client; /* a bootstrap job's while one runs (bootstrap_busy) */
+    job_t *jobs;         /* started, not yet joined */
+    bool bootstrap_busy;
+    int16_t pid_version; /* the bootstrap broker's InitProducerId version, -1: unknown */
     kk_metadata_t *md;
     bool md_stale;
     int64_t md_next_try;
@@ -477,24 +522,38 @@ static void apply_topic_metadata(kk_engine_t *e, topic_t *t) {
 
 static void route(kk_engine_t *e, pmsg_t *m, int64_t now);
 
+static void start_bootstrap_job(kk_engine_t *e, job_t *job);
+
+/* Asks for the metadata of the topics known so far, on a job thread (metadata_done). */
 static void refresh_metadata(kk_engine_t *e, int64_t now) {
-    if (e->etopic_count == 0 || now < e->md_next_try)
+    if (e->etopic_count == 0 || now < e->md_next_try || e->bootstrap_busy)
         return;
+    job_t *job = calloc(1, sizeof(*job));
     const char **names = malloc(e->etopic_count * sizeof(*names));
-    if (!names)
+    if (!job || !names) {
+        free(job);
+        free(names);
         return;
+    }
     for (size_t i = 0; i < e->etopic_count; i++)
         names[i] = e->etopics[i]->name;
-    kk_metadata_t *md = NULL;
-    kk_error_t err;
-    int rc = kk_client_metadata(e->client, names, e->etopic_count, &md, &err);
-    free(names);
+    job->kind = JOB_METADATA;
+    job->names = names;
+    job->name_count = e->etopic_count;
+    e->md_stale = false; /* what makes it stale again while the job runs asks again after it */
+    start_bootstrap_job(e, job);
+}
+
+/* A metadata request's result, for the first requested topics of etopics. */
+static void metadata_done(kk_engine_t *e, int rc, kk_metadata_t *md, const kk_error_t *err,
+                          size_t requested, int64_t now) {
     e->md_next_try = now + (e->p->cfg.retry_backoff_ms > 0 ? e->p->cfg.retry_backoff_ms : 1);
     if (rc != KK_OK) {
+        e->md_stale = true;
         /* messages waiting for it fail by delivery_timeout_ms, or topic_wait_ms below;
          * kk_producer_send's after max_send_retries refreshes (at once when not retriable) */
-        e->detail = err;
-        for (size_t i = 0; i < e->etopic_count; i++) {
+        e->detail = *err;
+        for (size_t i = 0; i < requested; i++) {
             topic_t *t = e->etopics[i];
             if (!t->waiting.head)
                 continue;
@@ -512,9 +571,10 @@ static void refresh_metadata(kk_engine_t *e, int64_t now) {
     }
     kk_metadata_free(e->md);
     e->md = md;
-    e->md_stale = false;
+    if (requested < e->etopic_count)
+        e->md_stale = true; /* topics seen since the request: ask again */
     e->md_time = now;
-    for (size_t i = 0; i < e->etopic_count; i++) {
+    for (size_t i = 0; i < requested; i++) {
         topic_t *t = e->etopics[i];
         apply_topic_metadata(e, t);
         t->failed_tries = 0;
@@ -645,37 +705,38 @@ static size_t total_in_flight(const kk_engine_t *e) {
     return n;
 }
 
-/* A producer id and epoch. A new epoch of an idempotent (not transactional) producer needs no
- * round trip: its id is its own, so it bumps the epoch itself and the broker accepts sequence 0
- * of the higher epoch (KIP-360, InitProducerId v3+ brokers); older brokers, or an epoch at its
- * maximum, get a new producer id from InitProducerId on the bootstrap broker. */
-static int init_producer_id(kk_engine_t *e, bool bump, kk_error_t *err) {
+/* On a job thread, with the client: connects to the bootstrap broker, decides (when asked)
+ * whether the brokers allow idempotence, and gets a new producer id and epoch from
+ * InitProducerId when the producer is idempotent. */
+static int bootstrap_producer_id(kk_engine_t *e, job_t *job, kk_error_t *err) {
     int rc = kk_client_connect(e->client, err);
     if (rc != KK_OK)
         return rc;
     kk_conn_t *c = &e->client->bootstrap;
-    int16_t version = kk_conn_version(c, KK_API_INIT_PRODUCER_ID);
-    if (version < 0)
-        return kk_error_set(err, KK_ERR_UNSUPPORTED_VERSION, "no InitProducerId");
-    if (bump && version >= 3 && e->producer_id >= 0 && e->producer_epoch < INT16_MAX) {
-        e->producer_epoch++;
+    job->connected = true;
+    job->pid_version = kk_conn_version(c, KK_API_INIT_PRODUCER_ID);
+    if (job->decide)
+        job->idempotent = job->pid_version >= 0 && kk_conn_version(c, KK_API_PRODUCE) >= 3;
+    if (!job->idempotent)
         return KK_OK;
-    }
-    kk_writer_t *w = kk_conn_begin(c, KK_API_INIT_PRODUCER_ID, version);
-    kk_encode_init_producer_id_request(w, version, -1, -1);
+    if (job->pid_version < 0)
+        return kk_error_set(err, KK_ERR_UNSUPPORTED_VERSION, "no InitProducerId");
+    kk_writer_t *w = kk_conn_begin(c, KK_API_INIT_PRODUCER_ID, job->pid_version);
+    kk_encode_init_producer_id_request(w, job->pid_version, -1, -1);
     kk_reader_t r;
     rc = kk_conn_roundtrip(c, &r, err);
     if (rc != KK_OK)
         return rc;
     kk_init_producer_id_response_t resp;
-    rc = kk_decode_init_producer_id_response(&r, version, &resp, err);
+    rc = kk_decode_init_producer_id_response(&r, job->pid_version, &resp, err);
     if (rc != KK_OK)
         return rc;
     if (resp.error_code != 0)
         return kk_error_set(err, resp.error_code, "InitProducerId: %s",
                             kk_err_name(resp.error_code));
-    e->producer_id = resp.producer_id;
-    e->producer_epoch = resp.producer_epoch;
+    job->got_pid = true;
+    job->producer_id = resp.producer_id;
+    job->producer_epoch = resp.producer_epoch;
     return KK_OK;
 }
 
@@ -686,71 +747,95 @@ static bool maybe_written(int code) {
            code == 20 /* NOT_ENOUGH_REPLICAS_AFTER_APPEND */;
 }
 
-/* Decides once whether this producer is idempotent, and gets (or bumps) its producer id.
- * Returns true when batches may be made and sent. */
-static bool idempotence_ready(kk_engine_t *e, int64_t now) {
-    if (!e->idempotence_decided) {
-        if (now < e->pid_next_try)
-            return false;
-        const kk_producer_config_t *cfg = &e->p->cfg;
-        if (!cfg->enable_idempotence || cfg->required_acks != -1) {
-            e->idempotence_decided = true;
-            return true;
+/* The new epoch starts every partition at sequence 0. A batch whose last try ended without
+ * the broker's word that it was not written (a lost connection or answer, a timeout) may be in
+ * the log already, where the broker cannot recognise it under the new epoch: sending it again
+ * could write it twice, so it fails with that error (as the Java client fails such batches).
+ * The others are renumbered, in order. */
+static void restart_sequences(kk_engine_t *e) {
+    for (size_t i = 0; i < e->part_count; i++) {
+        part_t *pt = e->parts[i];
+        int32_t seq = 0;
+        for (batch_t **at = &pt->retry; *at;) {
+            batch_t *b = *at;
+            if (b->sent && maybe_written(b->last_error)) {
+                *at = b->next;
+                complete_queue(e, &b->msgs, b->last_error ? b->last_error : KK_ERR_TIMED_OUT, -1);
+                free_batch(b);
+                continue;
+            }
+            b->base_seq = seq;
+            seq += (int32_t)b->msgs.count;
+            at = &b->next;
         }
-        kk_error_t err;
-        if (kk_client_connect(e->client, &err) != KK_OK) {
-            e->pid_next_try = now + cfg->retry_backoff_ms + 1;
-            return false;
-        }
-        const kk_conn_t *c = &e->client->bootstrap;
-        e->idempotent = kk_conn_version(c, KK_API_INIT_PRODUCER_ID) >= 0 &&
-                        kk_conn_version(c, KK_API_PRODUCE) >= 3;
+        pt->next_seq = seq;
+    }
+    e->bump_needed = false;
+}
+
+/* A bootstrap_producer_id job's result. */
+static void producer_id_done(kk_engine_t *e, const job_t *job, int64_t now) {
+    if (job->connected)
+        e->pid_version = job->pid_version;
+    if (job->decide && job->connected) {
+        e->idempotent = job->idempotent;
         e->idempotence_decided = true;
         e->producer_id = -1;
         e->producer_epoch = -1;
         if (e->idempotent && e->max_in_flight > IDEMPOTENT_MAX_IN_FLIGHT)
             e->max_in_flight = IDEMPOTENT_MAX_IN_FLIGHT; /* rings were sized larger: fine */
     }
-    if (!e->idempotent)
-        return true;
-    if (e->producer_id >= 0 && !e->bump_needed)
-        return true;
-    if (e->bump_needed && total_in_flight(e) > 0)
-        return false; /* every answer first: they settle which sequences the broker has */
-    if (now < e->pid_next_try)
-        return false;
-    kk_error_t err;
-    if (init_producer_id(e, e->bump_needed, &err) != KK_OK) {
+    if (job->rc != KK_OK) {
         e->pid_next_try = now + e->p->cfg.retry_backoff_ms + 1;
-        return false;
+        return;
     }
-    if (e->bump_needed) {
-        /* The new epoch starts every partition at sequence 0. A batch whose last try ended
-         * without the broker's word that it was not written (a lost connection or answer, a
-         * timeout) may be in the log already, where the broker cannot recognise it under the
-         * new epoch: sending it again could write it twice, so it fails with that error (as
-         * the Java client fails such batches). The others are renumbered, in order. */
-        for (size_t i = 0; i < e->part_count; i++) {
-            part_t *pt = e->parts[i];
-            int32_t seq = 0;
-            for (batch_t **at = &pt->retry; *at;) {
-                batch_t *b = *at;
-                if (b->sent && maybe_written(b->last_error)) {
-                    *at = b->next;
-                    complete_queue(e, &b->msgs, b->last_error ? b->last_error : KK_ERR_TIMED_OUT,
-                                   -1);
-                    free_batch(b);
-                    continue;
-                }
-                b->base_seq = seq;
-                seq += (int32_t)b->msgs.count;
-                at = &b->next;
-            }
-            pt->next_seq = seq;
+    if (job->got_pid) {
+        e->producer_id = job->producer_id;
+        e->producer_epoch = job->producer_epoch;
+        if (e->bump_needed)
+            restart_sequences(e);
+    }
+}
+
+/* Decides once whether this producer is idempotent, and gets (or bumps) its producer id: a
+ * new epoch of an idempotent (not transactional) producer needs no round trip, since its id
+ * is its own: it bumps the epoch itself and the broker accepts sequence 0 of the higher epoch
+ * (KIP-360, InitProducerId v3+ brokers); older brokers, or an epoch at its maximum, get a new
+ * producer id from InitProducerId on the bootstrap broker, on a job thread. Returns true when
+ * batches may be made and sent. */
+static bool idempotence_ready(kk_engine_t *e, int64_t now) {
+    bool decide = false;
+    if (!e->idempotence_decided) {
+        const kk_producer_config_t *cfg = &e->p->cfg;
+        if (!cfg->enable_idempotence || cfg->required_acks != -1) {
+            e->idempotence_decided = true;
+            return true;
         }
-        e->bump_needed = false;
+        decide = true;
+    } else {
+        if (!e->idempotent)
+            return true;
+        if (e->producer_id >= 0 && !e->bump_needed)
+            return true;
+        if (e->bump_needed && total_in_flight(e) > 0)
+            return false; /* every answer first: they settle which sequences the broker has */
+        if (e->bump_needed && e->pid_version >= 3 && e->producer_id >= 0 &&
+            e->producer_epoch < INT16_MAX) {
+            e->producer_epoch++;
+            restart_sequences(e);
+            return true;
+        }
     }
-    return true;
+    if (now < e->pid_next_try || e->bootstrap_busy)
+        return false;
+    job_t *job = calloc(1, sizeof(*job));
+    if (!job)
+        return false;
+    job->kind = JOB_PRODUCER_ID;
+    job->decide = decide;
+    job->idempotent = !decide; /* decided: idempotent, since it asks for an id */
+    start_bootstrap_job(e, job);
+    return false;
 }
 
 /* ---- batches and requests --------------------------------------------------------------- */
@@ -927,6 +1012,8 @@ static int compare_batch_topic(const void *x, const void *y) {
     return (a->part->id > b->part->id) - (a->part->id < b->part->id);
 }
 
+static void start_connect(kk_engine_t *e, broker_t *b, int64_t now);
+
 /* Builds and sends one Produce request to broker b from its ready partitions. False when
  * there was nothing to send (or the connection failed). */
 static bool send_one(kk_engine_t *e, broker_t *b, int64_t now) {
@@ -947,22 +1034,10 @@ static bool send_one(kk_engine_t *e, broker_t *b, int64_t now) {
         if (n > 0 && bytes + estimate > max_bytes)
             break;
         if (!b->conn || !kk_conn_is_open(b->conn)) {
-            if (now < b->retry_at)
-                return false;
-            kk_conn_t *conn = NULL;
-            if (kk_client_broker_conn(e->client, e->md, b->id, &conn, &err) != KK_OK) {
-                b->retry_at = now + cfg->retry_backoff_ms + 1;
-                e->md_stale = true;
-                e->detail = err;
-                for (size_t j = 0; j < e->part_count; j++)
-                    if (e->parts[j]->leader == b->id)
-                        charge_sync_try(e, e->parts[j], err.code);
-                for (size_t j = 0; j < n; j++)
-                    retry_batch(e, batches[j], err.code, now);
-                free(batches);
-                return false;
-            }
-            b->conn = conn;
+            /* (n is 0 here: an open connection stays open until the request is sent) */
+            start_connect(e, b, now);
+            free(batches);
+            return false;
         }
         if (version < 0) {
             version = kk_conn_version(b->conn, KK_API_PRODUCE);
@@ -1148,6 +1223,157 @@ static void receive_one(kk_engine_t *e, broker_t *b, int64_t now) {
     rq->batches = NULL;
 }
 
+/* ---- jobs: what waits on one broker, off the I/O thread ---------------------------------- */
+
+static void *job_main(void *arg) {
+    job_t *job = arg;
+    kk_engine_t *e = job->e;
+    kk_error_clear(&job->err);
+    switch (job->kind) {
+    case JOB_CONNECT:
+        job->rc = kk_conn_open(job->conn, &job->err);
+        break;
+    case JOB_METADATA:
+        job->rc = kk_client_metadata(e->client, job->names, job->name_count, &job->md, &job->err);
+        break;
+    case JOB_PRODUCER_ID:
+        job->rc = bootstrap_producer_id(e, job, &job->err);
+        break;
+    }
+    pthread_mutex_lock(&e->mu);
+    job->done = true;
+    pthread_mutex_unlock(&e->mu);
+    wake_engine(e);
+    return NULL;
+}
+
+/* Starts a job on a thread of its own (which inherits the I/O thread's blocked signals). */
+static void start_job(kk_engine_t *e, job_t *job) {
+    job->e = e;
+    job->next = e->jobs;
+    e->jobs = job;
+    job->threaded = pthread_create(&job->thread, NULL, job_main, job) == 0;
+    if (!job->threaded)
+        job_main(job); /* no thread to spare: blocking, as before there were jobs */
+}
+
+/* Metadata and InitProducerId: one at a time, since they share the client. */
+static void start_bootstrap_job(kk_engine_t *e, job_t *job) {
+    e->bootstrap_busy = true;
+    start_job(e, job);
+}
+
+/* A connect that could not be made (or not even begun): tried again after the backoff. */
+static void connect_failed(kk_engine_t *e, broker_t *b, const kk_error_t *err, int64_t now) {
+    b->retry_at = now + e->p->cfg.retry_backoff_ms + 1;
+    e->md_stale = true;
+    e->detail = *err;
+    for (size_t j = 0; j < e->part_count; j++)
+        if (e->parts[j]->leader == b->id)
+            charge_sync_try(e, e->parts[j], err->code);
+}
+
+/* Hands broker b's connection to a job that opens it, at the address the metadata gives. */
+static void start_connect(kk_engine_t *e, broker_t *b, int64_t now) {
+    if (b->connecting || now < b->retry_at)
+        return;
+    const kk_broker_info_t *info = e->md ? kk_metadata_broker(e->md, b->id) : NULL;
+    if (!info) {
+        kk_error_t err;
+        kk_error_set(&err, KK_ERR_UNKNOWN_BROKER, "broker %d is not in the cluster metadata",
+                     (int)b->id);
+        connect_failed(e, b, &err, now);
+        return;
+    }
+    job_t *job = calloc(1, sizeof(*job));
+    if (!job)
+        return;
+    kk_conn_t *conn = b->conn;
+    if (conn && (strcmp(conn->host, info->host) != 0 || conn->port != info->port)) {
+        /* the broker moved: a connection to its new address */
+        b->conn = NULL;
+        kk_conn_destroy(conn);
+        free(conn);
+        conn = NULL;
+    }
+    if (!conn) {
+        conn = malloc(sizeof(*conn));
+        if (!conn) {
+            free(job);
+            return;
+        }
+        kk_conn_init(conn, info->host, info->port, &e->client->conn_opts);
+    }
+    job->kind = JOB_CONNECT;
+    job->broker = b;
+    job->conn = conn;
+    b->conn = NULL; /* the job's until it is done */
+    b->connecting = true;
+    start_job(e, job);
+}
+
+/* Takes a finished job's result (on the I/O thread) and frees it. */
+static void job_done(kk_engine_t *e, job_t *job, int64_t now) {
+    if (job->threaded)
+        pthread_join(job->thread, NULL);
+    switch (job->kind) {
+    case JOB_CONNECT:
+        job->broker->conn = job->conn;
+        job->broker->connecting = false;
+        if (job->rc != KK_OK)
+            connect_failed(e, job->broker, &job->err, now);
+        break;
+    case JOB_METADATA:
+        e->bootstrap_busy = false;
+        metadata_done(e, job->rc, job->md, &job->err, job->name_count, now);
+        free(job->names);
+        break;
+    case JOB_PRODUCER_ID:
+        e->bootstrap_busy = false;
+        producer_id_done(e, job, now);
+        break;
+    }
+    free(job);
+}
+
+/* Takes the jobs that have finished; with wait (when the engine stops: close has interrupted
+ * the client, which ends every job's waits), all of them, without using their results. */
+static void collect_jobs(kk_engine_t *e, bool wait) {
+    if (!e->jobs)
+        return;
+    job_t *finished = NULL;
+    pthread_mutex_lock(&e->mu);
+    for (job_t **at = &e->jobs; *at;) {
+        job_t *job = *at;
+        if (job->done || wait) {
+            *at = job->next;
+            job->next = finished;
+            finished = job;
+        } else {
+            at = &job->next;
+        }
+    }
+    pthread_mutex_unlock(&e->mu);
+    int64_t now = kk_monotonic_ms();
+    while (finished) {
+        job_t *job = finished;
+        finished = job->next;
+        if (!wait) {
+            job_done(e, job, now);
+            continue;
+        }
+        if (job->threaded)
+            pthread_join(job->thread, NULL);
+        if (job->kind == JOB_CONNECT) {
+            job->broker->conn = job->conn;
+            job->broker->connecting = false;
+        }
+        kk_metadata_free(job->md);
+        free(job->names);
+        free(job);
+    }
+}
+
 /* ---- the I/O thread --------------------------------------------------------------------- */
 
 static void expire_queue(kk_engine_t *e, msgq_t *q, int64_t now, size_t (*size)(const pmsg_t *)) {
@@ -1306,6 +1532,7 @@ static void *engine_main(void *arg) {
             publish_done(e);
             break;
         }
+        collect_jobs(e, false);
         if (purge_queued)
             purge(e, false);
         if (drop_detached) {
@@ -1379,6 +1606,7 @@ static void *engine_main(void *arg) {
     }
     free(fds);
     free(fd_brokers);
+    collect_jobs(e, true);
     pthread_mutex_lock(&e->mu);
     e->stopped = true;
     pthread_cond_broadcast(&e->cv);
@@ -1432,6 +1660,7 @@ static kk_engine_t *engine_new(kk_producer_t *p, kk_error_t *err) {
         kk_sasl_share_oauth(&e->client->sasl, &p->client->sasl);
     }
     e->max_in_flight = p->cfg.max_in_flight > 0 ? p->cfg.max_in_flight : 1;
+    e->pid_version = -1;
     kk_round_robin_init(&e->rr, (uint32_t)(kk_monotonic_ms() ^ (uint64_t)getpid() * 2654435761u));
     /* The I/O thread blocks every signal, so that a signal meant for the application (Ctrl-C
      * while a binding waits) interrupts the application's own threads, never this one. */
@@ -1482,6 +1711,10 @@ void kk_engine_free(kk_engine_t *e, bool release_reports) {
         free(e->parts[i]);
     free(e->parts);
     for (size_t i = 0; i < e->broker_count; i++) {
+        if (e->brokers[i]->conn) {
+            kk_conn_destroy(e->brokers[i]->conn);
+            free(e->brokers[i]->conn);
+        }
         free(e->brokers[i]->reqs);
         free(e->brokers[i]);
     }
@@ -1504,6 +1737,21 @@ void kk_engine_free(kk_engine_t *e, bool release_reports) {
     free(e);
 }
 
+/* In a forked child: closes (never shuts down) the descriptors of the parent's engine, its
+ * connections (the client's, the brokers', those its connect jobs had) and its pipes. */
+static void close_inherited(kk_engine_t *e) {
+    kk_client_forked(e->client);
+    for (size_t i = 0; i < e->broker_count; i++)
+        if (e->brokers[i]->conn)
+            kk_conn_close(e->brokers[i]->conn);
+    for (job_t *job = e->jobs; job; job = job->next)
+        if (job->kind == JOB_CONNECT)
+            kk_conn_close(job->conn);
+    int fds[4] = {e->wake_r, e->wake_w, e->event_r, e->event_w};
+    for (int i = 0; i < 4; i++)
+        close(fds[i]);
+}
+
 /* The producer's engine, started on first use; after fork() a new one for this process (the
  * parent's is left alone: its memory is a copy and its lock may have been held by its I/O
  * thread, which does not exist here; only its descriptors are closed). */
@@ -1511,10 +1759,7 @@ static kk_engine_t *get_engine(kk_producer_t *p, kk_error_t *err) {
     pthread_mutex_lock(&p->engine_lock);
     kk_engine_t *e = p->engine;
     if (e && e->pid != current_pid()) {
-        kk_client_forked(e->client); /* close (never shut down) the parent's connections */
-        int fds[4] = {e->wake_r, e->wake_w, e->event_r, e->event_w};
-        for (int i = 0; i < 4; i++)
-            close(fds[i]);
+        close_inherited(e);
         e = p->engine = NULL; /* deliberately not freed: see above */
         p->closed = false;
     }
@@ -1588,10 +1833,7 @@ void kk_engine_release(kk_producer_t *p) {
     p->engine = NULL;
     if (e->pid != current_pid()) {
         /* a forked child: the parent's engine is not ours to stop (see get_engine) */
-        kk_client_forked(e->client);
-        int fds[4] = {e->wake_r, e->wake_w, e->event_r, e->event_w};
-        for (int i = 0; i < 4; i++)
-            close(fds[i]);
+        close_inherited(e);
         return;
     }
     kk_error_t ignored;
