@@ -565,6 +565,121 @@ static void test_delivery_timeout(void **state) {
     kk_mock_stop(m);
 }
 
+/* A broker that accepts connections but answers ApiVersions only after STALL_MS: the engine
+ * connects to it off its I/O thread, so the other broker's messages are delivered meanwhile
+ * (all of them before any of the slow broker's, and well within the stall), and the slow
+ * broker's messages are delivered once it answers. Every message gets exactly one report. */
+enum { STALL_MS = 4500 };
+
+static void produce_to_both(kk_producer_t *p, const char *topic, size_t per_partition) {
+    kk_error_t err;
+    for (size_t i = 0; i < per_partition * 2; i++)
+        if (produce_value(p, topic, (int32_t)(i % 2), "x", i, &err) != KK_OK)
+            fail_msg("produce: %s", err.message);
+}
+
+static kk_mock_t *slow_second_broker(const char *topic, int stall_ms) {
+    kk_mock_t *m = start_mock(2);
+    kk_mock_create_topic(m, topic, 2, 1);
+    assert_int_equal(kk_mock_partition_set_leader(m, topic, 0, 1), 0);
+    assert_int_equal(kk_mock_partition_set_leader(m, topic, 1, 2), 0);
+    int16_t ok = 0;
+    assert_int_equal(kk_mock_broker_push_errors(m, 2, KK_API_API_VERSIONS, 1, &ok, &stall_ms), 0);
+    return m;
+}
+
+static void slow_broker_config(kk_producer_config_t *cfg, kk_mock_t *m) {
+    base_config(cfg, m);
+    cfg->client.bootstrap_servers = kk_mock_broker_address(m, 1); /* metadata from the fast one */
+    cfg->client.connect_timeout_ms = 60000;
+    cfg->client.request_timeout_ms = 60000; /* the ApiVersions wait is a request's */
+    cfg->linger_ms = 5;
+}
+
+static void test_slow_broker_does_not_stall_the_others(void **state) {
+    (void)state;
+    kk_mock_t *m = slow_second_broker("slowconn", STALL_MS);
+    kk_producer_config_t cfg;
+    slow_broker_config(&cfg, m);
+    kk_producer_t *p = new_producer(&cfg);
+    enum { PER = 50 };
+    tally_t t;
+    tally_init(&t, 2 * PER);
+    int64_t start = now_ms();
+    produce_to_both(p, "slowconn", PER);
+    size_t fast = 0, slow = 0;
+    while (fast < PER && now_ms() - start < 2 * STALL_MS) {
+        drain(p, &t, 50);
+        fast = slow = 0;
+        for (size_t i = 0; i < 2 * PER; i++) {
+            fast += i % 2 == 0 && t.reports[i] > 0;
+            slow += i % 2 == 1 && t.reports[i] > 0;
+        }
+    }
+    int64_t took = now_ms() - start;
+    assert_int_equal(fast, PER);
+    print_message("the fast broker's %d reports in %lld ms (stall %d ms)\n", PER, (long long)took,
+                  STALL_MS);
+    if (slow != 0 || took >= STALL_MS / 3)
+        fail_msg("the fast broker's reports took %lld ms (stall %d ms), %zu slow ones came first",
+                 (long long)took, STALL_MS, slow);
+    size_t left = 99;
+    kk_error_t err;
+    if (kk_producer_flush(p, 4 * STALL_MS, &left, &err) != KK_OK)
+        fail_msg("flush: %s", err.message);
+    drain(p, &t, 0);
+    for (size_t i = 0; i < 2 * PER; i++) {
+        assert_int_equal(t.reports[i], 1);
+        if (t.error[i] != 0)
+            fail_msg("message %zu: %s", i, kk_err_name(t.error[i]));
+        assert_int_equal(t.partition[i], (int32_t)(i % 2));
+        assert_int_equal(t.offset[i], (int64_t)(i / 2));
+    }
+    assert_true(now_ms() - start >= STALL_MS - 100);
+    kk_producer_free(p);
+    tally_free(&t);
+    kk_mock_stop(m);
+}
+
+/* close() while a connect hangs (an ApiVersions answer 60 s away) returns at once, and every
+ * message, the hung broker's and the fast one's unsent, is reported PURGED once. */
+static void test_close_during_hung_connect(void **state) {
+    (void)state;
+    kk_mock_t *m = slow_second_broker("hungconn", 60000);
+    kk_producer_config_t cfg;
+    slow_broker_config(&cfg, m);
+    kk_producer_t *p = new_producer(&cfg);
+    enum { PER = 20 };
+    tally_t t;
+    tally_init(&t, 2 * PER);
+    produce_to_both(p, "hungconn", PER);
+    /* the fast broker's messages are delivered: the connect to the other one has begun */
+    int64_t begin = now_ms();
+    size_t fast = 0;
+    while (fast < PER && now_ms() - begin < 20000) {
+        drain(p, &t, 50);
+        fast = 0;
+        for (size_t i = 0; i < 2 * PER; i += 2)
+            fast += t.reports[i] > 0;
+    }
+    assert_int_equal(fast, PER);
+    usleep(200 * 1000);
+    kk_error_t err;
+    int64_t start = now_ms();
+    assert_int_equal(kk_producer_close(p, 0, &err), KK_ERR_TIMED_OUT);
+    int64_t took = now_ms() - start;
+    if (took >= 2000)
+        fail_msg("close took %lld ms", (long long)took);
+    drain(p, &t, 0);
+    for (size_t i = 0; i < 2 * PER; i++) {
+        assert_int_equal(t.reports[i], 1);
+        assert_int_equal(t.error[i], i % 2 == 0 ? KK_OK : KK_ERR_PURGED);
+    }
+    kk_producer_free(p);
+    tally_free(&t);
+    kk_mock_stop(m);
+}
+
 /* Messages that own their key and value: release is called once each, on poll's thread. */
 static int released;
 static void release_cb(void *opaque, void *key, void *value) {
@@ -627,6 +742,8 @@ int main(void) {
         cmocka_unit_test(test_interrupt_during_flush),
         cmocka_unit_test(test_delivery_timeout),
         cmocka_unit_test(test_owned_messages_are_released),
+        cmocka_unit_test(test_slow_broker_does_not_stall_the_others),
+        cmocka_unit_test(test_close_during_hung_connect),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
