@@ -216,6 +216,10 @@ struct kk_engine {
     int event_r, event_w; /* readable while reports wait */
     atomic_bool wake_pending;
     atomic_int drop_answers; /* tests: answers to read and then treat as lost */
+    /* The I/O thread is in poll(), not started or ended: it changes nothing it owns until it
+     * leaves poll() (for a forked child: see forget_parent_engine). */
+    atomic_bool io_quiet;
+    kk_engine_t *kept_next; /* see kept_after_fork */
 
     /* shared, under mu */
     pthread_mutex_t mu;
@@ -238,6 +242,9 @@ struct kk_engine {
     /* I/O thread */
     kk_client_t *client; /* a bootstrap job's while one runs (bootstrap_busy) */
     job_t *jobs;         /* started, not yet joined */
+    struct pollfd *pfds; /* poll()'s array: the wake-up pipe, then pfd_brokers' sockets */
+    broker_t **pfd_brokers;
+    size_t pfds_cap;
     bool bootstrap_busy;
     int16_t pid_version; /* the bootstrap broker's InitProducerId version, -1: unknown */
     kk_metadata_t *md;
@@ -1493,9 +1500,7 @@ static int poll_timeout(kk_engine_t *e, int64_t now) {
 
 static void *engine_main(void *arg) {
     kk_engine_t *e = arg;
-    struct pollfd *fds = NULL;
-    broker_t **fd_brokers = NULL;
-    size_t fds_cap = 0;
+    atomic_store(&e->io_quiet, false);
     for (;;) {
         int64_t now = kk_monotonic_ms();
         drain_fd(e->wake_r);
@@ -1559,20 +1564,22 @@ static void *engine_main(void *arg) {
         publish_done(e);
 
         size_t nfds = 1;
-        if (fds_cap < e->broker_count + 1) {
-            fds_cap = e->broker_count + 1;
-            struct pollfd *grown = realloc(fds, fds_cap * sizeof(*fds));
-            broker_t **bgrown = realloc(fd_brokers, fds_cap * sizeof(*bgrown));
+        if (e->pfds_cap < e->broker_count + 1) {
+            size_t cap = e->broker_count + 1;
+            struct pollfd *grown = realloc(e->pfds, cap * sizeof(*grown));
             if (grown)
-                fds = grown;
+                e->pfds = grown;
+            broker_t **bgrown = grown ? realloc(e->pfd_brokers, cap * sizeof(*bgrown)) : NULL;
             if (bgrown)
-                fd_brokers = bgrown;
+                e->pfd_brokers = bgrown;
             if (!grown || !bgrown) {
-                fds_cap = 0;
                 poll(NULL, 0, 1);
                 continue;
             }
+            e->pfds_cap = cap;
         }
+        struct pollfd *fds = e->pfds;
+        broker_t **fd_brokers = e->pfd_brokers;
         fds[0] = (struct pollfd){e->wake_r, POLLIN, 0};
         int timeout = poll_timeout(e, kk_monotonic_ms());
         if (e->incoming_due < 0 && total_in_flight(e) == 0 && !anything_queued(e) && !e->done.head)
@@ -1586,7 +1593,9 @@ static void *engine_main(void *arg) {
             fd_brokers[nfds] = b;
             fds[nfds++] = (struct pollfd){b->conn->fd, POLLIN, 0};
         }
+        atomic_store(&e->io_quiet, true); /* everything the thread owns is consistent here */
         int ready = poll(fds, (nfds_t)nfds, timeout);
+        atomic_store(&e->io_quiet, false);
         now = kk_monotonic_ms();
         for (size_t i = 1; i < nfds; i++) {
             broker_t *b = fd_brokers[i];
@@ -1604,9 +1613,8 @@ static void *engine_main(void *arg) {
         }
         publish_done(e);
     }
-    free(fds);
-    free(fd_brokers);
     collect_jobs(e, true);
+    atomic_store(&e->io_quiet, true);
     pthread_mutex_lock(&e->mu);
     e->stopped = true;
     pthread_cond_broadcast(&e->cv);
@@ -1623,6 +1631,7 @@ static kk_engine_t *engine_new(kk_producer_t *p, kk_error_t *err) {
         return NULL;
     }
     e->p = p;
+    atomic_init(&e->io_quiet, true);
     pthread_once(&fork_handler_once, install_fork_handler);
     e->pid = current_pid();
     e->wake_r = e->wake_w = e->event_r = e->event_w = -1;
@@ -1728,6 +1737,8 @@ void kk_engine_free(kk_engine_t *e, bool release_reports) {
     }
     kk_metadata_free(e->md);
     kk_client_free(e->client);
+    free(e->pfds);
+    free(e->pfd_brokers);
     pthread_cond_destroy(&e->cv);
     pthread_mutex_destroy(&e->mu);
     int fds[4] = {e->wake_r, e->wake_w, e->event_r, e->event_w};
@@ -1752,15 +1763,123 @@ static void close_inherited(kk_engine_t *e) {
         close(fds[i]);
 }
 
+/* A message of the parent's engine, in a forked child: freed without its release callback
+ * (the parent's callbacks are not called here, and no report is made of it), and with its
+ * kk_producer_send waiter once no message refers to it (that caller, a thread of the parent,
+ * does not exist here: it held a reference while its msgs were set). */
+static void drop_inherited(pmsg_t *m) {
+    while (m) {
+        pmsg_t *next = m->next;
+        kk_sync_t *w = m->sync;
+        if (w && --w->refs == (w->msgs ? 1u : 0u))
+            free(w);
+        free(m);
+        m = next;
+    }
+}
+
+static void drop_inherited_batch(batch_t *b) {
+    drop_inherited(b->msgs.head);
+    free_batch(b);
+}
+
+/* Frees a quiet parent's engine in a forked child (see forget_parent_engine): everything it
+ * holds, wherever the parent's threads had put it. Its mutex and condition are not destroyed
+ * (a parent's thread that waited on the condition would be waited for; neither holds anything
+ * but its own memory), and no callback is called. */
+static void free_inherited(kk_engine_t *e) {
+    drop_inherited(e->incoming.head);
+    drop_inherited(e->reports.head);
+    drop_inherited(e->returned);
+    drop_inherited(e->done.head);
+    for (size_t i = 0; i < e->part_count; i++) {
+        part_t *pt = e->parts[i];
+        drop_inherited(pt->queue.head);
+        for (batch_t *b = pt->retry, *next; b; b = next) {
+            next = b->next;
+            drop_inherited_batch(b);
+        }
+        free(pt);
+    }
+    for (size_t i = 0; i < e->broker_count; i++) {
+        broker_t *b = e->brokers[i];
+        for (int k = 0; k < b->n; k++) {
+            request_t *rq = &b->reqs[(b->head + k) % e->max_in_flight];
+            for (size_t j = 0; j < rq->count; j++)
+                drop_inherited_batch(rq->batches[j]);
+            free(rq->batches);
+        }
+        if (b->conn) {
+            kk_conn_destroy(b->conn);
+            free(b->conn);
+        }
+        free(b->reqs);
+        free(b);
+    }
+    for (job_t *job = e->jobs, *next; job; job = next) {
+        next = job->next;
+        if (job->kind == JOB_CONNECT) {
+            kk_conn_destroy(job->conn);
+            free(job->conn);
+        }
+        kk_metadata_free(job->md);
+        free(job->names);
+        free(job);
+    }
+    for (topic_t *t = e->topics, *next; t; t = next) {
+        next = t->next;
+        drop_inherited(t->waiting.head);
+        free(t->parts);
+        free(t->name);
+        free(t);
+    }
+    free(e->parts);
+    free(e->brokers);
+    free(e->etopics);
+    free(e->pfds);
+    free(e->pfd_brokers);
+    kk_metadata_free(e->md);
+    kk_client_free(e->client);
+    free(e);
+}
+
+/* The parent's engines a forked child could not free (see forget_parent_engine): kept
+ * reachable from here on purpose, and never used, so that a leak checker counts them as
+ * memory still reachable, not lost. Process-wide like fork_count, and only ever pushed onto. */
+static _Atomic(kk_engine_t *) kept_after_fork;
+
+/* In a forked child, the parent's engine: its descriptors are closed; its memory, a copy
+ * that no thread of this process uses, is freed when no thread of the parent was changing it
+ * at fork(): the I/O thread was in poll() (or not running), no job was running, and no
+ * thread held mu, which is tried, never waited for (a mutex held by a thread of the parent
+ * at fork() stays locked here for ever). Otherwise its lists may be half changed, and freeing
+ * them could free a message twice: it is kept (kept_after_fork). */
+static void forget_parent_engine(kk_engine_t *e) {
+    close_inherited(e);
+    bool quiet = atomic_load(&e->io_quiet) && pthread_mutex_trylock(&e->mu) == 0;
+    if (quiet) {
+        for (job_t *job = e->jobs; job && quiet; job = job->next)
+            quiet = job->done;
+        pthread_mutex_unlock(&e->mu);
+    }
+    if (quiet) {
+        free_inherited(e);
+        return;
+    }
+    kk_waker_destroy(&e->client->waker); /* the pipe kk_client_forked made for it */
+    e->kept_next = atomic_load(&kept_after_fork);
+    while (!atomic_compare_exchange_weak(&kept_after_fork, &e->kept_next, e)) {
+    }
+}
+
 /* The producer's engine, started on first use; after fork() a new one for this process (the
- * parent's is left alone: its memory is a copy and its lock may have been held by its I/O
- * thread, which does not exist here; only its descriptors are closed). */
+ * parent's is forgotten: forget_parent_engine). */
 static kk_engine_t *get_engine(kk_producer_t *p, kk_error_t *err) {
     pthread_mutex_lock(&p->engine_lock);
     kk_engine_t *e = p->engine;
     if (e && e->pid != current_pid()) {
-        close_inherited(e);
-        e = p->engine = NULL; /* deliberately not freed: see above */
+        forget_parent_engine(e);
+        e = p->engine = NULL;
         p->closed = false;
     }
     if (!e && !p->closed)
@@ -1832,8 +1951,8 @@ void kk_engine_release(kk_producer_t *p) {
         return;
     p->engine = NULL;
     if (e->pid != current_pid()) {
-        /* a forked child: the parent's engine is not ours to stop (see get_engine) */
-        close_inherited(e);
+        /* a forked child: the parent's engine is not ours to stop */
+        forget_parent_engine(e);
         return;
     }
     kk_error_t ignored;
