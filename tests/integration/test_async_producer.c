@@ -2,7 +2,9 @@
  * The asynchronous producer against the real broker: idempotence with answers lost after the
  * broker applied the requests (the broker's sequence checks make the retries duplicates, not
  * new records), flat memory over 100,000 produce/poll cycles, and fork() while messages are in
- * flight.
+ * flight and while the producer is idle. The fork tests also run under valgrind, children
+ * included (integration_valgrind_fork in CMakeLists.txt, KK_TEST_FILTER=*fork*): a child must
+ * leave nothing of the parent's engine lost.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -265,12 +267,70 @@ static void test_fork_with_messages_in_flight(void **state) {
     kk_producer_free(p);
 }
 
+/* fork() while the producer is idle, its reports not all taken: the child frees the copy of
+ * the parent's engine (nothing of it was being changed at fork), with no report of the parent's
+ * and no callback, and produces on its own; the parent still has its reports. */
+static void test_fork_while_idle(void **state) {
+    (void)state;
+    const char *topic = kk_test_unique_topic("async-fork-idle");
+    create_topic(topic, 2);
+    kk_producer_t *p = new_producer(16384, 5);
+    enum { PARENT = 200, CHILD = 100 };
+    for (size_t i = 0; i < PARENT; i++)
+        produce_text(p, topic, (int32_t)(i % 2), "parent", (void *)(uintptr_t)1);
+    kk_error_t err;
+    if (kk_producer_flush(p, 30000, NULL, &err) != KK_OK)
+        fail_msg("parent flush: %s", err.message);
+    kk_delivery_report_t r[256];
+    size_t total = kk_producer_poll(p, r, 50, 0); /* some taken, the rest waiting */
+    usleep(100 * 1000);                           /* the I/O thread waits in poll() */
+    fflush(NULL);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        int status = kk_producer_in_flight(p) == 0 && kk_producer_poll(p, r, 256, 0) == 0 ? 0 : 20;
+        for (size_t i = 0; i < CHILD && !status; i++) {
+            kk_produce_message_t msg = {.topic = topic,
+                                        .partition = -1,
+                                        .value = "child",
+                                        .value_len = 5,
+                                        .opaque = (void *)(uintptr_t)2};
+            if (kk_producer_produce(p, &msg, &err) != KK_OK)
+                status = 21;
+        }
+        if (!status && kk_producer_flush(p, 30000, NULL, &err) != KK_OK)
+            status = 22;
+        size_t n, got = 0;
+        while (!status && (n = kk_producer_poll(p, r, 256, 0)) > 0)
+            for (size_t j = 0; j < n; j++, got++)
+                if (r[j].error != 0 || (uintptr_t)r[j].opaque != 2)
+                    status = 23;
+        if (!status && got != CHILD)
+            status = 24;
+        kk_producer_free(p);
+        _exit(status);
+    }
+    size_t n;
+    while ((n = kk_producer_poll(p, r, 256, 0)) > 0)
+        for (size_t j = 0; j < n; j++, total++)
+            assert_int_equal((uintptr_t)r[j].opaque, 1);
+    assert_int_equal(total, PARENT);
+    int status = 0;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    kk_producer_free(p);
+}
+
 int main(void) {
     kk_test_bootstrap();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lost_answers_no_duplicates),
         cmocka_unit_test(test_produce_poll_memory_is_flat),
         cmocka_unit_test(test_fork_with_messages_in_flight),
+        cmocka_unit_test(test_fork_while_idle),
     };
+    if (getenv("KK_TEST_FILTER"))
+        cmocka_set_test_filter(getenv("KK_TEST_FILTER"));
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
