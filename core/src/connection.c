@@ -448,6 +448,18 @@ static int reauthenticate_if_due(kk_conn_t *c, kk_error_t *err) {
     return KK_OK;
 }
 
+bool kk_conn_reauth_due(const kk_conn_t *c, int64_t within_ms) {
+    return c->fd >= 0 && c->opts.sasl && c->reauth_at_ms != 0 && c->in_flight == 0 &&
+           kk_monotonic_ms() + within_ms >= c->reauth_at_ms;
+}
+
+int kk_conn_reauthenticate(kk_conn_t *c, kk_error_t *err) {
+    if (!kk_conn_reauth_due(c, INT32_MAX))
+        return KK_OK;
+    c->reauth_at_ms = kk_monotonic_ms(); /* due now */
+    return reauthenticate_if_due(c, err);
+}
+
 static int send_request(kk_conn_t *c, int64_t deadline, kk_error_t *err) {
     if (c->fd < 0)
         return kk_error_set(err, KK_ERR_NOT_CONNECTED, "%s: not connected", c->label);

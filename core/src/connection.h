@@ -109,6 +109,15 @@ typedef struct kk_pending {
     int32_t correlation_id;
 } kk_pending_t;
 
+/* KIP-368: whether the SASL session of c ends within within_ms, so that the next request would
+ * re-authenticate first (blocking: an exchange with the broker), and may now (nothing is in
+ * flight). */
+bool kk_conn_reauth_due(const kk_conn_t *c, int64_t within_ms);
+/* Re-authenticates c now, between requests, as the next request would have: for a caller that
+ * must not wait on the broker when it sends (the asynchronous producer's I/O thread). On
+ * failure c is closed. */
+int kk_conn_reauthenticate(kk_conn_t *c, kk_error_t *err);
+
 /* Sends the request begun with kk_conn_begin without waiting for the answer. */
 int kk_conn_send(kk_conn_t *c, kk_pending_t *pending, kk_error_t *err);
 /* Waits for the answer to the oldest pending request (pass them in the order sent). On

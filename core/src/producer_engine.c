@@ -14,7 +14,8 @@
  * before the engine can use it runs on a job thread, never on the I/O thread, so that a broker
  * that accepts and then answers slowly (or a connect that hangs until its timeout) does not
  * stall the others: a broker's connect with its TLS and SASL handshakes and ApiVersions (the
- * blocking kk_conn_open, one job thread per connecting broker), and the bootstrap requests,
+ * blocking kk_conn_open, one job thread per connecting broker) or its SASL re-authentication
+ * (KIP-368: before the session ends, while nothing is in flight), and the bootstrap requests,
  * Metadata and InitProducerId (one at a time, since they share the client's bootstrap
  * connection). A job owns what it works on (the broker's kk_conn_t; the client while a
  * bootstrap job runs) until it says it is done, under mu, and wakes the I/O thread, which then
@@ -57,6 +58,9 @@ enum {
 #define WAIT_SLICE_MS 20
 /* The I/O thread never sleeps longer than this (delivery timeouts, metadata retries). */
 #define MAX_POLL_MS 100
+/* A SASL session that ends within this is re-authenticated on a job thread before the next
+ * request, so that the request itself never has to (on the I/O thread). */
+#define REAUTH_AHEAD_MS 2000
 /* The idempotent producer keeps at most this many requests unanswered per partition's broker
  * (the broker remembers the last 5 batches per producer for duplicate detection). */
 #define IDEMPOTENT_MAX_IN_FLIGHT 5
@@ -175,8 +179,9 @@ typedef struct broker {
     int64_t retry_at; /* after a failed connect */
 } broker_t;
 
-/* What runs on a job thread: a broker's connect, or a request on the bootstrap connection. */
-typedef enum job_kind { JOB_CONNECT, JOB_METADATA, JOB_PRODUCER_ID } job_kind_t;
+/* What runs on a job thread: a broker's connect or SASL re-authentication, or a request on the
+ * bootstrap connection. */
+typedef enum job_kind { JOB_CONNECT, JOB_REAUTH, JOB_METADATA, JOB_PRODUCER_ID } job_kind_t;
 
 typedef struct job job_t;
 struct job {
@@ -189,7 +194,7 @@ struct job {
                     * outlives it: the I/O thread joins every job before it ends) */
     int rc;
     kk_error_t err;
-    /* JOB_CONNECT: the broker's connection, opened by the job */
+    /* JOB_CONNECT, JOB_REAUTH: the broker's connection, opened or re-authenticated by the job */
     broker_t *broker;
     kk_conn_t *conn;
     /* JOB_METADATA: the names of the first name_count topics of etopics (the topics' own) */
@@ -1020,6 +1025,7 @@ static int compare_batch_topic(const void *x, const void *y) {
 }
 
 static void start_connect(kk_engine_t *e, broker_t *b, int64_t now);
+static void start_reauth(kk_engine_t *e, broker_t *b);
 
 /* Builds and sends one Produce request to broker b from its ready partitions. False when
  * there was nothing to send (or the connection failed). */
@@ -1043,6 +1049,11 @@ static bool send_one(kk_engine_t *e, broker_t *b, int64_t now) {
         if (!b->conn || !kk_conn_is_open(b->conn)) {
             /* (n is 0 here: an open connection stays open until the request is sent) */
             start_connect(e, b, now);
+            free(batches);
+            return false;
+        }
+        if (n == 0 && kk_conn_reauth_due(b->conn, REAUTH_AHEAD_MS)) {
+            start_reauth(e, b);
             free(batches);
             return false;
         }
@@ -1240,6 +1251,9 @@ static void *job_main(void *arg) {
     case JOB_CONNECT:
         job->rc = kk_conn_open(job->conn, &job->err);
         break;
+    case JOB_REAUTH:
+        job->rc = kk_conn_reauthenticate(job->conn, &job->err);
+        break;
     case JOB_METADATA:
         job->rc = kk_client_metadata(e->client, job->names, job->name_count, &job->md, &job->err);
         break;
@@ -1319,12 +1333,27 @@ static void start_connect(kk_engine_t *e, broker_t *b, int64_t now) {
     start_job(e, job);
 }
 
+/* Hands broker b's connection, open with nothing in flight, to a job that re-authenticates it
+ * (which the next request would otherwise do first, on this thread). */
+static void start_reauth(kk_engine_t *e, broker_t *b) {
+    job_t *job = calloc(1, sizeof(*job));
+    if (!job)
+        return; /* the next request re-authenticates it */
+    job->kind = JOB_REAUTH;
+    job->broker = b;
+    job->conn = b->conn;
+    b->conn = NULL;
+    b->connecting = true;
+    start_job(e, job);
+}
+
 /* Takes a finished job's result (on the I/O thread) and frees it. */
 static void job_done(kk_engine_t *e, job_t *job, int64_t now) {
     if (job->threaded)
         pthread_join(job->thread, NULL);
     switch (job->kind) {
     case JOB_CONNECT:
+    case JOB_REAUTH:
         job->broker->conn = job->conn;
         job->broker->connecting = false;
         if (job->rc != KK_OK)
@@ -1371,7 +1400,7 @@ static void collect_jobs(kk_engine_t *e, bool wait) {
         }
         if (job->threaded)
             pthread_join(job->thread, NULL);
-        if (job->kind == JOB_CONNECT) {
+        if (job->kind == JOB_CONNECT || job->kind == JOB_REAUTH) {
             job->broker->conn = job->conn;
             job->broker->connecting = false;
         }
@@ -1756,7 +1785,7 @@ static void close_inherited(kk_engine_t *e) {
         if (e->brokers[i]->conn)
             kk_conn_close(e->brokers[i]->conn);
     for (job_t *job = e->jobs; job; job = job->next)
-        if (job->kind == JOB_CONNECT)
+        if (job->kind == JOB_CONNECT || job->kind == JOB_REAUTH)
             kk_conn_close(job->conn);
     int fds[4] = {e->wake_r, e->wake_w, e->event_r, e->event_w};
     for (int i = 0; i < 4; i++)
@@ -1818,7 +1847,7 @@ static void free_inherited(kk_engine_t *e) {
     }
     for (job_t *job = e->jobs, *next; job; job = next) {
         next = job->next;
-        if (job->kind == JOB_CONNECT) {
+        if (job->kind == JOB_CONNECT || job->kind == JOB_REAUTH) {
             kk_conn_destroy(job->conn);
             free(job->conn);
         }

@@ -4,6 +4,9 @@
  * after it. Each client here authenticates, waits past 85% of the lifetime, sends a request
  * (which must re-authenticate first, on the same connection), then waits past the original
  * lifetime and sends another: it must be answered on the same connection, with no reconnect.
+ * The asynchronous producer re-authenticates its brokers' connections on a job thread, off its
+ * I/O thread, before their sessions end: it produces across two session lifetimes, with every
+ * message delivered and no reconnect.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -112,9 +115,82 @@ static void test_reauthenticates_before_the_session_ends(void **state) {
     }
 }
 
+static void test_async_producer_reauthenticates(void **state) {
+    (void)state;
+    long lifetime_ms = atol(kk_sec_env("KAFKETTE_REAUTH_MS"));
+    static const char *const cases[2][3] = {
+        {"KAFKETTE_BOOTSTRAP_SASL_PLAINTEXT", "SASL_PLAINTEXT", "SCRAM-SHA-256"},
+        {"KAFKETTE_BOOTSTRAP_SASL_SSL", "SASL_SSL", "PLAIN"},
+    };
+    kk_config_t *cfgs[2];
+    kk_producer_t *producers[2];
+    for (int i = 0; i < 2; i++) {
+        const char *pairs[] = {"security_protocol",
+                               cases[i][1],
+                               "sasl_mechanism",
+                               cases[i][2],
+                               "sasl_username",
+                               "$KAFKETTE_SASL_USERNAME",
+                               "sasl_password",
+                               "$KAFKETTE_SASL_PASSWORD",
+                               "ssl_cafile",
+                               "$KAFKETTE_CA_FILE",
+                               "linger_ms",
+                               "5",
+                               NULL};
+        cfgs[i] = kk_sec_config(KK_CONFIG_PRODUCER, cases[i][0], pairs);
+        kk_error_t err;
+        producers[i] = kk_producer_new(kk_config_producer(cfgs[i]), &err);
+        if (!producers[i])
+            fail_msg("producer: %s", err.message);
+    }
+    /* one message every 200 ms for two session lifetimes, on each producer */
+    int64_t end = kk_monotonic_ms() + 2 * lifetime_ms + 1000;
+    size_t sent = 0, delivered[2] = {0, 0};
+    while (kk_monotonic_ms() < end) {
+        for (int i = 0; i < 2; i++) {
+            kk_produce_message_t msg = {
+                .topic = "kafkette-reauth-async", .partition = 0, .value = "x", .value_len = 1};
+            kk_error_t err;
+            if (kk_producer_produce(producers[i], &msg, &err) != KK_OK)
+                fail_msg("produce: %s", err.message);
+            kk_delivery_report_t r[16];
+            size_t n = kk_producer_poll(producers[i], r, 16, 0);
+            for (size_t j = 0; j < n; j++)
+                if (r[j].error != KK_OK)
+                    fail_msg("%s: %s", cases[i][1], kk_err_name(r[j].error));
+            delivered[i] += n;
+        }
+        sent++;
+        usleep(200 * 1000);
+    }
+    for (int i = 0; i < 2; i++) {
+        kk_error_t err;
+        if (kk_producer_flush(producers[i], 20000, NULL, &err) != KK_OK)
+            fail_msg("flush: %s", err.message);
+        kk_delivery_report_t r[64];
+        size_t n;
+        while ((n = kk_producer_poll(producers[i], r, 64, 0)) > 0) {
+            for (size_t j = 0; j < n; j++)
+                if (r[j].error != KK_OK)
+                    fail_msg("%s: %s", cases[i][1], kk_err_name(r[j].error));
+            delivered[i] += n;
+        }
+        assert_int_equal(delivered[i], sent);
+        kk_stats_t stats;
+        kk_producer_stats(producers[i], &stats);
+        print_message("%s %s: %zu messages, %llu reconnects\n", cases[i][1], cases[i][2], sent,
+                      (unsigned long long)stats.reconnects);
+        assert_int_equal(stats.reconnects, 0);
+        kk_producer_free(producers[i]);
+        kk_config_free(cfgs[i]);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reauthenticates_before_the_session_ends),
+        cmocka_unit_test(test_async_producer_reauthenticates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
