@@ -262,7 +262,9 @@ struct kk_engine {
     broker_t **brokers;
     size_t broker_count;
     kk_round_robin_t rr;
-    msgq_t done; /* completed this round, handed over under mu in one go */
+    msgq_t done;  /* completed this round, handed over under mu in one go */
+    msgq_t taken; /* taken off incoming, being routed (in the engine, not on the stack, so that
+                   * a child forked meanwhile still reaches them: forget_parent_engine) */
     int max_in_flight;
     bool idempotence_decided;
     bool idempotent;
@@ -1542,13 +1544,12 @@ static void *engine_main(void *arg) {
         /* New messages are taken once a batch's worth is there or the oldest has lingered:
          * producers wake this thread only for the first message of a round and for a full
          * batch, not for every message. */
-        msgq_t in = {0};
         e->incoming_due = -1;
         if (e->incoming.head) {
             if (e->flushing || purge_queued || drop_detached ||
                 e->incoming.bytes >= (size_t)e->p->cfg.batch_size ||
                 now - e->incoming.head->enqueue_ms >= e->p->cfg.linger_ms) {
-                in = e->incoming;
+                e->taken = e->incoming;
                 e->incoming = (msgq_t){0};
                 e->full_signaled = false;
             } else {
@@ -1557,10 +1558,12 @@ static void *engine_main(void *arg) {
         }
         pthread_mutex_unlock(&e->mu);
 
-        for (pmsg_t *m = in.head, *next; m; m = next) {
-            next = m->next;
+        while (e->taken.head) {
+            pmsg_t *m = e->taken.head;
+            e->taken.head = m->next;
             route(e, m, now);
         }
+        e->taken = (msgq_t){0};
         if (stop) {
             purge(e, true);
             publish_done(e);
@@ -1821,6 +1824,7 @@ static void free_inherited(kk_engine_t *e) {
     drop_inherited(e->reports.head);
     drop_inherited(e->returned);
     drop_inherited(e->done.head);
+    drop_inherited(e->taken.head);
     for (size_t i = 0; i < e->part_count; i++) {
         part_t *pt = e->parts[i];
         drop_inherited(pt->queue.head);
@@ -1882,7 +1886,9 @@ static _Atomic(kk_engine_t *) kept_after_fork;
  * at fork(): the I/O thread was in poll() (or not running), no job was running, and no
  * thread held mu, which is tried, never waited for (a mutex held by a thread of the parent
  * at fork() stays locked here for ever). Otherwise its lists may be half changed, and freeing
- * them could free a message twice: it is kept (kept_after_fork). */
+ * them could free a message twice: it is kept (kept_after_fork). What a thread of the parent
+ * that was working at fork() held only in its registers and stack (a message between two
+ * lists, a batch or a job being made) is lost to the child: nothing here can reach it. */
 static void forget_parent_engine(kk_engine_t *e) {
     close_inherited(e);
     bool quiet = atomic_load(&e->io_quiet) && pthread_mutex_trylock(&e->mu) == 0;
