@@ -680,6 +680,59 @@ static void test_close_during_hung_connect(void **state) {
     kk_mock_stop(m);
 }
 
+/* A metadata request that the bootstrap broker answers only after STALL_MS (a new topic asks
+ * for one) does not hold up the messages for a broker already connected: they are all
+ * delivered meanwhile, and the new topic's message once the answer is there. */
+static void test_slow_metadata_does_not_stall_sending(void **state) {
+    (void)state;
+    kk_mock_t *m = start_mock(2);
+    kk_mock_create_topic(m, "mdfast", 1, 1);
+    kk_mock_create_topic(m, "mdnew", 1, 1);
+    assert_int_equal(kk_mock_partition_set_leader(m, "mdfast", 0, 2), 0);
+    assert_int_equal(kk_mock_partition_set_leader(m, "mdnew", 0, 2), 0);
+    kk_producer_config_t cfg;
+    slow_broker_config(&cfg, m);
+    kk_producer_t *p = new_producer(&cfg);
+    enum { N = 30 };
+    tally_t t;
+    tally_init(&t, N + 1);
+    kk_error_t err;
+    assert_int_equal(produce_value(p, "mdfast", 0, "first", 0, &err), KK_OK);
+    assert_int_equal(kk_producer_flush(p, 10000, NULL, &err), KK_OK);
+    assert_int_equal(drain(p, &t, 0), 1);
+    assert_int_equal(kk_mock_broker_set_rtt(m, 1, STALL_MS), 0); /* the bootstrap broker */
+    int64_t start = now_ms();
+    assert_int_equal(produce_value(p, "mdnew", 0, "new", N, &err), KK_OK);
+    usleep(100 * 1000); /* the metadata request is out */
+    for (size_t i = 1; i < N; i++)
+        assert_int_equal(produce_value(p, "mdfast", 0, "x", i, &err), KK_OK);
+    size_t fast = 1;
+    while (fast < N && now_ms() - start < 2 * STALL_MS) {
+        drain(p, &t, 50);
+        fast = 0;
+        for (size_t i = 0; i < N; i++)
+            fast += t.reports[i] > 0;
+    }
+    int64_t took = now_ms() - start;
+    print_message("%d reports in %lld ms while the metadata took %d ms\n", N - 1, (long long)took,
+                  STALL_MS);
+    assert_int_equal(fast, N);
+    if (t.reports[N] != 0 || took >= STALL_MS / 3)
+        fail_msg("the connected broker's reports took %lld ms (stall %d ms)", (long long)took,
+                 STALL_MS);
+    assert_int_equal(kk_mock_broker_set_rtt(m, 1, 0), 0);
+    if (kk_producer_flush(p, 4 * STALL_MS, NULL, &err) != KK_OK)
+        fail_msg("flush: %s", err.message);
+    drain(p, &t, 0);
+    for (size_t i = 0; i <= N; i++) {
+        assert_int_equal(t.reports[i], 1);
+        assert_int_equal(t.error[i], 0);
+    }
+    kk_producer_free(p);
+    tally_free(&t);
+    kk_mock_stop(m);
+}
+
 /* Messages that own their key and value: release is called once each, on poll's thread. */
 static int released;
 static void release_cb(void *opaque, void *key, void *value) {
@@ -744,6 +797,7 @@ int main(void) {
         cmocka_unit_test(test_owned_messages_are_released),
         cmocka_unit_test(test_slow_broker_does_not_stall_the_others),
         cmocka_unit_test(test_close_during_hung_connect),
+        cmocka_unit_test(test_slow_metadata_does_not_stall_sending),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
