@@ -680,6 +680,41 @@ static void test_close_during_hung_connect(void **state) {
     kk_mock_stop(m);
 }
 
+/* A connect that hangs past delivery_timeout_ms: the hung broker's messages fail with
+ * TIMED_OUT in time while the other broker's are delivered, each message one report. */
+static void test_hung_connect_times_messages_out(void **state) {
+    (void)state;
+    kk_mock_t *m = slow_second_broker("hungtime", 60000);
+    kk_producer_config_t cfg;
+    slow_broker_config(&cfg, m);
+    cfg.delivery_timeout_ms = 1500;
+    kk_producer_t *p = new_producer(&cfg);
+    enum { PER = 20 };
+    tally_t t;
+    tally_init(&t, 2 * PER);
+    int64_t start = now_ms();
+    produce_to_both(p, "hungtime", PER);
+    size_t got = 0;
+    while (got < 2 * PER && now_ms() - start < 20000)
+        got += drain(p, &t, 50);
+    int64_t took = now_ms() - start;
+    assert_int_equal(got, 2 * PER);
+    for (size_t i = 0; i < 2 * PER; i++) {
+        assert_int_equal(t.reports[i], 1);
+        assert_int_equal(t.error[i], i % 2 == 0 ? KK_OK : KK_ERR_TIMED_OUT);
+    }
+    if (took < 1400 || took > 10000)
+        fail_msg("the hung broker's messages timed out after %lld ms (delivery_timeout_ms 1500)",
+                 (long long)took);
+    kk_error_t err;
+    start = now_ms();
+    assert_int_equal(kk_producer_close(p, 0, &err), KK_OK);
+    assert_true(now_ms() - start < 2000);
+    kk_producer_free(p);
+    tally_free(&t);
+    kk_mock_stop(m);
+}
+
 /* A metadata request that the bootstrap broker answers only after STALL_MS (a new topic asks
  * for one) does not hold up the messages for a broker already connected: they are all
  * delivered meanwhile, and the new topic's message once the answer is there. */
@@ -797,6 +832,7 @@ int main(void) {
         cmocka_unit_test(test_owned_messages_are_released),
         cmocka_unit_test(test_slow_broker_does_not_stall_the_others),
         cmocka_unit_test(test_close_during_hung_connect),
+        cmocka_unit_test(test_hung_connect_times_messages_out),
         cmocka_unit_test(test_slow_metadata_does_not_stall_sending),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
