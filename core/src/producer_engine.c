@@ -224,7 +224,6 @@ struct kk_engine {
     /* The I/O thread is in poll(), not started or ended: it changes nothing it owns until it
      * leaves poll() (for a forked child: see forget_parent_engine). */
     atomic_bool io_quiet;
-    kk_engine_t *kept_next; /* see kept_after_fork */
 
     /* shared, under mu */
     pthread_mutex_t mu;
@@ -1876,19 +1875,15 @@ static void free_inherited(kk_engine_t *e) {
     free(e);
 }
 
-/* The parent's engines a forked child could not free (see forget_parent_engine): kept
- * reachable from here on purpose, and never used, so that a leak checker counts them as
- * memory still reachable, not lost. Process-wide like fork_count, and only ever pushed onto. */
-static _Atomic(kk_engine_t *) kept_after_fork;
-
 /* In a forked child, the parent's engine: its descriptors are closed; its memory, a copy
  * that no thread of this process uses, is freed when no thread of the parent was changing it
  * at fork(): the I/O thread was in poll() (or not running), no job was running, and no
  * thread held mu, which is tried, never waited for (a mutex held by a thread of the parent
- * at fork() stays locked here for ever). Otherwise its lists may be half changed, and freeing
- * them could free a message twice: it is kept (kept_after_fork). What a thread of the parent
- * that was working at fork() held only in its registers and stack (a message between two
- * lists, a batch or a job being made) is lost to the child: nothing here can reach it. */
+ * at fork() stays locked here for ever). Otherwise its lists may be half changed and freeing
+ * them could free a message twice, so it is left behind unused (a leak checker reports it;
+ * no process-wide list keeps it reachable: the library keeps no global state but the fork
+ * counter). What a parent thread working at fork() held only in its registers and stack is
+ * lost to the child in any case. */
 static void forget_parent_engine(kk_engine_t *e) {
     close_inherited(e);
     bool quiet = atomic_load(&e->io_quiet) && pthread_mutex_trylock(&e->mu) == 0;
@@ -1902,9 +1897,6 @@ static void forget_parent_engine(kk_engine_t *e) {
         return;
     }
     kk_waker_destroy(&e->client->waker); /* the pipe kk_client_forked made for it */
-    e->kept_next = atomic_load(&kept_after_fork);
-    while (!atomic_compare_exchange_weak(&kept_after_fork, &e->kept_next, e)) {
-    }
 }
 
 /* The producer's engine, started on first use; after fork() a new one for this process (the
