@@ -142,6 +142,26 @@ static inline void bench_report(const bench_result_t *r) {
     fflush(stdout);
 }
 
+/* Calls apply(ctx, name, value) for each item of the environment variable var, written
+ * "name=value;name=value" (KAFKETTE_BENCH_CONF, RDKAFKA_BENCH_CONF): experiment overrides. */
+static inline void bench_each_setting(const char *var, void (*apply)(void *ctx, const char *name, const char *value),
+                                      void *ctx) {
+    const char *env = getenv(var);
+    if (!env || !env[0])
+        return;
+    char *copy = strdup(env), *save = NULL;
+    if (!copy)
+        bench_die("out of memory");
+    for (char *item = strtok_r(copy, ";", &save); item; item = strtok_r(NULL, ";", &save)) {
+        char *eq = strchr(item, '=');
+        if (!eq)
+            bench_die("%s: '%s' is not name=value", var, item);
+        *eq = '\0';
+        apply(ctx, item, eq + 1);
+    }
+    free(copy);
+}
+
 #ifdef KAFKETTE_H
 /* bench/run --tls: with KAFKETTE_BENCH_SSL_CAFILE set, kafkette talks TLS to the broker and
  * verifies it against that CA (librdkafka gets the same through RDKAFKA_BENCH_CONF). */
@@ -156,33 +176,42 @@ static inline void bench_security(kk_client_config_t *c) {
 /* KAFKETTE_BENCH_CONF="name=value;name=value" overrides some of the producer's engine options,
  * for experiments (as RDKAFKA_BENCH_CONF does for librdkafka): linger_ms, batch_size,
  * max_in_flight_requests_per_connection, buffer_memory, enable_idempotence. */
+static inline void bench_apply_producer_setting(void *ctx, const char *name, const char *value) {
+    kk_producer_config_t *cfg = ctx;
+    long v = strtol(value, NULL, 10);
+    if (strcmp(name, "linger_ms") == 0)
+        cfg->linger_ms = (int)v;
+    else if (strcmp(name, "batch_size") == 0)
+        cfg->batch_size = (int32_t)v;
+    else if (strcmp(name, "max_in_flight_requests_per_connection") == 0 || strcmp(name, "max_in_flight") == 0)
+        cfg->max_in_flight = (int)v;
+    else if (strcmp(name, "buffer_memory") == 0)
+        cfg->buffer_memory = (int32_t)v;
+    else if (strcmp(name, "enable_idempotence") == 0)
+        cfg->enable_idempotence = strcmp(value, "true") == 0 || v != 0;
+    else
+        bench_die("KAFKETTE_BENCH_CONF: %s is not one of the options it takes", name);
+}
+
 static inline void bench_producer_overrides(kk_producer_config_t *cfg) {
-    const char *env = getenv("KAFKETTE_BENCH_CONF");
-    if (!env || !env[0])
-        return;
-    char *copy = strdup(env), *save = NULL;
-    if (!copy)
-        bench_die("out of memory");
-    for (char *item = strtok_r(copy, ";", &save); item; item = strtok_r(NULL, ";", &save)) {
-        char *eq = strchr(item, '=');
-        if (!eq)
-            bench_die("KAFKETTE_BENCH_CONF: '%s' is not name=value", item);
-        *eq = '\0';
-        long v = strtol(eq + 1, NULL, 10);
-        if (strcmp(item, "linger_ms") == 0)
-            cfg->linger_ms = (int)v;
-        else if (strcmp(item, "batch_size") == 0)
-            cfg->batch_size = (int32_t)v;
-        else if (strcmp(item, "max_in_flight_requests_per_connection") == 0 || strcmp(item, "max_in_flight") == 0)
-            cfg->max_in_flight = (int)v;
-        else if (strcmp(item, "buffer_memory") == 0)
-            cfg->buffer_memory = (int32_t)v;
-        else if (strcmp(item, "enable_idempotence") == 0)
-            cfg->enable_idempotence = strcmp(eq + 1, "true") == 0 || v != 0;
-        else
-            bench_die("KAFKETTE_BENCH_CONF: %s is not one of the options it takes", item);
-    }
-    free(copy);
+    bench_each_setting("KAFKETTE_BENCH_CONF", bench_apply_producer_setting, cfg);
+}
+
+/* Creates topic (partitions, replication) through an admin client of its own. */
+static inline void bench_create_topic(const char *bootstrap, const char *topic, int32_t partitions,
+                                      int replication) {
+    kk_error_t err;
+    kk_client_config_t ccfg;
+    kk_client_config_init(&ccfg);
+    ccfg.bootstrap_servers = bootstrap;
+    ccfg.client_id = "kafkette-bench-admin";
+    bench_security(&ccfg);
+    kk_client_t *admin = kk_client_new(&ccfg, &err);
+    if (!admin)
+        bench_die("kk_client_new: %s", err.message);
+    if (kk_client_create_topic(admin, topic, partitions, (int16_t)replication, NULL, 0, 30000, &err) != KK_OK)
+        bench_die("create topic %s: %s", topic, err.message);
+    kk_client_free(admin);
 }
 #endif
 

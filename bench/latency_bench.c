@@ -108,18 +108,7 @@ int main(int argc, char **argv) {
         usage();
 
     kk_error_t err;
-    kk_client_config_t ccfg;
-    kk_client_config_init(&ccfg);
-    ccfg.bootstrap_servers = bootstrap;
-    ccfg.client_id = "kafkette-bench-admin";
-    bench_security(&ccfg);
-    kk_client_t *admin = kk_client_new(&ccfg, &err);
-    if (!admin)
-        bench_die("kk_client_new: %s", err.message);
-    if (kk_client_create_topic(admin, topic, 1, (int16_t)replication, NULL, 0, 30000, &err) !=
-        KK_OK)
-        bench_die("create topic %s: %s", topic, err.message);
-    kk_client_free(admin);
+    bench_create_topic(bootstrap, topic, 1, replication);
 
     bench_payload_t payload;
     bench_payload_init(&payload, size);

@@ -70,21 +70,10 @@ static rd_kafka_conf_t *base_conf(const options_t *o) {
 }
 
 /* RDKAFKA_BENCH_CONF="name=value;name=value" overrides the tuned settings, for experiments. */
+static void apply_setting(void *conf, const char *name, const char *value) { set(conf, name, value); }
+
 static void apply_overrides(rd_kafka_conf_t *conf) {
-    const char *env = getenv("RDKAFKA_BENCH_CONF");
-    if (!env || !env[0])
-        return;
-    char *copy = strdup(env), *save = NULL;
-    if (!copy)
-        bench_die("out of memory");
-    for (char *item = strtok_r(copy, ";", &save); item; item = strtok_r(NULL, ";", &save)) {
-        char *eq = strchr(item, '=');
-        if (!eq)
-            bench_die("RDKAFKA_BENCH_CONF: '%s' is not name=value", item);
-        *eq = '\0';
-        set(conf, item, eq + 1);
-    }
-    free(copy);
+    bench_each_setting("RDKAFKA_BENCH_CONF", apply_setting, conf);
 }
 
 /* ---- topic creation through the admin API --------------------------------------------- */

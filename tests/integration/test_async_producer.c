@@ -188,6 +188,33 @@ static void test_produce_poll_memory_is_flat(void **state) {
     kk_producer_free(p);
 }
 
+/* In a forked child: produces count messages (opaque 2) to topic and partition, flushes, and
+ * checks that each got one successful report. 0, or base + 1..4 saying which step failed (the
+ * child's exit status). */
+static int child_produces(kk_producer_t *p, const char *topic, int32_t partition, size_t count,
+                          int base) {
+    kk_error_t err;
+    char text[32];
+    for (size_t i = 0; i < count; i++) {
+        snprintf(text, sizeof(text), "child-%zu", i);
+        kk_produce_message_t msg = {.topic = topic,
+                                    .partition = partition,
+                                    .value = text,
+                                    .value_len = strlen(text),
+                                    .opaque = (void *)(uintptr_t)2};
+        if (kk_producer_produce(p, &msg, &err) != KK_OK)
+            return base + 1;
+    }
+    if (kk_producer_flush(p, 30000, NULL, &err) != KK_OK)
+        return base + 2;
+    kk_delivery_report_t r[256];
+    size_t n, total = 0;
+    while ((n = kk_producer_poll(p, r, 256, 0)) > 0)
+        for (size_t j = 0; j < n; j++, total++)
+            if (r[j].error != 0 || (uintptr_t)r[j].opaque != 2)
+                return base + 3;
+    return total == count ? 0 : base + 4;
+}
 /* fork() while messages are queued and in flight: the child starts its own thread and
  * connections with an empty queue (no reports for the parent's messages), the parent's
  * messages are all delivered by the parent, and the topic holds each message once. */
@@ -213,30 +240,8 @@ static void test_fork_with_messages_in_flight(void **state) {
     pid_t child = fork();
     assert_true(child >= 0);
     if (child == 0) {
-        int status = 0;
-        kk_error_t err;
-        if (kk_producer_in_flight(p) != 0)
-            status = 10; /* the parent's messages are not the child's */
-        for (size_t i = 0; i < CHILD && !status; i++) {
-            snprintf(text, sizeof(text), "child-%zu", i);
-            kk_produce_message_t msg = {.topic = topic,
-                                        .partition = 0,
-                                        .value = text,
-                                        .value_len = strlen(text),
-                                        .opaque = (void *)(uintptr_t)2};
-            if (kk_producer_produce(p, &msg, &err) != KK_OK)
-                status = 11;
-        }
-        if (!status && kk_producer_flush(p, 30000, NULL, &err) != KK_OK)
-            status = 12;
-        kk_delivery_report_t r[256];
-        size_t n, total = 0;
-        while (!status && (n = kk_producer_poll(p, r, 256, 0)) > 0)
-            for (size_t j = 0; j < n; j++, total++)
-                if (r[j].error != 0 || (uintptr_t)r[j].opaque != 2)
-                    status = 13;
-        if (!status && total != CHILD)
-            status = 14;
+        /* the parent's messages are not the child's */
+        int status = kk_producer_in_flight(p) != 0 ? 10 : child_produces(p, topic, 0, CHILD, 10);
         kk_producer_free(p);
         _exit(status);
     }
@@ -294,25 +299,8 @@ static void test_fork_while_idle(void **state) {
     pid_t child = fork();
     assert_true(child >= 0);
     if (child == 0) {
-        int status = kk_producer_in_flight(p) == 0 && kk_producer_poll(p, r, 256, 0) == 0 ? 0 : 20;
-        for (size_t i = 0; i < CHILD && !status; i++) {
-            kk_produce_message_t msg = {.topic = topic,
-                                        .partition = -1,
-                                        .value = "child",
-                                        .value_len = 5,
-                                        .opaque = (void *)(uintptr_t)2};
-            if (kk_producer_produce(p, &msg, &err) != KK_OK)
-                status = 21;
-        }
-        if (!status && kk_producer_flush(p, 30000, NULL, &err) != KK_OK)
-            status = 22;
-        size_t n, got = 0;
-        while (!status && (n = kk_producer_poll(p, r, 256, 0)) > 0)
-            for (size_t j = 0; j < n; j++, got++)
-                if (r[j].error != 0 || (uintptr_t)r[j].opaque != 2)
-                    status = 23;
-        if (!status && got != CHILD)
-            status = 24;
+        bool fresh = kk_producer_in_flight(p) == 0 && kk_producer_poll(p, r, 256, 0) == 0;
+        int status = !fresh ? 20 : child_produces(p, topic, -1, CHILD, 20);
         kk_producer_free(p);
         _exit(status);
     }
