@@ -176,6 +176,8 @@ PyMethodDef kkpy_admin_methods[] = {
 
 typedef struct {
     kkpy_head h;
+    kk_client_t *core; /* owned here; h.client is the same object while open (close() clears
+                          h.client before the shutdown runs) */
     PyObject *brokers;   /* str, "host:port,..." */
     PyObject *client_id; /* str */
     PyThreadState *saved; /* while a call runs without the GIL */
@@ -183,8 +185,9 @@ typedef struct {
 
 static int admin_shutdown(kkpy_head *h, kk_error_t *err) {
     (void)err;
-    kk_client_free(h->client); /* h->client is the core object itself; closes sockets, never waits */
-    h->client = NULL;
+    kkpy_admin *self = (kkpy_admin *)h;
+    kk_client_free(self->core); /* closes sockets, never waits */
+    self->core = NULL;
     return KK_OK;
 }
 
@@ -200,8 +203,8 @@ static PyObject *admin_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 
 static void admin_dealloc(kkpy_admin *self) {
     PyTypeObject *type = Py_TYPE(self);
-    kk_client_free(self->h.client);
-    self->h.client = NULL;
+    kk_client_free(self->core);
+    self->core = self->h.client = NULL;
     kkpy_head_free(&self->h);
     Py_CLEAR(self->brokers);
     Py_CLEAR(self->client_id);
@@ -226,7 +229,7 @@ static int admin_init(kkpy_admin *self, PyObject *args, PyObject *kwargs) {
         kkpy_option_set(st, cfg, "bootstrap_servers", p[0], NULL, NULL) == 0 &&
         (!p[1] || kkpy_option_set(st, cfg, "client_id", p[1], NULL, NULL) == 0) &&
         kkpy_options_apply(st, cfg, options, NULL, NULL) == 0) {
-        self->h.client = kk_client_new(kk_config_client(cfg), &err);
+        self->h.client = self->core = kk_client_new(kk_config_client(cfg), &err);
         if (!self->h.client)
             kkpy_raise(st, &err);
         else if ((self->brokers = kkpy_config_str(cfg, "bootstrap_servers")) != NULL &&

@@ -63,6 +63,12 @@ def producer(brokers):
         yield p
 
 
+def rss_kb():
+    """The process's resident memory in KiB (Linux)."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
+
+
 def consume_all(brokers, topic, partition=0, expected=None, offset="earliest_offset", timeout=10.0, **options):
     """Reads a partition from offset until `expected` messages (or the high watermark) arrive."""
     import time

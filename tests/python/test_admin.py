@@ -7,6 +7,7 @@ import time
 import uuid
 
 import pytest
+from conftest import rss_kb
 
 import kafkette
 
@@ -142,6 +143,20 @@ def test_options_errors_and_close(brokers):
     with pytest.raises(kafkette.ConnectionFailedError):
         with kafkette.Admin(["127.0.0.1:1"], connect_timeout_ms=500) as dead:
             dead.list_topics()
+
+
+def test_close_frees_the_client(brokers):
+    """close() frees the core client and its connections (it once cleared its pointer to the
+    client first and leaked about 15 KiB a time)."""
+    for _ in range(50):
+        with kafkette.Admin(brokers) as a:
+            a.list_topics()
+    before = rss_kb()
+    for _ in range(400):
+        a = kafkette.Admin(brokers)
+        a.list_topics()
+        a.close()
+    assert rss_kb() - before < 2048
 
 
 def test_shared_between_threads(admin, topic):

@@ -8,7 +8,7 @@ import threading
 import time
 
 import pytest
-from conftest import consume_all
+from conftest import consume_all, rss_kb
 
 import kafkette
 
@@ -271,11 +271,6 @@ def test_ctrl_c_interrupts_a_waiting_call(brokers, topic, default_sigint_handler
     finally:
         p.close(timeout=0)
     assert len(r.calls) == len({id(m) for _, m in r.calls})  # each served once
-
-
-def rss_kb():
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
 
 
 def produce_poll_cycles(p, topic, n):

@@ -7,6 +7,7 @@ import threading
 import time
 
 import pytest
+from conftest import rss_kb
 
 import kafkette
 
@@ -213,11 +214,6 @@ def test_reference_cycles_through_the_partitioner_are_collected(brokers):
     del p, part
     gc.collect()
     assert freed == [True]
-
-
-def rss_kb():
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
 
 
 def quick_cycles(brokers, topic, n, producer, consumer):
