@@ -145,6 +145,7 @@ def test_options_errors_and_close(brokers):
             dead.list_topics()
 
 
+@pytest.mark.timing
 def test_close_frees_the_client(brokers):
     """close() frees the core client and its connections (it once cleared its pointer to the
     client first and leaked about 15 KiB a time)."""
