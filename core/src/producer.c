@@ -156,6 +156,25 @@ bool kk_producer_valid_topic(const char *topic) {
     return true;
 }
 
+int kk_producer_check_message(kk_message_t *m, const char **last_valid_topic) {
+    m->result_partition = -1;
+    m->offset = -1;
+    m->error = 0;
+    bool topic_ok = m->topic && *last_valid_topic &&
+                    (m->topic == *last_valid_topic || strcmp(m->topic, *last_valid_topic) == 0);
+    if (!topic_ok && kk_producer_valid_topic(m->topic)) {
+        topic_ok = true;
+        *last_valid_topic = m->topic;
+    }
+    if (!topic_ok)
+        return 17; /* INVALID_TOPIC_EXCEPTION */
+    if (m->partition < -1)
+        return KK_ERR_INVALID_PARTITION;
+    if ((m->header_count && !m->headers) || (m->key_len && !m->key) || (m->value_len && !m->value))
+        return KK_ERR_INVALID_ARG;
+    return 0;
+}
+
 static void finish(kk_message_t *m, uint8_t *state, int error) {
     m->error = error;
     *state = MSG_DONE;
@@ -743,22 +762,9 @@ int kk_producer_send_direct(kk_producer_t *p, kk_message_t *msgs, size_t count, 
     }
     const char *last_valid_topic = NULL;
     for (size_t i = 0; i < count; i++) {
-        kk_message_t *m = &msgs[i];
-        m->result_partition = -1;
-        m->offset = -1;
-        m->error = 0;
-        bool topic_ok = m->topic && last_valid_topic &&
-                        (m->topic == last_valid_topic || strcmp(m->topic, last_valid_topic) == 0);
-        if (!topic_ok && kk_producer_valid_topic(m->topic)) {
-            topic_ok = true;
-            last_valid_topic = m->topic;
-        }
-        if (!topic_ok)
-            finish(m, &state[i], 17); /* INVALID_TOPIC_EXCEPTION */
-        else if (m->partition < -1)
-            finish(m, &state[i], KK_ERR_INVALID_PARTITION);
-        else if ((m->header_count && !m->headers) || (m->key_len && !m->key) || (m->value_len && !m->value))
-            finish(m, &state[i], KK_ERR_INVALID_ARG);
+        int code = kk_producer_check_message(&msgs[i], &last_valid_topic);
+        if (code != 0)
+            finish(&msgs[i], &state[i], code);
     }
     send_ctx_t ctx = {p, msgs, state, last_error, routed, {0, ""}};
     int64_t topic_deadline = kk_monotonic_ms() + p->cfg.topic_wait_ms;

@@ -1733,20 +1733,10 @@ static void free_list(pmsg_t *m, bool release) {
     }
 }
 
-void kk_engine_free(kk_engine_t *e, bool release_reports) {
-    if (!e)
-        return;
-    if (e->thread_started) {
-        pthread_mutex_lock(&e->mu);
-        e->stop = true;
-        pthread_mutex_unlock(&e->mu);
-        wake_engine(e);
-        kk_client_interrupt(e->client);
-        pthread_join(e->thread, NULL);
-    }
-    free_list(e->reports.head, release_reports);
-    free_list(e->returned, false);
-    free_list(e->incoming.head, release_reports);
+/* Frees the engine's tables once no message is left in them: partitions, brokers with their
+ * connections and request rings, topics, metadata and the engine's client (kk_engine_free, and
+ * a forked child's free_inherited after it dropped the parent's messages). */
+static void free_tables(kk_engine_t *e) {
     for (size_t i = 0; i < e->part_count; i++)
         free(e->parts[i]);
     free(e->parts);
@@ -1770,6 +1760,23 @@ void kk_engine_free(kk_engine_t *e, bool release_reports) {
     kk_client_free(e->client);
     free(e->pfds);
     free(e->pfd_brokers);
+}
+
+void kk_engine_free(kk_engine_t *e, bool release_reports) {
+    if (!e)
+        return;
+    if (e->thread_started) {
+        pthread_mutex_lock(&e->mu);
+        e->stop = true;
+        pthread_mutex_unlock(&e->mu);
+        wake_engine(e);
+        kk_client_interrupt(e->client);
+        pthread_join(e->thread, NULL);
+    }
+    free_list(e->reports.head, release_reports);
+    free_list(e->returned, false);
+    free_list(e->incoming.head, release_reports);
+    free_tables(e);
     pthread_cond_destroy(&e->cv);
     pthread_mutex_destroy(&e->mu);
     int fds[4] = {e->wake_r, e->wake_w, e->event_r, e->event_w};
@@ -1831,7 +1838,6 @@ static void free_inherited(kk_engine_t *e) {
             next = b->next;
             drop_inherited_batch(b);
         }
-        free(pt);
     }
     for (size_t i = 0; i < e->broker_count; i++) {
         broker_t *b = e->brokers[i];
@@ -1841,12 +1847,6 @@ static void free_inherited(kk_engine_t *e) {
                 drop_inherited_batch(rq->batches[j]);
             free(rq->batches);
         }
-        if (b->conn) {
-            kk_conn_destroy(b->conn);
-            free(b->conn);
-        }
-        free(b->reqs);
-        free(b);
     }
     for (job_t *job = e->jobs, *next; job; job = next) {
         next = job->next;
@@ -1858,20 +1858,9 @@ static void free_inherited(kk_engine_t *e) {
         free(job->names);
         free(job);
     }
-    for (topic_t *t = e->topics, *next; t; t = next) {
-        next = t->next;
+    for (topic_t *t = e->topics; t; t = t->next)
         drop_inherited(t->waiting.head);
-        free(t->parts);
-        free(t->name);
-        free(t);
-    }
-    free(e->parts);
-    free(e->brokers);
-    free(e->etopics);
-    free(e->pfds);
-    free(e->pfd_brokers);
-    kk_metadata_free(e->md);
-    kk_client_free(e->client);
+    free_tables(e);
     free(e);
 }
 
@@ -2428,28 +2417,8 @@ int kk_producer_send(kk_producer_t *p, kk_message_t *msgs, size_t count, kk_erro
     size_t i = 0;
     for (; i < count; i++) {
         kk_message_t *m = &msgs[i];
-        m->result_partition = -1;
-        m->offset = -1;
-        m->error = 0;
-        bool topic_ok = m->topic && last_valid_topic &&
-                        (m->topic == last_valid_topic || strcmp(m->topic, last_valid_topic) == 0);
-        if (!topic_ok && kk_producer_valid_topic(m->topic)) {
-            topic_ok = true;
-            last_valid_topic = m->topic;
-        }
-        if (!topic_ok) {
-            m->error = 17; /* INVALID_TOPIC_EXCEPTION */
+        if ((m->error = kk_producer_check_message(m, &last_valid_topic)) != 0)
             continue;
-        }
-        if (m->partition < -1) {
-            m->error = KK_ERR_INVALID_PARTITION;
-            continue;
-        }
-        if ((m->header_count && !m->headers) || (m->key_len && !m->key) ||
-            (m->value_len && !m->value)) {
-            m->error = KK_ERR_INVALID_ARG;
-            continue;
-        }
         int32_t partition = m->partition;
         if (partition < 0 && m->key && p->cfg.partitioner == KK_PARTITIONER_CALLBACK) {
             kk_error_t perr;

@@ -42,6 +42,10 @@ struct kk_producer {
 kk_codec_t kk_producer_codec_for_topic(const kk_producer_t *p, const char *topic);
 /* Kafka's rule for topic names. */
 bool kk_producer_valid_topic(const char *topic);
+/* For kk_producer_send (engine and direct path): resets m's results and checks its input; 0, or
+ * the code the message fails with (17 INVALID_TOPIC_EXCEPTION, KK_ERR_INVALID_PARTITION,
+ * KK_ERR_INVALID_ARG). *last_valid_topic (NULL at first) spares re-checking a name. */
+int kk_producer_check_message(kk_message_t *m, const char **last_valid_topic);
 /* The callback partitioner's choice for a keyed message, on the calling thread, with the
  * caller-side metadata (fetched when the topic is not in it). */
 int kk_producer_callback_partition(kk_producer_t *p, const char *topic, const void *key,
