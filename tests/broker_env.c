@@ -1,5 +1,7 @@
 #include "broker_env.h"
 
+#include "kafkette.h"
+
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -60,4 +62,18 @@ const char *kk_test_unique_topic(const char *prefix) {
     snprintf(name, 128, "%s-%ld-%ld-%d", prefix, (long)getpid(), (long)ts.tv_sec,
              (int)(ts.tv_nsec / 1000) % 1000000);
     return name;
+}
+
+void kk_test_create_topic(const char *topic, int partitions) {
+    kk_client_config_t cfg;
+    kk_client_config_init(&cfg);
+    cfg.bootstrap_servers = kk_test_bootstrap();
+    kk_error_t err;
+    kk_client_t *client = kk_client_new(&cfg, &err);
+    if (!client ||
+        kk_client_create_topic(client, topic, partitions, 1, NULL, 0, 30000, &err) != KK_OK) {
+        fprintf(stderr, "create topic %s: %s\n", topic, err.message);
+        exit(1);
+    }
+    kk_client_free(client);
 }

@@ -21,4 +21,8 @@ const char *kk_test_bootstrap(void);
 /* A topic name unique to this process, so reruns never see old data. */
 const char *kk_test_unique_topic(const char *prefix);
 
+/* Creates topic with partitions (replication 1) on the broker of kk_test_bootstrap(), waiting
+ * up to 30 s for it; a failure ends the program (exit 1) with the broker's reason. */
+void kk_test_create_topic(const char *topic, int partitions);
+
 #endif

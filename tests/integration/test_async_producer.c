@@ -24,17 +24,6 @@
 #include "kafkette.h"
 #include "producer_internal.h"
 
-static void create_topic(const char *topic, int partitions) {
-    kk_client_config_t cfg;
-    kk_client_config_init(&cfg);
-    cfg.bootstrap_servers = kk_test_bootstrap();
-    kk_error_t err;
-    kk_client_t *client = kk_client_new(&cfg, &err);
-    if (kk_client_create_topic(client, topic, partitions, 1, NULL, 0, 30000, &err) != KK_OK)
-        fail_msg("create %s: %s", topic, err.message);
-    kk_client_free(client);
-}
-
 static kk_producer_t *new_producer(int batch_size, int linger_ms) {
     kk_producer_config_t cfg;
     kk_producer_config_init(&cfg);
@@ -103,7 +92,7 @@ static size_t read_partition(const char *topic, int32_t partition, size_t expect
 static void test_lost_answers_no_duplicates(void **state) {
     (void)state;
     const char *topic = kk_test_unique_topic("async-lost");
-    create_topic(topic, 1);
+    kk_test_create_topic(topic, 1);
     kk_producer_t *p = new_producer(1500, 1);
     enum { N = 6000 };
     static int reports[N];
@@ -156,7 +145,7 @@ static size_t heap_in_use(void) {
 static void test_produce_poll_memory_is_flat(void **state) {
     (void)state;
     const char *topic = kk_test_unique_topic("async-mem");
-    create_topic(topic, 2);
+    kk_test_create_topic(topic, 2);
     kk_producer_t *p = new_producer(16384, 5);
     kk_error_t err;
     char value[100];
@@ -221,7 +210,7 @@ static int child_produces(kk_producer_t *p, const char *topic, int32_t partition
 static void test_fork_with_messages_in_flight(void **state) {
     (void)state;
     const char *topic = kk_test_unique_topic("async-fork");
-    create_topic(topic, 1);
+    kk_test_create_topic(topic, 1);
     kk_producer_t *p = new_producer(2000, 50);
     enum { PARENT = 3000, CHILD = 1000 };
     char text[32];
@@ -284,7 +273,7 @@ static void test_fork_with_messages_in_flight(void **state) {
 static void test_fork_while_idle(void **state) {
     (void)state;
     const char *topic = kk_test_unique_topic("async-fork-idle");
-    create_topic(topic, 2);
+    kk_test_create_topic(topic, 2);
     kk_producer_t *p = new_producer(16384, 5);
     enum { PARENT = 200, CHILD = 100 };
     for (size_t i = 0; i < PARENT; i++)

@@ -22,17 +22,6 @@
 
 enum { PER_PROCESS = 1000, BATCH = 50 };
 
-static void create_topic(const char *topic, int partitions) {
-    kk_client_config_t cfg;
-    kk_client_config_init(&cfg);
-    cfg.bootstrap_servers = kk_test_bootstrap();
-    kk_error_t err;
-    kk_client_t *client = kk_client_new(&cfg, &err);
-    if (kk_client_create_topic(client, topic, partitions, 1, NULL, 0, 30000, &err) != KK_OK)
-        fail_msg("create %s: %s", topic, err.message);
-    kk_client_free(client);
-}
-
 /* Sends "<who>-<i>" for i in [0, PER_PROCESS) in batches; returns a failure text or NULL. */
 static const char *send_all(kk_producer_t *p, const char *topic, const char *who, kk_error_t *err) {
     static char values[BATCH][32];
@@ -91,7 +80,7 @@ static const char *read_all(kk_consumer_t *c, kk_error_t *err) {
 static void test_producer_and_consumer_in_both_processes(void **state) {
     (void)state;
     const char *topic = kk_test_unique_topic("fork");
-    create_topic(topic, 1);
+    kk_test_create_topic(topic, 1);
     kk_error_t err;
 
     kk_producer_config_t pc;
@@ -164,7 +153,7 @@ static kk_group_t *new_member(const char *group_id, const char *const *topics) {
 static void test_group_member_in_the_child_is_a_new_member(void **state) {
     (void)state;
     const char *topic = kk_test_unique_topic("fork-group");
-    create_topic(topic, 2);
+    kk_test_create_topic(topic, 2);
     const char *topics[] = {topic};
     char group_id[128];
     snprintf(group_id, sizeof(group_id), "%s-g", topic);

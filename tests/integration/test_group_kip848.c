@@ -57,18 +57,6 @@ static void quiet_log(void *opaque, kk_log_level_t level, const char *message) {
         fprintf(stderr, "  [group] %s\n", message);
 }
 
-static void create_topic(const char *topic, int partitions) {
-    kk_client_config_t cfg;
-    kk_client_config_init(&cfg);
-    cfg.bootstrap_servers = kk_test_bootstrap();
-    kk_error_t err;
-    kk_client_t *c = kk_client_new(&cfg, &err);
-    assert_non_null(c);
-    if (kk_client_create_topic(c, topic, partitions, 1, NULL, 0, 20000, &err) != KK_OK)
-        fail_msg("create %s: %s", topic, err.message);
-    kk_client_free(c);
-}
-
 static void count_move(void *opaque, const kk_topic_partition_t *parts, size_t n) {
     (void)parts;
     if (opaque)
@@ -261,7 +249,7 @@ static void join_and_leave(kk_group_protocol_t protocol, const char *name) {
     char topic[128], group[160];
     snprintf(topic, sizeof(topic), "%s", kk_test_unique_topic(name));
     snprintf(group, sizeof(group), "%s-group", topic);
-    create_topic(topic, PARTS);
+    kk_test_create_topic(topic, PARTS);
     static shared_t shared;
     memset(&shared, 0, sizeof(shared));
     pthread_mutex_init(&shared.lock, NULL);
@@ -373,7 +361,7 @@ static void test_kip848_fenced_member(void **state) {
     snprintf(group, sizeof(group), "%s-group", topic);
     snprintf(log_path, sizeof(log_path), "/tmp/%s.log", topic);
     snprintf(stop_path, sizeof(stop_path), "/tmp/%s.stop", topic);
-    create_topic(topic, PARTS);
+    kk_test_create_topic(topic, PARTS);
     pid_t child = fork(); /* before any thread starts */
     assert_true(child >= 0);
     if (child == 0)
@@ -459,7 +447,7 @@ static void static_restart(kk_group_protocol_t protocol, bool crash, const char 
     char topic[128], group[160];
     snprintf(topic, sizeof(topic), "%s", kk_test_unique_topic(name));
     snprintf(group, sizeof(group), "%s-group", topic);
-    create_topic(topic, PARTS);
+    kk_test_create_topic(topic, PARTS);
     static shared_t shared;
     memset(&shared, 0, sizeof(shared));
     pthread_mutex_init(&shared.lock, NULL);
@@ -564,7 +552,7 @@ static void pause_seek_through_rebalances(kk_group_protocol_t protocol, const ch
     char topic[128], group[160];
     snprintf(topic, sizeof(topic), "%s", kk_test_unique_topic(name));
     snprintf(group, sizeof(group), "%s-group", topic);
-    create_topic(topic, PARTS);
+    kk_test_create_topic(topic, PARTS);
     producer_run_t run = {.topic = topic, .total = PARTS * PER_PARTITION, .pace_ms = 0};
     produce_numbered(&run);
     kk_group_t *a = new_member(group, topic, protocol, NULL, NULL);
@@ -703,7 +691,7 @@ static void test_kip848_offset_fetch_names_the_member(void **state) {
     char topic[128], group[160];
     snprintf(topic, sizeof(topic), "%s", kk_test_unique_topic("kip848-offset-fetch"));
     snprintf(group, sizeof(group), "%s-group", topic);
-    create_topic(topic, 1);
+    kk_test_create_topic(topic, 1);
     kk_group_t *g = new_member(group, topic, KK_GROUP_PROTOCOL_CONSUMER, NULL, NULL);
     kk_error_t err;
     int64_t deadline = now_ms() + 30000;

@@ -32,17 +32,6 @@ static kk_producer_t *new_producer(kk_codec_t codec, int16_t acks) {
     return p;
 }
 
-static void create_topic(const char *topic, int partitions) {
-    kk_client_config_t cfg;
-    kk_client_config_init(&cfg);
-    cfg.bootstrap_servers = kk_test_bootstrap();
-    kk_error_t err;
-    kk_client_t *client = kk_client_new(&cfg, &err);
-    if (kk_client_create_topic(client, topic, partitions, 1, NULL, 0, 30000, &err) != KK_OK)
-        fail_msg("create topic %s: %s", topic, err.message);
-    kk_client_free(client);
-}
-
 /* Reads a partition with kcat: one line per record, "offset|key|value". Caller frees. */
 static char *kcat_read(const char *topic, int partition, int expected) {
     char cmd[1024];
@@ -79,7 +68,7 @@ static void send_and_read_back(kk_codec_t codec, int16_t acks) {
     char prefix[64];
     snprintf(prefix, sizeof(prefix), "kk-prod-%s-acks%d", kk_codec_name(codec), acks < 0 ? 9 : acks);
     const char *topic = kk_test_unique_topic(prefix);
-    create_topic(topic, 1);
+    kk_test_create_topic(topic, 1);
     kk_producer_t *p = new_producer(codec, acks);
     enum { N = 200 };
     kk_message_t msgs[N];
@@ -134,7 +123,7 @@ static void test_every_acks_level(void **state) {
 static void test_keys_follow_the_java_rule(void **state) {
     (void)state;
     const char *topic = kk_test_unique_topic("kk-prod-keys");
-    create_topic(topic, 6);
+    kk_test_create_topic(topic, 6);
     kk_producer_t *p = new_producer(KK_CODEC_NONE, -1);
     enum { N = 60 };
     kk_message_t msgs[N];
@@ -179,7 +168,7 @@ static int32_t last_octet_partitioner(void *opaque, const void *key, size_t key_
 static void test_custom_partitioner_explicit_partition_and_round_robin(void **state) {
     (void)state;
     const char *topic = kk_test_unique_topic("kk-prod-part");
-    create_topic(topic, 5);
+    kk_test_create_topic(topic, 5);
     int calls = 0;
     kk_producer_config_t cfg;
     kk_producer_config_init(&cfg);
@@ -226,7 +215,7 @@ static int32_t broken_partitioner(void *opaque, const void *key, size_t key_len,
 static void test_bad_partitions_fail_only_their_messages(void **state) {
     (void)state;
     const char *topic = kk_test_unique_topic("kk-prod-badpart");
-    create_topic(topic, 2);
+    kk_test_create_topic(topic, 2);
     kk_producer_config_t cfg;
     kk_producer_config_init(&cfg);
     cfg.client.bootstrap_servers = kk_test_bootstrap();
@@ -254,7 +243,7 @@ static void test_bad_partitions_fail_only_their_messages(void **state) {
 static void test_oversized_message_fails_alone(void **state) {
     (void)state;
     const char *topic = kk_test_unique_topic("kk-prod-big");
-    create_topic(topic, 1);
+    kk_test_create_topic(topic, 1);
     kk_producer_t *p = new_producer(KK_CODEC_NONE, -1);
     size_t big_len = 3 * 1024 * 1024;
     char *big = malloc(big_len);
@@ -285,7 +274,7 @@ static void test_oversized_message_fails_alone(void **state) {
 static void test_large_send_is_split(void **state) {
     (void)state;
     const char *topic = kk_test_unique_topic("kk-prod-split");
-    create_topic(topic, 1);
+    kk_test_create_topic(topic, 1);
     kk_producer_config_t cfg;
     kk_producer_config_init(&cfg);
     cfg.client.bootstrap_servers = kk_test_bootstrap();
@@ -308,7 +297,7 @@ static void test_large_send_is_split(void **state) {
      * being prepared: with 4 KiB pieces over 3 partitions, every partition's offsets still
      * follow the order of the call. */
     const char *spread = kk_test_unique_topic("kk-prod-pieces");
-    create_topic(spread, 3);
+    kk_test_create_topic(spread, 3);
     kk_producer_config_init(&cfg);
     cfg.client.bootstrap_servers = kk_test_bootstrap();
     cfg.batch_size = 4096;
@@ -341,7 +330,7 @@ static void test_auto_created_topic_is_waited_for(void **state) {
 static void test_headers_and_null_values(void **state) {
     (void)state;
     const char *topic = kk_test_unique_topic("kk-prod-headers");
-    create_topic(topic, 1);
+    kk_test_create_topic(topic, 1);
     kk_producer_t *p = new_producer(KK_CODEC_LZ4, -1);
     kk_header_t headers[2] = {{"trace", 5, "abc", 3}, {"empty", 5, NULL, 0}};
     kk_message_t msgs[2] = {
@@ -403,8 +392,8 @@ static void test_compressed_topics_only(void **state) {
     char squeezed[128], plain[128];
     snprintf(squeezed, sizeof(squeezed), "%s", kk_test_unique_topic("kk-prod-squeezed"));
     snprintf(plain, sizeof(plain), "%s", kk_test_unique_topic("kk-prod-plain"));
-    create_topic(squeezed, 1);
-    create_topic(plain, 1);
+    kk_test_create_topic(squeezed, 1);
+    kk_test_create_topic(plain, 1);
     const char *compressed[] = {squeezed};
     kk_producer_config_t cfg;
     kk_producer_config_init(&cfg);
@@ -428,7 +417,7 @@ static void test_acks_zero_right_after_create(void **state) {
     (void)state;
     for (int round = 0; round < 3; round++) {
         const char *topic = kk_test_unique_topic("kk-prod-fresh");
-        create_topic(topic, 3);
+        kk_test_create_topic(topic, 3);
         kk_producer_t *p = new_producer(KK_CODEC_NONE, 0);
         kk_message_t msgs[30];
         for (int i = 0; i < 30; i++)

@@ -18,17 +18,6 @@
 
 enum { N = 50 };
 
-static void create_topic(const char *topic) {
-    kk_client_config_t cfg;
-    kk_client_config_init(&cfg);
-    cfg.bootstrap_servers = kk_test_bootstrap();
-    kk_error_t err;
-    kk_client_t *client = kk_client_new(&cfg, &err);
-    if (kk_client_create_topic(client, topic, 1, 1, NULL, 0, 30000, &err) != KK_OK)
-        fail_msg("create %s: %s", topic, err.message);
-    kk_client_free(client);
-}
-
 /* Sends N keyed messages with Produce capped at `version`; returns the send's result. */
 static int produce_with(const char *topic, int16_t version, kk_codec_t codec, kk_message_t *msgs,
                         char (*values)[32], kk_error_t *err) {
@@ -115,7 +104,7 @@ static void test_message_set_produce_and_fetch(void **state) {
         snprintf(prefix, sizeof(prefix), "kk-legacy-p%d-%s", cases[c].produce_version,
                  kk_codec_name(cases[c].codec));
         const char *topic = kk_test_unique_topic(prefix);
-        create_topic(topic);
+        kk_test_create_topic(topic, 1);
         kk_message_t msgs[N];
         char values[N][32];
         kk_error_t err;
@@ -137,7 +126,7 @@ static void test_message_set_produce_and_fetch(void **state) {
 static void test_zstd_on_old_produce_is_refused_clearly(void **state) {
     (void)state;
     const char *topic = kk_test_unique_topic("kk-legacy-zstd");
-    create_topic(topic);
+    kk_test_create_topic(topic, 1);
     kk_message_t msgs[N];
     char values[N][32];
     kk_error_t err;
