@@ -1,6 +1,9 @@
 """Shared fixtures for kafkette's Python tests. They run against a real broker: set
 KAFKETTE_BOOTSTRAP (script/test and script/test.d/20-python do, from script/kafka start)."""
 import os
+import signal
+import threading
+import time
 import uuid
 
 import pytest
@@ -61,6 +64,20 @@ def topic(new_topic):
 def producer(brokers):
     with kafkette.Producer(brokers, "py-test-producer") as p:
         yield p
+
+
+def sigint_after(delay, stamps):
+    """Sends this process SIGINT after delay seconds from a thread (its time goes into stamps);
+    returns the thread to join."""
+
+    def fire():
+        time.sleep(delay)
+        stamps.append(time.monotonic())
+        os.kill(os.getpid(), signal.SIGINT)
+
+    t = threading.Thread(target=fire)
+    t.start()
+    return t
 
 
 def rss_kb():

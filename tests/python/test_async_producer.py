@@ -4,11 +4,10 @@ back-pressure (buffer_memory, max_block_ms), Ctrl-C, fork and a flat RSS."""
 import gc
 import os
 import signal
-import threading
 import time
 
 import pytest
-from conftest import consume_all, rss_kb
+from conftest import consume_all, rss_kb, sigint_after
 
 import kafkette
 
@@ -246,14 +245,7 @@ def test_ctrl_c_interrupts_a_waiting_call(brokers, topic, default_sigint_handler
     try:
         p.produce(topic, b"queued" * 100, on_delivery=r)
         stamps = []
-
-        def fire():
-            time.sleep(0.3)
-            stamps.append(time.monotonic())
-            os.kill(os.getpid(), signal.SIGINT)
-
-        t = threading.Thread(target=fire)
-        t.start()
+        t = sigint_after(0.3, stamps)
         start = time.monotonic()
         with pytest.raises(KeyboardInterrupt):
             if call == "flush":

@@ -3,7 +3,6 @@ partitions and hand them over, commits survive restarts, rebalance callbacks (an
 inside them), a librdkafka member in the same group, bad input, Ctrl-C and close() wake-ups."""
 import ast
 import gc
-import os
 import queue
 import signal
 import subprocess
@@ -14,6 +13,7 @@ import uuid
 import weakref
 
 import pytest
+from conftest import sigint_after
 
 import kafkette
 
@@ -25,6 +25,7 @@ FAST = dict(session_timeout_ms=6000, heartbeat_interval_ms=500, max_wait_ms=100)
 MEMBER = r"""
 import sys, threading
 import kafkette
+from conftest import sigint_after
 
 bootstrap, group_name, topic = sys.argv[1:4]
 out_lock = threading.Lock()
@@ -518,14 +519,7 @@ def default_sigint_handler():
 def test_ctrl_c_interrupts_a_waiting_poll(brokers, topic, default_sigint_handler):
     with kafkette.ConsumerGroup(group_name(), brokers, [topic], **FAST) as g:
         stamps = []
-
-        def fire():
-            time.sleep(0.3)
-            stamps.append(time.monotonic())
-            os.kill(os.getpid(), signal.SIGINT)
-
-        t = threading.Thread(target=fire)
-        t.start()
+        t = sigint_after(0.3, stamps)
         start = time.monotonic()
         with pytest.raises(KeyboardInterrupt):
             g.poll(timeout_ms=10000)

@@ -7,7 +7,7 @@ import threading
 import time
 
 import pytest
-from conftest import rss_kb
+from conftest import rss_kb, sigint_after
 
 import kafkette
 
@@ -16,17 +16,6 @@ def fill(brokers, topic, n, partition=0):
     msgs = [kafkette.MessageToSend(topic, b"m%d" % i, partition=partition) for i in range(n)]
     with kafkette.Producer(brokers, "filler") as p:
         assert p.send_messages(msgs)
-
-
-def sigint_after(delay, stamps):
-    def fire():
-        time.sleep(delay)
-        stamps.append(time.monotonic())
-        os.kill(os.getpid(), signal.SIGINT)
-
-    t = threading.Thread(target=fire)
-    t.start()
-    return t
 
 
 @pytest.fixture(autouse=True)
