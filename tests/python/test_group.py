@@ -25,7 +25,6 @@ FAST = dict(session_timeout_ms=6000, heartbeat_interval_ms=500, max_wait_ms=100)
 MEMBER = r"""
 import sys, threading
 import kafkette
-from conftest import sigint_after
 
 bootstrap, group_name, topic = sys.argv[1:4]
 out_lock = threading.Lock()
