@@ -234,6 +234,10 @@ struct kk_engine {
     int64_t buffered;   /* bytes counted against buffer_memory */
     size_t outstanding; /* messages produced without a report queued yet */
     int flushers;
+    /* kk_producer_flush was called at this coarse time: messages queued until then go without
+     * lingering even after the call returned (a flush with timeout 0, as an event loop makes
+     * it between waits, must not depend on the I/O thread seeing it in progress); -1: never */
+    int64_t flush_before_ms;
     int space_waiters;  /* producers waiting for room in buffer_memory */
     bool full_signaled; /* the I/O thread was woken for a batch's worth of incoming */
     bool purge_queued;
@@ -272,7 +276,8 @@ struct kk_engine {
     bool bump_needed; /* restart sequences with a new epoch once nothing is in flight */
     int64_t pid_next_try;
     int flushing;
-    int64_t incoming_due; /* when the untaken incoming messages must be taken; -1: none */
+    int64_t flushed_before; /* flush_before_ms as this round of the I/O thread saw it */
+    int64_t incoming_due;   /* when the untaken incoming messages must be taken; -1: none */
     int64_t md_time;
     kk_error_t detail; /* the last client-side failure, for kk_producer_send's message */
 };
@@ -985,7 +990,8 @@ static bool part_ready(const kk_engine_t *e, const part_t *pt, int64_t now) {
         return pt->in_flight == 0 && now >= pt->backoff_until;
     if (!pt->queue.head || now < pt->backoff_until)
         return false;
-    return e->flushing || pt->queue.bytes >= (size_t)e->p->cfg.batch_size ||
+    return e->flushing || pt->queue.head->enqueue_ms <= e->flushed_before ||
+           pt->queue.bytes >= (size_t)e->p->cfg.batch_size ||
            now - pt->queue.head->enqueue_ms >= e->p->cfg.linger_ms;
 }
 
@@ -1510,7 +1516,8 @@ static int poll_timeout(kk_engine_t *e, int64_t now) {
             at = pt->backoff_until;
         else if (pt->retry)
             continue; /* waits for its in-flight answers */
-        else if (e->flushing || pt->queue.bytes >= (size_t)e->p->cfg.batch_size)
+        else if (e->flushing || pt->queue.head->enqueue_ms <= e->flushed_before ||
+                 pt->queue.bytes >= (size_t)e->p->cfg.batch_size)
             continue; /* ready now: either sent already or its broker is full (answers wake us) */
         else
             at = pt->queue.head->enqueue_ms + e->p->cfg.linger_ms;
@@ -1540,12 +1547,14 @@ static void *engine_main(void *arg) {
         e->purge_queued = false;
         e->drop_detached = false;
         e->flushing = e->flushers > 0 || e->space_waiters > 0 || stop;
+        e->flushed_before = e->flush_before_ms;
         /* New messages are taken once a batch's worth is there or the oldest has lingered:
          * producers wake this thread only for the first message of a round and for a full
          * batch, not for every message. */
         e->incoming_due = -1;
         if (e->incoming.head) {
             if (e->flushing || purge_queued || drop_detached ||
+                e->incoming.head->enqueue_ms <= e->flushed_before ||
                 e->incoming.bytes >= (size_t)e->p->cfg.batch_size ||
                 now - e->incoming.head->enqueue_ms >= e->p->cfg.linger_ms) {
                 e->taken = e->incoming;
@@ -1665,6 +1674,7 @@ static kk_engine_t *engine_new(kk_producer_t *p, kk_error_t *err) {
     atomic_init(&e->io_quiet, true);
     pthread_once(&fork_handler_once, install_fork_handler);
     e->pid = current_pid();
+    e->flush_before_ms = e->flushed_before = -1;
     e->wake_r = e->wake_w = e->event_r = e->event_w = -1;
     int wake[2], event[2];
     if (make_pipe(wake) != 0) {
@@ -2279,6 +2289,7 @@ int kk_producer_flush(kk_producer_t *p, int timeout_ms, size_t *remaining, kk_er
         return KK_OK;
     pthread_mutex_lock(&e->mu);
     e->flushers++;
+    e->flush_before_ms = coarse_ms();
     pthread_mutex_unlock(&e->mu);
     wake_engine(e);
     pthread_mutex_lock(&e->mu);

@@ -18,6 +18,7 @@
 
 #include <malloc.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "broker_env.h"
@@ -139,6 +140,38 @@ static void test_lost_answers_no_duplicates(void **state) {
 static size_t heap_in_use(void) {
     struct mallinfo2 mi = mallinfo2();
     return mi.uordblks + mi.hblkhd;
+}
+
+/* One kk_producer_flush with timeout 0 (what an event loop calls between its waits) sends what
+ * was queued without lingering, even when the connection comes up only after the call
+ * returned: here linger_ms is 10 minutes and the producer has not connected yet. */
+static int64_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void test_flush_with_no_wait_ends_the_linger(void **state) {
+    (void)state;
+    const char *topic = kk_test_unique_topic("async-flush0");
+    kk_test_create_topic(topic, 1);
+    kk_producer_t *p = new_producer(16384, 600000);
+    for (int i = 0; i < 5; i++)
+        produce_text(p, topic, 0, "lingering", NULL);
+    kk_error_t err;
+    size_t left = 0;
+    kk_producer_flush(p, 0, &left, &err);
+    kk_delivery_report_t r[8];
+    size_t got = 0;
+    int64_t deadline = now_ms() + 15000;
+    while (got < 5 && now_ms() < deadline) {
+        size_t n = kk_producer_poll(p, r, 8, 200);
+        for (size_t i = 0; i < n; i++)
+            assert_int_equal(r[i].error, 0);
+        got += n;
+    }
+    assert_int_equal(got, 5);
+    kk_producer_free(p);
 }
 
 /* 100,000 produce/poll cycles: the heap after them is what it was after the first 10,000. */
@@ -309,6 +342,7 @@ int main(void) {
     kk_test_bootstrap();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lost_answers_no_duplicates),
+        cmocka_unit_test(test_flush_with_no_wait_ends_the_linger),
         cmocka_unit_test(test_produce_poll_memory_is_flat),
         cmocka_unit_test(test_fork_with_messages_in_flight),
         cmocka_unit_test(test_fork_while_idle),
