@@ -260,24 +260,16 @@ static int gzip_decompress(const uint8_t *src, size_t src_len, size_t max_out, u
 
 /* ---- snappy ---------------------------------------------------------------------------- */
 
-static int snappy_compress_block(const uint8_t *src, size_t src_len, uint8_t **out, size_t *out_len,
-                                 kk_error_t *err) {
+static int snappy_compress_into(const uint8_t *src, size_t src_len, uint8_t *dst, size_t cap,
+                                size_t *n, kk_error_t *err) {
     /* The block's length header is a 32-bit varint. */
     if (src_len > UINT32_MAX)
         return kk_error_set(err, KK_ERR_COMPRESSION,
                             "snappy: %zu bytes is over the format's 4 GiB block limit", src_len);
-    size_t cap = snappy_max_compressed_length(src_len);
-    uint8_t *p = malloc(cap);
-    if (p == NULL)
-        return kk_error_set(err, KK_ERR_NO_MEMORY, "snappy: cannot allocate %zu bytes", cap);
-    size_t n = cap;
-    if (snappy_compress((const char *)(src != NULL ? src : p), src_len, (char *)p, &n) !=
-        SNAPPY_OK) {
-        free(p);
+    *n = cap;
+    if (snappy_compress((const char *)(src != NULL ? src : dst), src_len, (char *)dst, n) !=
+        SNAPPY_OK)
         return kk_error_set(err, KK_ERR_COMPRESSION, "snappy: compression failed");
-    }
-    *out = p;
-    *out_len = n;
     return 0;
 }
 
@@ -384,37 +376,32 @@ static int snappy_decompress(const uint8_t *src, size_t src_len, size_t max_out,
 
 /* ---- lz4 ------------------------------------------------------------------------------- */
 
-static int lz4_compress(const uint8_t *src, size_t src_len, uint8_t **out, size_t *out_len,
-                        kk_error_t *err) {
+/* Java's reader needs independent blocks; 64 KiB is what Java writes. The content size lets
+ * readers check a cap up front. No content checksum, as Java and librdkafka write it: the
+ * batch's CRC-32C already covers these bytes, and XXH32 over the content cost a ninth of the
+ * compression time (a reader still verifies one a frame carries). */
+static LZ4F_preferences_t lz4_preferences(size_t src_len) {
     LZ4F_preferences_t prefs;
     memset(&prefs, 0, sizeof prefs);
-    /* Java's reader needs independent blocks; 64 KiB is what Java writes. The content size
-     * lets readers check a cap up front. No content checksum, as Java and librdkafka write
-     * it: the batch's CRC-32C already covers these bytes, and XXH32 over the content cost a
-     * ninth of the compression time (a reader still verifies one a frame carries). */
     prefs.frameInfo.blockSizeID = LZ4F_max64KB;
     prefs.frameInfo.blockMode = LZ4F_blockIndependent;
     prefs.frameInfo.contentChecksumFlag = LZ4F_noContentChecksum;
     prefs.frameInfo.contentSize = (unsigned long long)src_len;
-    size_t cap = LZ4F_compressFrameBound(src_len, &prefs);
-    if (LZ4F_isError(cap))
-        return kk_error_set(err, KK_ERR_COMPRESSION, "lz4: %s", LZ4F_getErrorName(cap));
-    uint8_t *p = malloc(cap);
-    if (p == NULL)
-        return kk_error_set(err, KK_ERR_NO_MEMORY, "lz4: cannot allocate %zu bytes", cap);
-    size_t n = LZ4F_compressFrame(p, cap, src != NULL ? (const void *)src : (const void *)p,
+    return prefs;
+}
+
+static int lz4_compress_into(const uint8_t *src, size_t src_len, uint8_t *dst, size_t cap,
+                             size_t *n, kk_error_t *err) {
+    LZ4F_preferences_t prefs = lz4_preferences(src_len);
+    size_t r = LZ4F_compressFrame(dst, cap, src != NULL ? (const void *)src : (const void *)dst,
                                   src_len, &prefs);
-    if (LZ4F_isError(n)) {
-        free(p);
+    if (LZ4F_isError(r))
         return kk_error_set(err, KK_ERR_COMPRESSION, "lz4: compression failed (%s)",
-                            LZ4F_getErrorName(n));
-    }
-    *out = p;
-    *out_len = n;
+                            LZ4F_getErrorName(r));
+    *n = r;
     return 0;
 }
 
-/* True when src stops inside a frame header (rather than holding a bad one). */
 static bool lz4_header_truncated(const uint8_t *src, size_t src_len) {
     if (src_len < LZ4F_MIN_SIZE_TO_KNOW_HEADER_LENGTH)
         return true;
@@ -478,35 +465,23 @@ static int lz4_decompress(const uint8_t *src, size_t src_len, size_t max_out, ui
 
 /* ---- zstd ------------------------------------------------------------------------------ */
 
-static int zstd_compress(const uint8_t *src, size_t src_len, uint8_t **out, size_t *out_len,
-                         kk_error_t *err) {
-    size_t cap = ZSTD_compressBound(src_len);
-    if (ZSTD_isError(cap) || cap == 0)
-        return kk_error_set(err, KK_ERR_COMPRESSION, "zstd: %zu bytes is too large to compress",
-                            src_len);
+static int zstd_compress_into(const uint8_t *src, size_t src_len, uint8_t *dst, size_t cap,
+                              size_t *n, kk_error_t *err) {
     ZSTD_CCtx *cctx = ZSTD_createCCtx();
     if (cctx == NULL)
         return kk_error_set(err, KK_ERR_NO_MEMORY, "zstd: cannot create a compression context");
-    uint8_t *p = malloc(cap);
-    if (p == NULL) {
-        ZSTD_freeCCtx(cctx);
-        return kk_error_set(err, KK_ERR_NO_MEMORY, "zstd: cannot allocate %zu bytes", cap);
-    }
     /* The frame also records the content size (compress2 knows it). */
     size_t r = ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, ZSTD_LEVEL);
     if (!ZSTD_isError(r))
         r = ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
     if (!ZSTD_isError(r))
-        r = ZSTD_compress2(cctx, p, cap, src != NULL ? (const void *)src : (const void *)p,
+        r = ZSTD_compress2(cctx, dst, cap, src != NULL ? (const void *)src : (const void *)dst,
                            src_len);
     ZSTD_freeCCtx(cctx);
-    if (ZSTD_isError(r)) {
-        free(p);
+    if (ZSTD_isError(r))
         return kk_error_set(err, KK_ERR_COMPRESSION, "zstd: compression failed (%s)",
                             ZSTD_getErrorName(r));
-    }
-    *out = p;
-    *out_len = r;
+    *n = r;
     return 0;
 }
 
@@ -571,6 +546,47 @@ static int zstd_decompress(const uint8_t *src, size_t src_len, size_t max_out, u
 
 /* ---- dispatch -------------------------------------------------------------------------- */
 
+/* The most bytes snappy, lz4 or zstd write for src_len bytes, so that they can compress
+ * straight into a buffer of that size; 0 for the codecs that grow their output instead. */
+static int compress_bound(kk_codec_t codec, size_t src_len, size_t *bound, kk_error_t *err) {
+    *bound = 0;
+    switch (codec) {
+    case KK_CODEC_SNAPPY:
+        *bound = snappy_max_compressed_length(src_len);
+        return 0;
+    case KK_CODEC_LZ4: {
+        LZ4F_preferences_t prefs = lz4_preferences(src_len);
+        size_t cap = LZ4F_compressFrameBound(src_len, &prefs);
+        if (LZ4F_isError(cap))
+            return kk_error_set(err, KK_ERR_COMPRESSION, "lz4: %s", LZ4F_getErrorName(cap));
+        *bound = cap;
+        return 0;
+    }
+    case KK_CODEC_ZSTD: {
+        size_t cap = ZSTD_compressBound(src_len);
+        if (ZSTD_isError(cap) || cap == 0)
+            return kk_error_set(err, KK_ERR_COMPRESSION, "zstd: %zu bytes is too large to compress",
+                                src_len);
+        *bound = cap;
+        return 0;
+    }
+    default:
+        return 0;
+    }
+}
+
+static int compress_into(kk_codec_t codec, const uint8_t *src, size_t src_len, uint8_t *dst,
+                         size_t cap, size_t *n, kk_error_t *err) {
+    switch (codec) {
+    case KK_CODEC_SNAPPY:
+        return snappy_compress_into(src, src_len, dst, cap, n, err);
+    case KK_CODEC_LZ4:
+        return lz4_compress_into(src, src_len, dst, cap, n, err);
+    default:
+        return zstd_compress_into(src, src_len, dst, cap, n, err);
+    }
+}
+
 int kk_compress(kk_codec_t codec, const uint8_t *src, size_t src_len, uint8_t **out,
                 size_t *out_len, kk_error_t *err) {
     if (out == NULL || out_len == NULL || (src == NULL && src_len > 0))
@@ -583,13 +599,57 @@ int kk_compress(kk_codec_t codec, const uint8_t *src, size_t src_len, uint8_t **
     case KK_CODEC_GZIP:
         return gzip_compress(src, src_len, out, out_len, err);
     case KK_CODEC_SNAPPY:
-        return snappy_compress_block(src, src_len, out, out_len, err);
     case KK_CODEC_LZ4:
-        return lz4_compress(src, src_len, out, out_len, err);
-    case KK_CODEC_ZSTD:
-        return zstd_compress(src, src_len, out, out_len, err);
+    case KK_CODEC_ZSTD: {
+        size_t cap;
+        int rc = compress_bound(codec, src_len, &cap, err);
+        if (rc != 0)
+            return rc;
+        uint8_t *p = malloc(cap);
+        if (p == NULL)
+            return kk_error_set(err, KK_ERR_NO_MEMORY, "%s: cannot allocate %zu bytes",
+                                kk_codec_name(codec), cap);
+        size_t n = 0;
+        rc = compress_into(codec, src, src_len, p, cap, &n, err);
+        if (rc != 0) {
+            free(p);
+            return rc;
+        }
+        *out = p;
+        *out_len = n;
+        return 0;
+    }
     }
     return kk_error_set(err, KK_ERR_INVALID_ARG, "unknown compression codec %d", (int)codec);
+}
+
+int kk_compress_append(kk_codec_t codec, const uint8_t *src, size_t src_len, kk_writer_t *w,
+                       kk_error_t *err) {
+    if (w == NULL || (src == NULL && src_len > 0))
+        return kk_error_set(err, KK_ERR_INVALID_ARG, "kk_compress_append: NULL buffer");
+    size_t cap;
+    int rc = compress_bound(codec, src_len, &cap, err);
+    if (rc != 0)
+        return rc;
+    if (cap == 0) { /* gzip, none, or an unknown codec: through a buffer of their own */
+        uint8_t *out = NULL;
+        size_t out_len = 0;
+        rc = kk_compress(codec, src, src_len, &out, &out_len, err);
+        if (rc != 0)
+            return rc;
+        kk_write_raw(w, out, out_len);
+        free(out);
+    } else if (kk_writer_reserve(w, cap)) {
+        size_t n = 0;
+        rc = compress_into(codec, src, src_len, w->data + w->len, cap, &n, err);
+        if (rc != 0)
+            return rc;
+        w->len += n;
+    }
+    if (w->failed)
+        return kk_error_set(err, KK_ERR_NO_MEMORY, "%s: cannot grow the output",
+                            kk_codec_name(codec));
+    return 0;
 }
 
 int kk_decompress(kk_codec_t codec, const uint8_t *src, size_t src_len, size_t max_out,

@@ -280,6 +280,13 @@ struct kk_engine {
     int64_t incoming_due;   /* when the untaken incoming messages must be taken; -1: none */
     int64_t md_time;
     kk_error_t detail; /* the last client-side failure, for kk_producer_send's message */
+    /* encode_batch's working space, kept from batch to batch: the records' descriptions and
+     * the uncompressed records of a compressed batch */
+    kk_record_in_t *enc_recs;
+    size_t enc_recs_cap;
+    kk_header_in_t *enc_hdrs;
+    size_t enc_hdrs_cap;
+    kk_writer_t enc_scratch;
 };
 
 /* The process an engine belongs to, without a getpid() system call per message: a fork
@@ -891,6 +898,21 @@ static batch_t *make_batch(kk_engine_t *e, part_t *pt) {
     return b;
 }
 
+/* Makes room for n items of size each in *array (of *cap), keeping what it holds. */
+static bool reserve_items(void **array, size_t *cap, size_t n, size_t size) {
+    if (n <= *cap)
+        return true;
+    size_t grown_cap = *cap ? *cap : 64;
+    while (grown_cap < n)
+        grown_cap *= 2;
+    void *grown = realloc(*array, grown_cap * size);
+    if (!grown)
+        return false;
+    *array = grown;
+    *cap = grown_cap;
+    return true;
+}
+
 static int encode_batch(kk_engine_t *e, batch_t *b, int8_t magic, kk_error_t *err) {
     bool idem = e->idempotent && magic == 2;
     if (b->magic == magic &&
@@ -898,16 +920,16 @@ static int encode_batch(kk_engine_t *e, batch_t *b, int8_t magic, kk_error_t *er
                    b->enc_seq == b->base_seq)))
         return KK_OK;
     if (b->magic != magic) {
-        kk_record_in_t *recs = malloc(b->msgs.count * sizeof(*recs));
         size_t header_total = 0;
         for (pmsg_t *m = b->msgs.head; m; m = m->next)
             header_total += m->header_count;
-        kk_header_in_t *hdrs = header_total ? malloc(header_total * sizeof(*hdrs)) : NULL;
-        if (!recs || (header_total && !hdrs)) {
-            free(recs);
-            free(hdrs);
+        if (!reserve_items((void **)&e->enc_recs, &e->enc_recs_cap, b->msgs.count,
+                           sizeof(*e->enc_recs)) ||
+            !reserve_items((void **)&e->enc_hdrs, &e->enc_hdrs_cap, header_total,
+                           sizeof(*e->enc_hdrs)))
             return kk_error_set(err, KK_ERR_NO_MEMORY, "out of memory");
-        }
+        kk_record_in_t *recs = e->enc_recs;
+        kk_header_in_t *hdrs = e->enc_hdrs;
         size_t i = 0, h = 0;
         for (pmsg_t *m = b->msgs.head; m; m = m->next, i++) {
             recs[i] = (kk_record_in_t){.key = m->key,
@@ -915,16 +937,15 @@ static int encode_batch(kk_engine_t *e, batch_t *b, int8_t magic, kk_error_t *er
                                        .value = m->value,
                                        .value_len = m->value_len,
                                        .timestamp_ms = m->timestamp_ms,
-                                       .headers = hdrs ? hdrs + h : NULL,
+                                       .headers = m->header_count ? hdrs + h : NULL,
                                        .header_count = m->header_count};
             for (uint32_t j = 0; j < m->header_count; j++)
                 hdrs[h++] = (kk_header_in_t){m->headers[j].key, m->headers[j].key_len,
                                              m->headers[j].value, m->headers[j].value_len};
         }
         kk_writer_reset(&b->enc);
-        int rc = kk_records_encode(&b->enc, magic, b->part->topic->codec, recs, b->msgs.count, err);
-        free(recs);
-        free(hdrs);
+        int rc = kk_records_encode_with(&b->enc, &e->enc_scratch, magic, b->part->topic->codec,
+                                        recs, b->msgs.count, err);
         if (rc != KK_OK) {
             b->magic = -1;
             return rc;
@@ -1770,6 +1791,9 @@ static void free_tables(kk_engine_t *e) {
     kk_client_free(e->client);
     free(e->pfds);
     free(e->pfd_brokers);
+    free(e->enc_recs);
+    free(e->enc_hdrs);
+    kk_writer_free(&e->enc_scratch);
 }
 
 void kk_engine_free(kk_engine_t *e, bool release_reports) {

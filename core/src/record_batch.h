@@ -42,6 +42,12 @@ typedef struct kk_record_in {
 int kk_records_encode(kk_writer_t *w, int8_t magic, kk_codec_t codec, const kk_record_in_t *records,
                       size_t count, kk_error_t *err);
 
+/* kk_records_encode with a caller's scratch buffer for the records before compression, kept
+ * (with its allocation) for the next call: an encoder that makes many batches then does not
+ * allocate and fault in that buffer every time. scratch must not be w. */
+int kk_records_encode_with(kk_writer_t *w, kk_writer_t *scratch, int8_t magic, kk_codec_t codec,
+                           const kk_record_in_t *records, size_t count, kk_error_t *err);
+
 /* Sets the idempotent producer's fields of one magic-2 batch that kk_records_encode wrote
  * (producer id, epoch, base sequence) and recomputes its CRC-32C. False when batch[0..len)
  * is not a v2 batch. */

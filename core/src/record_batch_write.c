@@ -86,20 +86,11 @@ static int append_compressed(kk_writer_t *w, kk_codec_t codec, kk_writer_t *scra
                              kk_error_t *err) {
     if (scratch->failed)
         return kk_error_set(err, KK_ERR_NO_MEMORY, "cannot grow the record buffer");
-    uint8_t *out = NULL;
-    size_t out_len = 0;
-    int rc = kk_compress(codec, scratch->data, scratch->len, &out, &out_len, err);
-    if (rc != 0)
-        return rc;
-    kk_write_raw(w, out, out_len);
-    free(out);
-    if (w->failed)
-        return kk_error_set(err, KK_ERR_NO_MEMORY, "cannot grow the record buffer");
-    return 0;
+    return kk_compress_append(codec, scratch->data, scratch->len, w, err);
 }
 
-static int encode_v2(kk_writer_t *w, kk_codec_t codec, const kk_record_in_t *records, size_t count,
-                     kk_error_t *err) {
+static int encode_v2(kk_writer_t *w, kk_writer_t *scratch, kk_codec_t codec,
+                     const kk_record_in_t *records, size_t count, kk_error_t *err) {
     size_t start = w->len;
     int64_t base_ts = records[0].timestamp_ms;
     int64_t max_ts = -1; /* the Java producer starts from "no timestamp" too */
@@ -129,12 +120,10 @@ static int encode_v2(kk_writer_t *w, kk_codec_t codec, const kk_record_in_t *rec
     if (codec == KK_CODEC_NONE) {
         rc = v2_write_records(w, records, count, base_ts, err);
     } else {
-        kk_writer_t scratch;
-        kk_writer_init(&scratch);
-        rc = v2_write_records(&scratch, records, count, base_ts, err);
+        kk_writer_reset(scratch);
+        rc = v2_write_records(scratch, records, count, base_ts, err);
         if (rc == 0)
-            rc = append_compressed(w, codec, &scratch, err);
-        kk_writer_free(&scratch);
+            rc = append_compressed(w, codec, scratch, err);
     }
     if (rc != 0)
         return rc;
@@ -196,7 +185,7 @@ static int legacy_write_set(kk_writer_t *w, int8_t magic, const kk_record_in_t *
     return 0;
 }
 
-static int encode_legacy(kk_writer_t *w, int8_t magic, kk_codec_t codec,
+static int encode_legacy(kk_writer_t *w, kk_writer_t *scratch, int8_t magic, kk_codec_t codec,
                          const kk_record_in_t *records, size_t count, kk_error_t *err) {
     if (codec == KK_CODEC_NONE)
         return legacy_write_set(w, magic, records, count, err);
@@ -207,16 +196,14 @@ static int encode_legacy(kk_writer_t *w, int8_t magic, kk_codec_t codec,
     for (size_t i = 0; i < count; i++)
         if (records[i].timestamp_ms > max_ts)
             max_ts = records[i].timestamp_ms;
-    kk_writer_t scratch;
-    kk_writer_init(&scratch);
-    int rc = legacy_write_set(&scratch, magic, records, count, err);
+    kk_writer_reset(scratch);
+    int rc = legacy_write_set(scratch, magic, records, count, err);
     uint8_t *out = NULL;
     size_t out_len = 0;
-    if (rc == 0 && scratch.failed)
+    if (rc == 0 && scratch->failed)
         rc = kk_error_set(err, KK_ERR_NO_MEMORY, "cannot grow the record buffer");
     if (rc == 0)
-        rc = kk_compress(codec, scratch.data, scratch.len, &out, &out_len, err);
-    kk_writer_free(&scratch);
+        rc = kk_compress(codec, scratch->data, scratch->len, &out, &out_len, err);
     if (rc != 0)
         return rc;
     rc = legacy_write_message(w, (int64_t)count - 1, magic, (uint8_t)codec, max_ts, NULL, 0, out,
@@ -247,7 +234,16 @@ static int check_record(int8_t magic, const kk_record_in_t *r, size_t i, kk_erro
 
 int kk_records_encode(kk_writer_t *w, int8_t magic, kk_codec_t codec, const kk_record_in_t *records,
                       size_t count, kk_error_t *err) {
-    if (w == NULL || (records == NULL && count > 0))
+    kk_writer_t scratch;
+    kk_writer_init(&scratch);
+    int rc = kk_records_encode_with(w, &scratch, magic, codec, records, count, err);
+    kk_writer_free(&scratch);
+    return rc;
+}
+
+int kk_records_encode_with(kk_writer_t *w, kk_writer_t *scratch, int8_t magic, kk_codec_t codec,
+                           const kk_record_in_t *records, size_t count, kk_error_t *err) {
+    if (w == NULL || scratch == NULL || (records == NULL && count > 0))
         return kk_error_set(err, KK_ERR_INVALID_ARG, "kk_records_encode: NULL argument");
     if (magic < 0 || magic > 2)
         return kk_error_set(err, KK_ERR_INVALID_ARG, "unsupported magic %d", magic);
@@ -268,8 +264,8 @@ int kk_records_encode(kk_writer_t *w, int8_t magic, kk_codec_t codec, const kk_r
             return rc;
     }
     size_t start = w->len;
-    int rc = magic == 2 ? encode_v2(w, codec, records, count, err)
-                        : encode_legacy(w, magic, codec, records, count, err);
+    int rc = magic == 2 ? encode_v2(w, scratch, codec, records, count, err)
+                        : encode_legacy(w, scratch, magic, codec, records, count, err);
     if (rc == 0 && w->failed)
         rc = kk_error_set(err, KK_ERR_NO_MEMORY, "cannot grow the record buffer");
     if (rc != 0)

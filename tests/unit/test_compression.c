@@ -239,6 +239,48 @@ static void test_roundtrip_zstd(void **state) {
     roundtrip_all_inputs(KK_CODEC_ZSTD);
 }
 
+/* kk_compress_append writes what kk_compress returns, after what the writer held, and
+ * leaves that untouched; the writer grows from empty and from a buffer that is too small. */
+static void test_compress_append(void **state) {
+    (void)state;
+    const size_t n = 100 * KIB;
+    uint8_t *text = make_text(n);
+    for (size_t i = 0; i < COUNT(ALL); i++) {
+        kk_error_t err;
+        uint8_t *expected = NULL;
+        size_t expected_len = 0;
+        assert_int_equal(kk_compress(ALL[i], text, n, &expected, &expected_len, &err), 0);
+        kk_writer_t w;
+        kk_writer_init(&w);
+        kk_write_raw(&w, "prefix", 6);
+        assert_int_equal(kk_compress_append(ALL[i], text, n, &w, &err), 0);
+        assert_int_equal(w.len, 6 + expected_len);
+        assert_memory_equal(w.data, "prefix", 6);
+        assert_memory_equal(w.data + 6, expected, expected_len);
+        uint8_t *back = NULL;
+        size_t back_len = 0;
+        assert_int_equal(kk_decompress(ALL[i], w.data + 6, w.len - 6, n, &back, &back_len, &err),
+                         0);
+        assert_int_equal(back_len, n);
+        assert_memory_equal(back, text, n);
+        /* an empty input appends the codec's empty frame */
+        size_t before = w.len;
+        assert_int_equal(kk_compress_append(ALL[i], NULL, 0, &w, &err), 0);
+        assert_true(ALL[i] == KK_CODEC_NONE ? w.len == before : w.len > before);
+        free(back);
+        free(expected);
+        kk_writer_free(&w);
+    }
+    kk_error_t err;
+    kk_writer_t w;
+    kk_writer_init(&w);
+    assert_int_equal(kk_compress_append(KK_CODEC_LZ4, NULL, 5, &w, &err), KK_ERR_INVALID_ARG);
+    assert_int_equal(kk_compress_append((kk_codec_t)9, text, 5, &w, &err), KK_ERR_INVALID_ARG);
+    assert_int_equal(w.len, 0);
+    kk_writer_free(&w);
+    free(text);
+}
+
 /* What we write is the format Kafka readers expect. */
 static void test_wire_formats(void **state) {
     (void)state;
@@ -694,6 +736,7 @@ int main(void) {
         cmocka_unit_test(test_roundtrip_snappy),
         cmocka_unit_test(test_roundtrip_lz4),
         cmocka_unit_test(test_roundtrip_zstd),
+        cmocka_unit_test(test_compress_append),
         cmocka_unit_test(test_wire_formats),
         cmocka_unit_test(test_truncation),
         cmocka_unit_test(test_xerial_truncation),

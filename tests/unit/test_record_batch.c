@@ -341,6 +341,46 @@ static void test_encode_round_trip(void **state) {
     }
 }
 
+/* kk_records_encode_with, one scratch for many batches (big, then small, every magic and
+ * codec): each batch is byte for byte what kk_records_encode writes. */
+static void test_encode_with_kept_scratch(void **state) {
+    (void)state;
+    enum { BIG = 3000 };
+    kk_record_in_t *big = calloc(BIG, sizeof *big);
+    assert_non_null(big);
+    for (size_t i = 0; i < BIG; i++)
+        big[i] = (kk_record_in_t){.value = (const uint8_t *)"a value of some length",
+                                  .value_len = 22, .timestamp_ms = TS0 + (int64_t)i};
+    kk_writer_t scratch;
+    kk_writer_init(&scratch);
+    for (int magic = 0; magic <= 2; magic++) {
+        for (int codec = KK_CODEC_NONE; codec <= KK_CODEC_ZSTD; codec++) {
+            if (magic < 2 && codec == KK_CODEC_ZSTD) continue;
+            kk_record_in_t small[5];
+            set_a_input(small, magic);
+            for (int round = 0; round < 2; round++) {
+                const kk_record_in_t *in = round == 0 ? big : small;
+                size_t count = round == 0 ? BIG : 5;
+                kk_writer_t plain, with;
+                kk_writer_init(&plain);
+                kk_writer_init(&with);
+                kk_error_t err = {0};
+                assert_int_equal(
+                    kk_records_encode(&plain, (int8_t)magic, (kk_codec_t)codec, in, count, &err), 0);
+                assert_int_equal(kk_records_encode_with(&with, &scratch, (int8_t)magic,
+                                                        (kk_codec_t)codec, in, count, &err),
+                                 0);
+                assert_int_equal(with.len, plain.len);
+                assert_memory_equal(with.data, plain.data, plain.len);
+                kk_writer_free(&plain);
+                kk_writer_free(&with);
+            }
+        }
+    }
+    kk_writer_free(&scratch);
+    free(big);
+}
+
 static void test_encode_many_records(void **state) {
     (void)state;
     /* Enough records for two-byte offset deltas and multi-block codecs. */
@@ -1217,6 +1257,7 @@ int main(void) {
         cmocka_unit_test(test_java_vectors_concatenated),
         cmocka_unit_test(test_encode_matches_java),
         cmocka_unit_test(test_encode_round_trip),
+        cmocka_unit_test(test_encode_with_kept_scratch),
         cmocka_unit_test(test_encode_many_records),
         cmocka_unit_test(test_encode_errors),
         cmocka_unit_test(test_size_bound),
