@@ -346,16 +346,21 @@ static void wake_engine(kk_engine_t *e) {
 
 /* ---- completing messages ---------------------------------------------------------------- */
 
+/* A message's key, value and header bytes, as stats() counts them. */
+static size_t payload_bytes(const pmsg_t *m) {
+    size_t bytes = m->key_len + m->value_len;
+    for (uint32_t h = 0; h < m->header_count; h++)
+        bytes += m->headers[h].key_len + m->headers[h].value_len;
+    return bytes;
+}
+
 static void complete(kk_engine_t *e, pmsg_t *m, int error, int64_t offset, int32_t partition) {
     kk_metrics_t *metrics = e->p->client ? e->p->client->metrics : NULL;
     if (metrics && error) {
         kk_metrics_error(metrics, error);
     } else if (metrics) {
-        size_t bytes = m->key_len + m->value_len;
-        for (uint32_t h = 0; h < m->header_count; h++)
-            bytes += m->headers[h].key_len + m->headers[h].value_len;
         kk_metrics_add(&metrics->messages_sent, 1);
-        kk_metrics_add(&metrics->bytes_sent, bytes);
+        kk_metrics_add(&metrics->bytes_sent, payload_bytes(m));
     }
     m->error = error;
     m->offset = error ? -1 : offset;
@@ -366,15 +371,36 @@ static void complete(kk_engine_t *e, pmsg_t *m, int error, int64_t offset, int32
     q_push(&e->done, m, 0);
 }
 
+/* Completes a queue's messages in order, the i-th at base_offset + i (-1: unknown). A
+ * delivered queue joins the done list whole, counted once in the stats. */
 static void complete_queue(kk_engine_t *e, msgq_t *q, int error, int64_t base_offset) {
-    pmsg_t *m = q->head;
-    int64_t i = 0;
-    while (m) {
-        pmsg_t *next = m->next;
-        complete(e, m, error, base_offset >= 0 ? base_offset + i : -1, -1);
-        m = next;
-        i++;
+    if (error || !q->head) {
+        int64_t i = 0;
+        for (pmsg_t *m = q->head, *next; m; m = next, i++) {
+            next = m->next;
+            complete(e, m, error, base_offset >= 0 ? base_offset + i : -1, -1);
+        }
+        *q = (msgq_t){0};
+        return;
     }
+    size_t bytes = 0;
+    int64_t i = 0;
+    for (pmsg_t *m = q->head; m; m = m->next, i++) {
+        m->error = KK_OK;
+        m->offset = base_offset >= 0 ? base_offset + i : -1;
+        bytes += payload_bytes(m);
+    }
+    kk_metrics_t *metrics = e->p->client ? e->p->client->metrics : NULL;
+    if (metrics) {
+        kk_metrics_add(&metrics->messages_sent, (uint64_t)i);
+        kk_metrics_add(&metrics->bytes_sent, bytes);
+    }
+    if (e->done.tail)
+        e->done.tail->next = q->head;
+    else
+        e->done.head = q->head;
+    e->done.tail = q->tail;
+    e->done.count += q->count;
     *q = (msgq_t){0};
 }
 
@@ -1925,6 +1951,9 @@ static void forget_parent_engine(kk_engine_t *e) {
 /* The producer's engine, started on first use; after fork() a new one for this process (the
  * parent's is forgotten: forget_parent_engine). */
 static kk_engine_t *get_engine(kk_producer_t *p, kk_error_t *err) {
+    kk_engine_t *running = atomic_load_explicit(&p->engine, memory_order_acquire);
+    if (running && running->pid == current_pid())
+        return running; /* the common case, without the lock */
     pthread_mutex_lock(&p->engine_lock);
     kk_engine_t *e = p->engine;
     if (e && e->pid != current_pid()) {

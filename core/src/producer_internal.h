@@ -4,6 +4,7 @@
 #define KK_PRODUCER_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sys/types.h>
 
 #include "buffer.h"
@@ -28,10 +29,11 @@ struct kk_producer {
     size_t chunk_writer_count;
 
     /* The asynchronous engine: started by the first kk_producer_produce (or event_fd),
-     * replaced in a forked child. engine_lock guards the pointer and the caller-side
-     * metadata above when produce calls a callback partitioner. */
+     * replaced in a forked child. engine_lock guards changes of the pointer and the
+     * caller-side metadata above when produce calls a callback partitioner; produce reads
+     * the pointer without it when it is this process's engine (it changes only in a child). */
     pthread_mutex_t engine_lock;
-    kk_engine_t *engine;
+    _Atomic(kk_engine_t *) engine;
     bool closed; /* kk_producer_close was called */
     /* Copies of cfg.client's strings (the caller's are valid only during kk_producer_new):
      * the engine makes its own client from cfg.client later. */

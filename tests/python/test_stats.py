@@ -29,6 +29,12 @@ def test_producer_counts_messages_bytes_and_requests(brokers, topic):
     check_shape(s)
     assert s["messages_sent"] == 50 and s["bytes_sent"] == 50 * 103
     assert s["requests"] >= 3 and s["request_bytes"] > 5000 and s["response_bytes"] > 0
+    with kafkette.Producer(brokers, "py-stats-produce") as q:
+        for _ in range(20):  # key 3 + value 10 + header "h" (1) + b"vv" (2)
+            q.produce(topic, b"v" * 10, key=b"key", headers=[("h", b"vv")])
+        assert q.flush(30) == 0
+        counted = q.stats()
+    assert counted["messages_sent"] == 20 and counted["bytes_sent"] == 20 * 16
     assert sum(b["requests"] for b in s["brokers"].values()) == s["requests"]  # every request answered
     assert s["in_flight_requests"] == 0 and s["queued_bytes"] == 0 and s["errors"] == 0
     assert s["partitions"] == [] and s["partitions_total"] == 0
