@@ -261,6 +261,7 @@ def one(a):
 def run_child(a, peer, op, topic, records):
     cmd = [sys.executable, os.path.abspath(__file__), "--one", peer, op, "--topic", topic, "--bootstrap", a.bootstrap,
            "--records", str(records), "--size", str(a.size), "--batch", str(a.batch), "--codec", a.codec]
+    os.sync()  # what earlier runs wrote is written back now, not during this run (see bench/README.md)
     out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode != 0:
         sys.stderr.write(out.stdout + out.stderr)
@@ -272,6 +273,7 @@ def run_child(a, peer, op, topic, records):
 
 
 def run_c(a, prog, *args):
+    os.sync()
     out = subprocess.run([prog, *args], capture_output=True, text=True)
     if out.returncode != 0:
         sys.stderr.write(out.stdout + out.stderr)

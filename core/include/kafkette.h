@@ -407,7 +407,7 @@ typedef struct kk_producer_config {
     int topic_wait_ms;                /* default 10000 */
     /* The asynchronous engine (kk_producer_produce and below). */
     int linger_ms;                    /* how long a partition's batch waits to fill; default 5 */
-    int32_t batch_size;               /* a partition's batch is sent once this full; 262144 */
+    int32_t batch_size;               /* a partition's batch is sent once this full; 1000000 */
     int max_in_flight;                /* unanswered requests per broker; default 5 (max 5 with
                                          idempotence) */
     int32_t buffer_memory;            /* bytes of queued messages at most; default 64 MiB */

@@ -180,7 +180,7 @@ static const option_t options[] = {
     OPT("linger_ms", NULL, INT, KK_CONFIG_PRODUCER, 0, I32_MAX, NULL, "5", MS,
         "kk_producer_produce: how long a partition's batch may wait to fill before it is sent", INT,
         PRODUCER_FIELD(linger_ms), 0, NULL),
-    OPT("batch_size", NULL, INT, KK_CONFIG_PRODUCER, 1, I32_MAX, NULL, "262144", BYTES,
+    OPT("batch_size", NULL, INT, KK_CONFIG_PRODUCER, 1, I32_MAX, NULL, "1000000", BYTES,
         "kk_producer_produce: a partition's batch is sent once its records take this many bytes "
         "(a larger record makes a batch of its own)",
         I32, PRODUCER_FIELD(batch_size), 0, NULL),

@@ -48,6 +48,7 @@
 
 /* Broker codes the engine treats specially. */
 enum {
+    ERR_MESSAGE_TOO_LARGE = 10,
     ERR_OUT_OF_ORDER_SEQUENCE = 45,
     ERR_DUPLICATE_SEQUENCE = 46,
     ERR_INVALID_PRODUCER_EPOCH = 47,
@@ -1227,6 +1228,40 @@ static bool lowest_outstanding(const kk_engine_t *e, const batch_t *bt) {
     return true;
 }
 
+/* A batch the broker refused as larger than the topic's max.message.bytes, holding several
+ * records: two batches of half its records each, sent again in its place (as the Java client
+ * does), so that a batch_size above the topic's limit costs a retry, not the messages. The
+ * broker wrote nothing of it: the halves take its sequence numbers, first half first. Each
+ * split halves again until a batch fits or holds a single record, which then fails. */
+static bool split_batch(batch_t *bt) {
+    size_t half = bt->msgs.count / 2;
+    batch_t *second = calloc(1, sizeof(*second));
+    if (!second)
+        return false;
+    *second = (batch_t){
+        .part = bt->part, .magic = -1, .sent = bt->sent, .last_error = ERR_MESSAGE_TOO_LARGE};
+    kk_writer_init(&second->enc);
+    pmsg_t *last_kept = bt->msgs.head;
+    for (size_t i = 1; i < half; i++)
+        last_kept = last_kept->next;
+    for (pmsg_t *m = last_kept->next; m; m = m->next)
+        second->msgs.bytes += record_bytes(m);
+    second->msgs =
+        (msgq_t){last_kept->next, bt->msgs.tail, bt->msgs.count - half, second->msgs.bytes};
+    last_kept->next = NULL;
+    bt->msgs = (msgq_t){bt->msgs.head, last_kept, half, bt->msgs.bytes - second->msgs.bytes};
+    second->base_seq = bt->base_seq + (int32_t)half;
+    /* new batches, not retries: the first goes out once nothing of the partition is in
+     * flight, the second behind it (insert_retry keeps them in sequence order) */
+    bt->attempts = 0;
+    bt->last_error = ERR_MESSAGE_TOO_LARGE;
+    bt->magic = -1;
+    kk_writer_reset(&bt->enc);
+    insert_retry(bt->part, second);
+    insert_retry(bt->part, bt);
+    return true;
+}
+
 static void settle_batch(kk_engine_t *e, batch_t *bt, int code, int64_t base_offset, int64_t now) {
     part_t *pt = bt->part;
     landed(bt);
@@ -1249,6 +1284,8 @@ static void settle_batch(kk_engine_t *e, batch_t *bt, int code, int64_t base_off
         retry_batch(e, bt, code, now);
         return;
     }
+    if (code == ERR_MESSAGE_TOO_LARGE && bt->msgs.count > 1 && split_batch(bt))
+        return;
     (void)pt;
     fail_batch(e, bt, code);
 }

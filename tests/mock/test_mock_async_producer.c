@@ -297,6 +297,14 @@ static void test_retries_keep_order(void **state) {
     run_ordered_retries(7, 6, false);
 }
 
+/* MESSAGE_TOO_LARGE (a batch over the topic's max.message.bytes): each refused batch is split
+ * in halves that go out in its place, in sequence order, nothing lost or reordered. */
+static void test_too_large_batches_are_split_in_order(void **state) {
+    (void)state;
+    run_ordered_retries(10, 10, true);
+    run_ordered_retries(10, 6, false);
+}
+
 /* UNKNOWN_PRODUCER_ID and OUT_OF_ORDER_SEQUENCE_NUMBER from the first batch the broker has not
  * seen: a new epoch (KIP-360), sequences from 0 again, nothing lost or reordered. */
 static void test_unknown_producer_id_bumps_epoch(void **state) {
@@ -822,6 +830,7 @@ int main(void) {
         cmocka_unit_test(test_reports_one_per_message_in_order),
         cmocka_unit_test(test_event_fd_readable_while_reports_wait),
         cmocka_unit_test(test_retries_keep_order),
+        cmocka_unit_test(test_too_large_batches_are_split_in_order),
         cmocka_unit_test(test_unknown_producer_id_bumps_epoch),
         cmocka_unit_test(test_flush_timeout_then_close_purges),
         cmocka_unit_test(test_purge_reports_purged),

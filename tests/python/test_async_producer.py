@@ -86,6 +86,25 @@ def test_produce_arguments(brokers, topic, producer):
     assert len(producer) == 0 and bool(producer)
 
 
+def test_batch_over_the_topics_limit_is_split_not_lost(brokers, new_topic):
+    """A batch larger than the topic's max.message.bytes (MESSAGE_TOO_LARGE) is split in halves
+    and sent again until each fits: every message delivered once, in produce order, through
+    produce() and send_messages alike."""
+    small = new_topic(1, configs={"max.message.bytes": "20000"})
+    r = Reports()
+    values = [b"%05d" % i + b"x" * 95 for i in range(2000)]  # ~250 kB: at least 13 splits
+    with kafkette.Producer(brokers, "async-split", linger_ms=200) as p:
+        for v in values[:1000]:
+            p.produce(small, v, on_delivery=r)
+        assert p.flush(30) == 0
+        later = [kafkette.MessageToSend(small, v) for v in values[1000:]]
+        assert p.send_messages(later)
+    assert [err for err, _ in r.calls] == [None] * 1000
+    assert sorted(m.offset for _, m in r.calls) == list(range(1000))
+    assert [m.offset for m in later] == list(range(1000, 2000))
+    assert [m.value for m in consume_all(brokers, small, expected=2000)] == values
+
+
 def test_unknown_partition_and_oversized_message_fail_in_their_report(brokers, new_topic):
     small = new_topic(1, configs={"max.message.bytes": "2000"})
     r = Reports()
