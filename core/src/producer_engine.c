@@ -1995,12 +1995,14 @@ static kk_engine_t *get_engine(kk_producer_t *p, kk_error_t *err) {
     kk_engine_t *e = p->engine;
     if (e && e->pid != current_pid()) {
         forget_parent_engine(e);
-        e = p->engine = NULL;
+        e = NULL;
+        p->engine = NULL;
         p->closed = false;
     }
-    if (!e && !p->closed)
-        e = p->engine = engine_new(p, err);
-    else if (!e)
+    if (!e && !p->closed) {
+        e = engine_new(p, err);
+        p->engine = e;
+    } else if (!e)
         kk_error_set(err, KK_ERR_STATE, "the producer is closed");
     pthread_mutex_unlock(&p->engine_lock);
     return e;
