@@ -120,6 +120,20 @@ static void q_push(msgq_t *q, pmsg_t *m, size_t bytes) {
     q->bytes += bytes;
 }
 
+/* Moves everything in from to the end of q. */
+static void q_append(msgq_t *q, msgq_t *from) {
+    if (!from->head)
+        return;
+    if (q->tail)
+        q->tail->next = from->head;
+    else
+        q->head = from->head;
+    q->tail = from->tail;
+    q->count += from->count;
+    q->bytes += from->bytes;
+    *from = (msgq_t){0};
+}
+
 /* A topic, interned by the callers (under mu; never freed before the engine). The engine's
  * fields below `next` are the I/O thread's. */
 struct topic {
@@ -396,13 +410,7 @@ static void complete_queue(kk_engine_t *e, msgq_t *q, int error, int64_t base_of
         kk_metrics_add(&metrics->messages_sent, (uint64_t)i);
         kk_metrics_add(&metrics->bytes_sent, bytes);
     }
-    if (e->done.tail)
-        e->done.tail->next = q->head;
-    else
-        e->done.head = q->head;
-    e->done.tail = q->tail;
-    e->done.count += q->count;
-    *q = (msgq_t){0};
+    q_append(&e->done, q);
 }
 
 static void free_batch(batch_t *b) {
@@ -2472,14 +2480,7 @@ static int hand_over(kk_engine_t *e, kk_sync_t *w, const kk_message_t *msgs, msg
         e->outstanding += q->count;
         w->remaining += q->count;
         w->refs += q->count;
-        if (e->incoming.tail)
-            e->incoming.tail->next = q->head;
-        else
-            e->incoming.head = q->head;
-        e->incoming.tail = q->tail;
-        e->incoming.count += q->count;
-        e->incoming.bytes += q->bytes;
-        *q = (msgq_t){0};
+        q_append(&e->incoming, q);
         *buffered = 0;
     }
     pthread_mutex_unlock(&e->mu);
