@@ -402,6 +402,7 @@ static int lz4_compress_into(const uint8_t *src, size_t src_len, uint8_t *dst, s
     return 0;
 }
 
+/* True when src stops inside a frame header (rather than holding a bad one). */
 static bool lz4_header_truncated(const uint8_t *src, size_t src_len) {
     if (src_len < LZ4F_MIN_SIZE_TO_KNOW_HEADER_LENGTH)
         return true;

@@ -26,6 +26,12 @@
 int kk_compress(kk_codec_t codec, const uint8_t *src, size_t src_len, uint8_t **out,
                 size_t *out_len, kk_error_t *err);
 
+/* Compresses src onto the end of w, as kk_compress would (snappy, lz4 and zstd straight into
+ * w's buffer: no second buffer, no copy). On failure w's length is unchanged (w->failed set
+ * when memory ran out). */
+int kk_compress_append(kk_codec_t codec, const uint8_t *src, size_t src_len, kk_writer_t *w,
+                       kk_error_t *err);
+
 /* Decompresses src into a new buffer: on success *out (malloc'ed, never NULL even for empty
  * output, freed by the caller) holds *out_len bytes. Fails with KK_ERR_COMPRESSION when the
  * input is corrupt, truncated or followed by stray bytes, the codec value is unknown, or the
@@ -34,12 +40,6 @@ int kk_compress(kk_codec_t codec, const uint8_t *src, size_t src_len, uint8_t **
  * max_out + 1 bytes (the codecs' own state stays within their format limits, e.g. zstd's
  * default 128 MiB window cap). KK_ERR_NO_MEMORY; KK_ERR_INVALID_ARG for bad pointers.
  * On failure *out is NULL and *out_len 0. */
-/* Compresses src onto the end of w, as kk_compress would (snappy, lz4 and zstd straight into
- * w's buffer: no second buffer, no copy). On failure w's length is unchanged (w->failed set
- * when memory ran out). */
-int kk_compress_append(kk_codec_t codec, const uint8_t *src, size_t src_len, kk_writer_t *w,
-                       kk_error_t *err);
-
 int kk_decompress(kk_codec_t codec, const uint8_t *src, size_t src_len, size_t max_out,
                   uint8_t **out, size_t *out_len, kk_error_t *err);
 

@@ -981,6 +981,16 @@ static int encode_batch(kk_engine_t *e, batch_t *b, int8_t magic, kk_error_t *er
         kk_writer_reset(&b->enc);
         int rc = kk_records_encode_with(&b->enc, &e->enc_scratch, magic, b->part->topic->codec,
                                         recs, b->msgs.count, err);
+        /* kept for the next batch, unless a record far over batch_size made it that big
+         * (a batch_size of records holds at most batch_size / 24 of them: record_bytes) */
+        size_t batch_size = (size_t)e->p->cfg.batch_size;
+        if (e->enc_scratch.cap > 2 * batch_size)
+            kk_writer_free(&e->enc_scratch);
+        if (e->enc_recs_cap > 2 * (batch_size / 24 + 1)) {
+            free(e->enc_recs);
+            e->enc_recs = NULL;
+            e->enc_recs_cap = 0;
+        }
         if (rc != KK_OK) {
             b->magic = -1;
             return rc;
