@@ -2499,6 +2499,17 @@ static int hand_over(kk_engine_t *e, kk_sync_t *w, const kk_message_t *msgs, msg
     return rc;
 }
 
+/* How many bytes of a kk_producer_send call's messages go to the I/O thread at a time: the
+ * call in equal parts of at most batch_size, so that the first part starts on its way as
+ * early as it can and no small remainder is left for last (a call waits for its last batch). */
+static size_t hand_over_bytes(const kk_message_t *msgs, size_t count, size_t batch_size) {
+    size_t total = 0;
+    for (size_t i = 0; i < count; i++)
+        total += 24 + msgs[i].key_len + msgs[i].value_len; /* record_bytes, headers aside */
+    size_t parts = (total + batch_size - 1) / batch_size;
+    return parts > 1 ? total / parts + 1 : batch_size;
+}
+
 int kk_producer_send(kk_producer_t *p, kk_message_t *msgs, size_t count, kk_error_t *err) {
     kk_error_clear(err);
     if (!p || (count && !msgs))
@@ -2528,6 +2539,7 @@ int kk_producer_send(kk_producer_t *p, kk_message_t *msgs, size_t count, kk_erro
     bool flushing = false;
     int rc = KK_OK;
     const char *last_valid_topic = NULL;
+    size_t chunk = hand_over_bytes(msgs, count, (size_t)p->cfg.batch_size);
     size_t i = 0;
     for (; i < count; i++) {
         kk_message_t *m = &msgs[i];
@@ -2566,8 +2578,7 @@ int kk_producer_send(kk_producer_t *p, kk_message_t *msgs, size_t count, kk_erro
         q_push(&q, pmsg, record_bytes(pmsg));
         /* a batch's worth goes to the I/O thread at once: it encodes and sends while this
          * thread prepares the next */
-        if (q.bytes >= (size_t)p->cfg.batch_size &&
-            (rc = hand_over(e, w, msgs, &q, &buffered, &flushing)) != KK_OK)
+        if (q.bytes >= chunk && (rc = hand_over(e, w, msgs, &q, &buffered, &flushing)) != KK_OK)
             break;
     }
     if (rc == KK_OK)
